@@ -13,6 +13,10 @@ import (
 // errors.Is and report what was skipped; it is never a reason to follow a link.
 var ErrNotSupported = errors.New("not supported by this file system")
 
+// ErrConnectionLost wraps an error caused by a dropped connection to a remote backend.
+// The backend reconnects on its next call; the copier retries the entry that failed.
+var ErrConnectionLost = errors.New("connection lost")
+
 // ErrUnsafePath is returned for a name that is absolute, contains "..", a NUL byte,
 // or an empty component: names must stay below the FS root.
 var ErrUnsafePath = errors.New("unsafe path")
