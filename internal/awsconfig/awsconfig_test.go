@@ -2,8 +2,12 @@ package awsconfig
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
 )
 
 func TestLoadFlagsWin(t *testing.T) {
@@ -37,5 +41,50 @@ func TestLoadErrors(t *testing.T) {
 	_, err = Load(context.Background(), Options{Region: "us-east-1", EndpointURL: "localhost"})
 	if err == nil || !strings.Contains(err.Error(), "--endpoint-url") {
 		t.Errorf("bad endpoint: err = %v", err)
+	}
+}
+
+// The service-specific variable and the flag must both reach a SageMaker client built
+// from the loaded config: that is how every command finds the emulator.
+func TestEndpointRouting(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  bool
+		flag bool
+	}{
+		{name: "AWS_ENDPOINT_URL_SAGEMAKER", env: true},
+		{name: "--endpoint-url", flag: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var target string
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				target = r.Header.Get("X-Amz-Target")
+				w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+				_, _ = w.Write([]byte(`{"Domains":[]}`))
+			}))
+			defer srv.Close()
+			t.Setenv("AWS_CONFIG_FILE", "/nonexistent")
+			t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+			t.Setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+			t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
+			t.Setenv("AWS_ENDPOINT_URL_SAGEMAKER", "")
+			o := Options{Region: "us-east-1"}
+			if tc.env {
+				t.Setenv("AWS_ENDPOINT_URL_SAGEMAKER", srv.URL)
+			}
+			if tc.flag {
+				o.EndpointURL = srv.URL
+			}
+			cfg, err := Load(context.Background(), o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := sagemaker.NewFromConfig(cfg).ListDomains(context.Background(), &sagemaker.ListDomainsInput{}); err != nil {
+				t.Fatalf("ListDomains through %s: %v", tc.name, err)
+			}
+			if target != "SageMaker.ListDomains" {
+				t.Errorf("server saw X-Amz-Target %q, want SageMaker.ListDomains", target)
+			}
+		})
 	}
 }
