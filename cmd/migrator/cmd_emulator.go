@@ -1,14 +1,92 @@
 package main
 
 import (
-	"errors"
+	"context"
+	"fmt"
+	"net"
+	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/studio-migrator/studio-migrator/internal/emulator"
 )
 
-// Placeholder until its package lands; replaced wholesale by its owner.
+// emulatorOptions are the flags of `migrator emulator`.
+type emulatorOptions struct {
+	listen       string
+	efsRoot      string
+	readyAfter   time.Duration
+	throttleRate float64
+	seed         int64
+	region       string
+	accountID    string
+	ssoUsers     []string
+}
+
+// AddFlags registers the emulator's flags.
+func (o *emulatorOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.listen, "listen", "127.0.0.1:4566", "address to serve on (port 0 picks a free port)")
+	fs.StringVar(&o.efsRoot, "efs-root", "", "directory standing in for the domains' home EFS volumes (<dir>/<fs-id>/<uid>)")
+	fs.DurationVar(&o.readyAfter, "ready-after", 0, "how long Pending/Updating/Deleting resources take to settle")
+	fs.Float64Var(&o.throttleRate, "throttle-rate", 0, "share of calls (0..1) answered with ThrottlingException")
+	fs.Int64Var(&o.seed, "seed", 0, "seed for generated IDs and throttling")
+	fs.StringVar(&o.region, "region", emulator.DefaultRegion, "region in the ARNs and URLs it hands out")
+	fs.StringVar(&o.accountID, "account-id", emulator.DefaultAccountID, "account ID in the ARNs it hands out")
+	fs.StringSliceVar(&o.ssoUsers, "sso-user", nil, "Identity Center user names to create (repeatable), for Identity Center domains")
+}
+
 func newEmulatorCommand(g *globalOptions) *cobra.Command {
-	return &cobra.Command{Use: "emulator", Hidden: true, RunE: func(*cobra.Command, []string) error {
-		return errors.New("emulator: not built yet")
-	}}
+	opts := &emulatorOptions{}
+	cmd := &cobra.Command{
+		Use:   "emulator",
+		Short: "Serve an in-memory SageMaker (Studio), SSO admin and Identity Store API for tests and demos",
+		Long: `Serve the SageMaker API subset this tool uses (domains, user profiles, spaces, apps,
+Studio lifecycle configurations, tags), plus the SSO admin and Identity Store calls
+Identity Center domains need, over the real AWS JSON 1.1 protocol. Point any AWS client
+at it with --endpoint-url; any credentials are accepted. State lives in memory only.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runEmulator(cmd.Context(), g, opts)
+		},
+	}
+	opts.AddFlags(cmd.Flags())
+	return cmd
+}
+
+// runEmulator serves until ctx is done (SIGINT/SIGTERM in main).
+func runEmulator(ctx context.Context, g *globalOptions, opts *emulatorOptions) error {
+	if opts.throttleRate < 0 || opts.throttleRate > 1 {
+		return fmt.Errorf("--throttle-rate %v: want a share between 0 and 1", opts.throttleRate)
+	}
+	ln, err := net.Listen("tcp", opts.listen)
+	if err != nil {
+		return fmt.Errorf("listening on %s for the emulator: %w", opts.listen, err)
+	}
+	em := emulator.New(emulator.Options{
+		Region:       opts.region,
+		AccountID:    opts.accountID,
+		ReadyAfter:   opts.readyAfter,
+		ThrottleRate: opts.throttleRate,
+		Seed:         opts.seed,
+		EFSRoot:      opts.efsRoot,
+		Logger:       g.log,
+	})
+	for _, u := range opts.ssoUsers {
+		g.log.Info("identity center user added", "user", u, "user_id", em.AddIdentityCenterUser(u))
+	}
+	url := "http://" + ln.Addr().String()
+	fmt.Fprintf(g.stdout, `SageMaker emulator listening on %s
+  Identity Center instance %s, identity store %s
+Use it with any credentials, for example:
+  AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=y AWS_DEFAULT_REGION=%s aws --endpoint-url %s sagemaker list-domains
+  migrator snapshot --endpoint-url %s ...
+Stop with Ctrl-C.
+`, url, em.InstanceArn(), em.IdentityStoreID(), opts.region, url, url)
+	g.log.Info("emulator listening", "url", url, "efs_root", opts.efsRoot, "ready_after", opts.readyAfter, "throttle_rate", opts.throttleRate)
+	if err := em.Serve(ctx, ln); err != nil {
+		return err
+	}
+	g.log.Info("emulator stopped")
+	return nil
 }

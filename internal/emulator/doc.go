@@ -1,0 +1,76 @@
+// Package emulator is an in-memory stand-in for the part of AWS this tool talks to: the
+// SageMaker Studio control plane (domains, user profiles, spaces, apps, Studio lifecycle
+// configurations, tags), and the SSO admin and Identity Store calls that Identity
+// Center domains need. It serves them over the real AWS JSON 1.1 wire protocol, so the
+// unmodified aws-sdk-go-v2 clients and the AWS CLI v2 work against it; the tests of
+// internal/studio, `migrator emulator` and the in-process demo all use it.
+//
+// The aim is that code which works against the emulator works against AWS. Where the
+// two could differ the emulator is the stricter of the two.
+//
+// # Wire protocol
+//
+//   - POST /, X-Amz-Target "SageMaker.<Op>", "SWBExternalService.<Op>" (sso-admin) or
+//     "AWSIdentityStore.<Op>", Content-Type application/x-amz-json-1.1. Every request
+//     must carry an Authorization header (MissingAuthenticationTokenException
+//     otherwise); signatures and credentials are not checked.
+//   - Errors are HTTP 400 with {"__type": code, "message": ...} and the code in
+//     X-Amzn-ErrorType: ResourceNotFound, ResourceInUse, ResourceLimitExceeded,
+//     ValidationException, ThrottlingException ("Rate exceeded") for SageMaker;
+//     ResourceNotFoundException, ConflictException, ValidationException for the other
+//     two. A target that is not served is answered like AWS answers it,
+//     com.amazon.coral.service#UnknownOperationException; a body that does not fit
+//     the operation is a SerializationException.
+//   - Timestamps are epoch seconds with milliseconds, as JSON numbers.
+//   - Validation messages follow the service's form: "1 validation error detected:
+//     Value 'x' at 'userProfileName' failed to satisfy constraint: ...".
+//
+// # State
+//
+// Domains, profiles, spaces and apps go Pending -> InService (or Failed, see
+// FailNext), Updating -> InService, Deleting -> gone (apps: Deleting -> Deleted, and
+// they stay listed as Deleted until their profile or space goes). Transitions happen
+// Options.ReadyAfter after the call that started them and are applied lazily at the
+// start of the next call; there are no goroutines. Creating or changing anything
+// inside a resource that is not InService, or deleting one that is in a transient
+// status, is ResourceInUse.
+//
+// Every settings structure a client sends (DefaultUserSettings, DefaultSpaceSettings,
+// DomainSettings, UserSettings, SpaceSettings, ResourceSpec, ...) is stored as the raw
+// JSON it arrived as and returned unchanged by Describe, so members this package does
+// not know about survive the round trip. Updates replace the top-level members they
+// name and keep the others. Only the members the service is known to check are
+// validated (execution role ARNs, security group counts, enums, trusted identity
+// propagation, ...).
+//
+// IDs: DomainId "d-" + 12 lowercase alphanumerics, HomeEfsFileSystemId "fs-" + 17 hex
+// digits, drawn from a generator seeded by Options.Seed. HomeEfsFileSystemUid counts
+// up from 200001 across all domains and is never reused, so a recreated profile never
+// gets its old UID (real domains may hand out the same numbers in two domains; code
+// must map old to new UIDs by reading them, never by computing them). With EFSRoot set
+// a domain's EFS is the directory <EFSRoot>/<HomeEfsFileSystemId>, each home
+// <EFSRoot>/<fs-id>/<uid> (mode 0755, owned by uid:1001 when running as root). With
+// HomeDirOnCreate false the home appears at the first CreateApp for its owner, like a
+// Studio Classic home. DeleteDomain with RetentionPolicy.HomeEfsFileSystem=Delete
+// removes the EFS directory; Retain (the default) keeps it.
+//
+// Identity Center: the account has one instance and identity store; users are added
+// with AddIdentityCenterUser. An SSO domain gets a SingleSignOnApplicationArn and a
+// SingleSignOnManagedApplicationInstanceId; CreateApplicationAssignment and friends
+// manage who is assigned to it.
+//
+// # Judgment calls and known gaps
+//
+//   - Domain names are not unique (AWS allows two domains with one name); profile,
+//     space, app and lifecycle configuration names are, per domain or account.
+//   - The error code for "parent not InService" is ResourceInUse; AWS's exact message
+//     texts are approximated, codes are not.
+//   - SSO domains: a profile's SingleSignOnUserValue must name an existing identity
+//     store user, and a user may hold one profile per domain. Spaces must be Private
+//     (shared and Studio Classic spaces are rejected).
+//   - CreateApplicationAssignment of an existing assignment is a ConflictException.
+//   - Not modelled: LCC ARNs in settings are not checked for existence; AWS's quotas
+//     are replaced by Options.MaxDomains/MaxUserProfilesPerDomain/MaxSpacesPerDomain;
+//     TagPropagation does not copy tags anywhere; app images, instance types and
+//     ResourceSpec are not validated; no persistence across restarts.
+package emulator
