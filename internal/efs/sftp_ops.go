@@ -1,0 +1,414 @@
+package efs
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"sync"
+	"syscall"
+
+	"github.com/pkg/sftp"
+)
+
+// sftpIOBuffer batches small Writes and Reads into requests big enough for pkg/sftp
+// to split into concurrent packets, so a caller copying with a 32 KiB buffer is not
+// bound by one round trip per packet.
+const sftpIOBuffer = 2 << 20
+
+// Lstat describes name without following a symlink.
+func (f *SFTP) Lstat(ctx context.Context, name string) (Info, error) {
+	var inf Info
+	err := f.do(ctx, "lstat", name, true, func(s *sftpSlot, p string) error {
+		fi, err := s.c.Lstat(p)
+		if err != nil {
+			return err
+		}
+		inf = infoFrom(name, fi)
+		if fi.IsDir() {
+			f.dirs.add(name)
+		}
+		return nil
+	})
+	return inf, err
+}
+
+// ReadDir lists name (entries described by lstat: OpenSSH's readdir does not follow links).
+func (f *SFTP) ReadDir(ctx context.Context, name string) ([]Info, error) {
+	var out []Info
+	err := f.do(ctx, "reading directory", name, true, func(s *sftpSlot, p string) error {
+		// opendir follows symlinks: check the type first.
+		fi, err := s.c.Lstat(p)
+		if err != nil {
+			return err
+		}
+		if !fi.IsDir() {
+			return fmt.Errorf("%w (%v)", syscall.ENOTDIR, fi.Mode().Type())
+		}
+		f.dirs.add(name)
+		fis, err := s.c.ReadDirContext(ctx, p)
+		if err != nil {
+			return err
+		}
+		out = make([]Info, 0, len(fis))
+		for _, fi := range fis {
+			if fi.Name() == "." || fi.Name() == ".." {
+				continue
+			}
+			out = append(out, infoFrom(fi.Name(), fi))
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Readlink returns the target as stored.
+func (f *SFTP) Readlink(ctx context.Context, name string) (string, error) {
+	var target string
+	err := f.do(ctx, "reading symlink", name, true, func(s *sftpSlot, p string) (err error) {
+		target, err = s.c.ReadLink(p)
+		return err
+	})
+	return target, err
+}
+
+// Open opens a regular file for reading. The type is checked with lstat first
+// (SFTP has no O_NOFOLLOW).
+func (f *SFTP) Open(ctx context.Context, name string) (io.ReadCloser, error) {
+	var r *sftpReader
+	err := f.do(ctx, "opening", name, true, func(s *sftpSlot, p string) error {
+		fi, err := s.c.Lstat(p)
+		if err != nil {
+			return err
+		}
+		if !fi.Mode().IsRegular() {
+			return fmt.Errorf("not a regular file (%v)", fi.Mode().Type())
+		}
+		file, err := s.c.OpenFile(p, os.O_RDONLY)
+		if err != nil {
+			return err
+		}
+		r = &sftpReader{f: f, c: s.conn, ctx: ctx, file: file, name: name}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+type sftpReader struct {
+	f    *SFTP
+	c    *sftpConn
+	ctx  context.Context
+	file *sftp.File
+	name string
+	br   *bufio.Reader
+}
+
+func (r *sftpReader) wrap(op string, err error) error {
+	if err == nil || err == io.EOF {
+		return err
+	}
+	return r.f.opErr(r.c, op, r.name, err)
+}
+
+func (r *sftpReader) Read(p []byte) (int, error) {
+	if err := r.ctx.Err(); err != nil {
+		return 0, err
+	}
+	if r.br == nil {
+		r.br = bufio.NewReaderSize(r.file, sftpIOBuffer)
+	}
+	n, err := r.br.Read(p)
+	return n, r.wrap("reading", err)
+}
+
+// WriteTo lets io.Copy use pkg/sftp's concurrent reads.
+func (r *sftpReader) WriteTo(w io.Writer) (int64, error) {
+	if r.br != nil && r.br.Buffered() > 0 {
+		m, err := r.br.WriteTo(w) // drains the buffer, then continues from the file
+		return m, r.wrap("reading", err)
+	}
+	n, err := r.file.WriteTo(w)
+	return n, r.wrap("reading", err)
+}
+
+func (r *sftpReader) Close() error { return r.wrap("closing", r.file.Close()) }
+
+// Create makes a new file with an exclusive open. Close applies attr: the owner
+// through the handle, then the mode through the handle (after chown, which clears
+// setuid), then the mtime.
+func (f *SFTP) Create(ctx context.Context, name string, attr Attr) (io.WriteCloser, error) {
+	var w *sftpWriter
+	err := f.do(ctx, "creating", name, false, func(s *sftpSlot, p string) error {
+		file, err := s.c.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL)
+		if err != nil {
+			if _, lerr := s.c.Lstat(p); lerr == nil {
+				return fmt.Errorf("%w (%v)", fs.ErrExist, err)
+			}
+			return err
+		}
+		// Keep a private file private while it is written.
+		if attr.Perm&0o044 != 0o044 {
+			if err := file.Chmod(0o600); err != nil {
+				file.Close()
+				return err
+			}
+		}
+		w = &sftpWriter{f: f, c: s.conn, ctx: ctx, s: s, file: file, name: name, path: p, attr: attr}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+type sftpWriter struct {
+	f    *SFTP
+	c    *sftpConn
+	ctx  context.Context
+	s    *sftpSlot
+	file *sftp.File
+	name string
+	path string
+	attr Attr
+	bw   *bufio.Writer
+
+	mu     sync.Mutex
+	closed bool
+}
+
+func (w *sftpWriter) wrap(op string, err error) error { return w.f.opErr(w.c, op, w.name, err) }
+
+func (w *sftpWriter) Write(p []byte) (int, error) {
+	if err := w.ctx.Err(); err != nil {
+		return 0, err
+	}
+	if w.bw == nil {
+		w.bw = bufio.NewWriterSize(w.file, sftpIOBuffer)
+	}
+	n, err := w.bw.Write(p)
+	return n, w.wrap("writing", err)
+}
+
+// ReadFrom lets io.Copy use pkg/sftp's concurrent writes.
+func (w *sftpWriter) ReadFrom(r io.Reader) (int64, error) {
+	if err := w.ctx.Err(); err != nil {
+		return 0, err
+	}
+	if w.bw != nil {
+		if err := w.bw.Flush(); err != nil {
+			return 0, w.wrap("writing", err)
+		}
+	}
+	n, err := w.file.ReadFromWithConcurrency(r, w.f.perFile)
+	return n, w.wrap("writing", err)
+}
+
+func (w *sftpWriter) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return nil
+	}
+	w.closed = true
+	err := w.finish()
+	if cerr := w.file.Close(); err == nil {
+		err = w.wrap("closing", cerr)
+	}
+	return err
+}
+
+func (w *sftpWriter) finish() error {
+	if err := w.ctx.Err(); err != nil {
+		return err
+	}
+	if w.bw != nil {
+		if err := w.bw.Flush(); err != nil {
+			return w.wrap("writing", err)
+		}
+	}
+	if err := w.file.Chown(int(w.attr.UID), int(w.attr.GID)); err != nil {
+		return w.wrap("chown", chownHint(err))
+	}
+	if err := w.file.Chmod(w.attr.Perm & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)); err != nil {
+		return w.wrap("chmod", err)
+	}
+	mt := uint32(w.attr.ModTime.Unix())
+	var err error
+	if w.s.ext != nil {
+		err = w.s.ext.lsetstat(w.path, fxAttrACModTime, 0, 0, 0, mt, mt)
+	} else {
+		err = w.s.c.Chtimes(w.path, w.attr.ModTime, w.attr.ModTime)
+	}
+	return w.wrap("setting mtime of", err)
+}
+
+// Mkdir makes a directory with mode perm (chmod-ed after mkdir, so the server's
+// umask does not matter); an existing directory is left alone.
+func (f *SFTP) Mkdir(ctx context.Context, name string, perm fs.FileMode) error {
+	return f.do(ctx, "mkdir", name, true, func(s *sftpSlot, p string) error {
+		if err := s.c.Mkdir(p); err != nil {
+			fi, lerr := s.c.Lstat(p)
+			if lerr == nil && fi.IsDir() {
+				f.dirs.add(name)
+				return nil
+			}
+			if lerr == nil {
+				return fmt.Errorf("%w (%v)", fs.ErrExist, fi.Mode().Type())
+			}
+			return err
+		}
+		f.dirs.add(name)
+		return s.c.Chmod(p, perm&(fs.ModePerm|fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky))
+	})
+}
+
+// Symlink makes name a symlink to target, stored verbatim.
+func (f *SFTP) Symlink(ctx context.Context, target, name string) error {
+	return f.do(ctx, "symlink", name, false, func(s *sftpSlot, p string) error {
+		if err := s.c.Symlink(target, p); err != nil {
+			if _, lerr := s.c.Lstat(p); lerr == nil {
+				return fmt.Errorf("%w (%v)", fs.ErrExist, err)
+			}
+			return err
+		}
+		return nil
+	})
+}
+
+// Link makes newname a hardlink to oldname (hardlink@openssh.com).
+func (f *SFTP) Link(ctx context.Context, oldname, newname string) error {
+	oldp, err := f.remote(oldname)
+	if err != nil {
+		return err
+	}
+	if !f.feat.Hardlinks {
+		return fmt.Errorf("%s: link %q: hardlink@openssh.com: %w", f.name, newname, ErrNotSupported)
+	}
+	return f.do(ctx, "link", newname, false, func(s *sftpSlot, p string) error {
+		if err := f.checkParents(s, oldname); err != nil {
+			return err
+		}
+		if err := s.c.Link(oldp, p); err != nil {
+			if _, lerr := s.c.Lstat(p); lerr == nil {
+				return fmt.Errorf("%w (%v)", fs.ErrExist, err)
+			}
+			return err
+		}
+		return nil
+	})
+}
+
+// Rename uses posix-rename@openssh.com, which replaces newname atomically.
+func (f *SFTP) Rename(ctx context.Context, oldname, newname string) error {
+	newp, err := f.remote(newname)
+	if err != nil {
+		return err
+	}
+	defer f.dirs.forget(oldname)
+	defer f.dirs.forget(newname)
+	return f.do(ctx, "rename", oldname, false, func(s *sftpSlot, p string) error {
+		if err := f.checkParents(s, newname); err != nil {
+			return err
+		}
+		f.dirs.forget(oldname)
+		f.dirs.forget(newname)
+		if _, ok := s.c.HasExtension(extRename); ok {
+			return s.c.PosixRename(p, newp)
+		}
+		return s.c.Rename(p, newp)
+	})
+}
+
+// Remove deletes a file, a symlink or an empty directory.
+func (f *SFTP) Remove(ctx context.Context, name string) error {
+	if name == "." {
+		return fmt.Errorf("%s: remove: refusing to remove the root: %w", f.name, ErrUnsafePath)
+	}
+	defer f.dirs.forget(name)
+	return f.do(ctx, "remove", name, false, func(s *sftpSlot, p string) error {
+		f.dirs.forget(name)
+		fi, err := s.c.Lstat(p)
+		if err != nil {
+			return err
+		}
+		if fi.IsDir() {
+			return s.c.RemoveDirectory(p)
+		}
+		return s.c.Remove(p)
+	})
+}
+
+// Setattr applies attr to name itself. Owner and times go through lsetstat when the
+// server has it; otherwise a symlink gets ErrNotSupported and nothing is sent.
+func (f *SFTP) Setattr(ctx context.Context, name string, attr Attr, mask SetMask) error {
+	return f.do(ctx, "setattr", name, true, func(s *sftpSlot, p string) error {
+		mt := uint32(attr.ModTime.Unix())
+		// Fast path: owner and times only, never following a link: one request.
+		if s.ext != nil && mask&SetPerm == 0 {
+			var flags uint32
+			if mask&SetOwner != 0 {
+				flags |= fxAttrUIDGID
+			}
+			if mask&SetTimes != 0 {
+				flags |= fxAttrACModTime
+			}
+			if flags == 0 {
+				return nil
+			}
+			return s.ext.lsetstat(p, flags, attr.UID, attr.GID, 0, mt, mt)
+		}
+		fi, err := s.c.Lstat(p)
+		if err != nil {
+			return err
+		}
+		isLink := fi.Mode()&fs.ModeSymlink != 0
+		if isLink {
+			mask &^= SetPerm
+			if s.ext == nil && mask&(SetOwner|SetTimes) != 0 {
+				return fmt.Errorf("owner or times of a symlink (the server has no %s): %w", extLsetstat, ErrNotSupported)
+			}
+		}
+		if mask&SetOwner != 0 {
+			if s.ext != nil {
+				err = s.ext.lsetstat(p, fxAttrUIDGID, attr.UID, attr.GID, 0, 0, 0)
+			} else {
+				err = s.c.Chown(p, int(attr.UID), int(attr.GID))
+			}
+			if err != nil {
+				return fmt.Errorf("chown: %w", chownHint(err))
+			}
+		}
+		if mask&SetPerm != 0 {
+			if err := s.c.Chmod(p, attr.Perm&(fs.ModePerm|fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky)); err != nil {
+				return fmt.Errorf("chmod: %w", err)
+			}
+		}
+		if mask&SetTimes != 0 {
+			if s.ext != nil {
+				err = s.ext.lsetstat(p, fxAttrACModTime, 0, 0, 0, mt, mt)
+			} else {
+				err = s.c.Chtimes(p, attr.ModTime, attr.ModTime)
+			}
+			if err != nil {
+				return fmt.Errorf("setting mtime: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// chownHint explains a refused chown: only root can give files away.
+func chownHint(err error) error {
+	if errors.Is(err, fs.ErrPermission) {
+		return fmt.Errorf("%w (re-owning files needs root on the SFTP host: log in as root, or run the "+
+			"sftp subsystem as root, e.g. Subsystem sftp sudo -n /usr/lib/openssh/sftp-server)", err)
+	}
+	return err
+}
