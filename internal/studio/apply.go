@@ -391,7 +391,7 @@ func (a *Applier) ensureUserProfile(ctx context.Context, domainID string, spec P
 	case err != nil:
 		return "", err
 	case cur.Status == smtypes.UserProfileStatusDeleting:
-		return "", fmt.Errorf("%s is being deleted", profileResource(domainID, spec.Name))
+		return "", fmt.Errorf("%s is being deleted", profileLabel(domainID, spec.Name))
 	default:
 		log.Debug("user profile exists; adopting it", "status", cur.Status)
 	}
@@ -404,7 +404,7 @@ func (a *Applier) ensureUserProfile(ctx context.Context, domainID string, spec P
 	}
 	uid := aws.ToString(out.HomeEfsFileSystemUid)
 	if uid == "" {
-		return "", fmt.Errorf("%s is InService without a HomeEfsFileSystemUid", profileResource(domainID, spec.Name))
+		return "", fmt.Errorf("%s is InService without a HomeEfsFileSystemUid", profileLabel(domainID, spec.Name))
 	}
 	return uid, nil
 }
@@ -497,7 +497,7 @@ func (a *Applier) ensureSpace(ctx context.Context, domainID string, spec SpaceSp
 	case err != nil:
 		return "", err
 	case cur.Status == smtypes.SpaceStatusDeleting:
-		return "", fmt.Errorf("%s is being deleted", spaceResource(domainID, spec.Name))
+		return "", fmt.Errorf("%s is being deleted", spaceLabel(domainID, spec.Name))
 	default:
 		log.Debug("space exists; adopting it", "status", cur.Status)
 	}
@@ -510,7 +510,7 @@ func (a *Applier) ensureSpace(ctx context.Context, domainID string, spec SpaceSp
 	}
 	uid := aws.ToString(out.HomeEfsFileSystemUid)
 	if uid == "" {
-		return "", fmt.Errorf("%s is InService without a HomeEfsFileSystemUid", spaceResource(domainID, spec.Name))
+		return "", fmt.Errorf("%s is InService without a HomeEfsFileSystemUid", spaceLabel(domainID, spec.Name))
 	}
 	return uid, nil
 }

@@ -113,7 +113,7 @@ func canon(t testing.TB, raw json.RawMessage) string {
 	return string(c)
 }
 
-func listTags(t testing.TB, c Clients, arn string) map[string]string {
+func tagMap(t testing.TB, c Clients, arn string) map[string]string {
 	t.Helper()
 	out, err := c.SageMaker.ListTags(context.Background(), &sagemaker.ListTagsInput{ResourceArn: aws.String(arn)})
 	if err != nil {
@@ -166,7 +166,7 @@ func checkApplied(t *testing.T, c Clients, p *Plan, res *Result, job string) {
 			t.Errorf("domain %s:\n got %s\nwant %s", key, got, canon(t, want))
 		}
 	}
-	if diff := cmp.Diff(wantTags(p.Domain.Tags, job), listTags(t, c, res.Domain.ARN)); diff != "" {
+	if diff := cmp.Diff(wantTags(p.Domain.Tags, job), tagMap(t, c, res.Domain.ARN)); diff != "" {
 		t.Errorf("domain tags (-want +got):\n%s", diff)
 	}
 	if res.Domain.HomeEfsFileSystemID != aws.ToString(d.HomeEfsFileSystemId) || res.Domain.ARN != aws.ToString(d.DomainArn) {
@@ -193,7 +193,7 @@ func checkApplied(t *testing.T, c Clients, p *Plan, res *Result, job string) {
 		if aws.ToString(out.SingleSignOnUserValue) != pr.SingleSignOnUserValue {
 			t.Errorf("profile %s SingleSignOnUserValue %q, want %q", pr.Name, aws.ToString(out.SingleSignOnUserValue), pr.SingleSignOnUserValue)
 		}
-		if diff := cmp.Diff(wantTags(pr.Tags, job), listTags(t, c, aws.ToString(out.UserProfileArn))); diff != "" {
+		if diff := cmp.Diff(wantTags(pr.Tags, job), tagMap(t, c, aws.ToString(out.UserProfileArn))); diff != "" {
 			t.Errorf("profile %s tags (-want +got):\n%s", pr.Name, diff)
 		}
 		m := byName[KindUserProfile+"/"+pr.Name]
@@ -217,7 +217,7 @@ func checkApplied(t *testing.T, c Clients, p *Plan, res *Result, job string) {
 		if aws.ToString(out.SpaceDisplayName) != sp.DisplayName {
 			t.Errorf("space %s display name %q, want %q", sp.Name, aws.ToString(out.SpaceDisplayName), sp.DisplayName)
 		}
-		if diff := cmp.Diff(wantTags(sp.Tags, job), listTags(t, c, aws.ToString(out.SpaceArn))); diff != "" {
+		if diff := cmp.Diff(wantTags(sp.Tags, job), tagMap(t, c, aws.ToString(out.SpaceArn))); diff != "" {
 			t.Errorf("space %s tags (-want +got):\n%s", sp.Name, diff)
 		}
 		m := byName[KindSpace+"/"+sp.Name]

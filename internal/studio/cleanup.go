@@ -60,7 +60,7 @@ func (a *Applier) Cleanup(ctx context.Context, domainID string, o CleanupOptions
 
 func (a *Applier) deleteDomain(ctx context.Context, domainID string, o CleanupOptions) error {
 	// A domain in Pending or Updating cannot be deleted yet.
-	if _, err := a.waitFor(ctx, domainResource(domainID), statusDomain(a.SageMaker, domainID),
+	if _, err := a.waitFor(ctx, domainLabel(domainID), statusDomain(a.SageMaker, domainID),
 		[]string{statusPending, statusUpdating}, []string{statusInService, statusFailed, statusDeleting}); err != nil {
 		return err
 	}
@@ -136,7 +136,7 @@ func (a *Applier) deleteApps(ctx context.Context, domainID string) error {
 				}
 				if _, err := a.SageMaker.DeleteApp(gctx, in); err != nil && !isNotFound(err) &&
 					!(errorCode(err) == "ResourceInUse" && isDeleting(gctx, statusApp(a.SageMaker, domainID, ap.owner, ap.appType, ap.name))) {
-					return fmt.Errorf("deleting %s: %w", appResource(domainID, ap.owner, ap.appType, ap.name), err)
+					return fmt.Errorf("deleting %s: %w", appLabel(domainID, ap.owner, ap.appType, ap.name), err)
 				}
 			}
 			return w.waitAppDeleted(gctx, a.SageMaker, domainID, ap.owner, ap.appType, ap.name)
@@ -163,12 +163,12 @@ func (a *Applier) deleteSpaces(ctx context.Context, domainID string) error {
 	}
 	err := a.deleteEach(ctx, names, func(ctx context.Context, name string) error {
 		status := statusSpace(a.SageMaker, domainID, name)
-		if err := a.settleForDelete(ctx, spaceResource(domainID, name), status); err != nil {
+		if err := a.settleForDelete(ctx, spaceLabel(domainID, name), status); err != nil {
 			return err
 		}
 		_, err := a.SageMaker.DeleteSpace(ctx, &sagemaker.DeleteSpaceInput{DomainId: aws.String(domainID), SpaceName: aws.String(name)})
 		if err != nil && !isNotFound(err) && !(errorCode(err) == "ResourceInUse" && isDeleting(ctx, status)) {
-			return fmt.Errorf("deleting %s: %w", spaceResource(domainID, name), err)
+			return fmt.Errorf("deleting %s: %w", spaceLabel(domainID, name), err)
 		}
 		return a.waitSpaceDeleted(ctx, a.SageMaker, domainID, name)
 	})
@@ -193,12 +193,12 @@ func (a *Applier) deleteUserProfiles(ctx context.Context, domainID string) error
 	}
 	err := a.deleteEach(ctx, names, func(ctx context.Context, name string) error {
 		status := statusUserProfile(a.SageMaker, domainID, name)
-		if err := a.settleForDelete(ctx, profileResource(domainID, name), status); err != nil {
+		if err := a.settleForDelete(ctx, profileLabel(domainID, name), status); err != nil {
 			return err
 		}
 		_, err := a.SageMaker.DeleteUserProfile(ctx, &sagemaker.DeleteUserProfileInput{DomainId: aws.String(domainID), UserProfileName: aws.String(name)})
 		if err != nil && !isNotFound(err) && !(errorCode(err) == "ResourceInUse" && isDeleting(ctx, status)) {
-			return fmt.Errorf("deleting %s: %w", profileResource(domainID, name), err)
+			return fmt.Errorf("deleting %s: %w", profileLabel(domainID, name), err)
 		}
 		return a.waitUserProfileDeleted(ctx, a.SageMaker, domainID, name)
 	})

@@ -14,9 +14,6 @@ import (
 	"github.com/aws/smithy-go"
 )
 
-// ErrNotFound is wrapped by every error about a resource that does not exist.
-var ErrNotFound = errors.New("not found")
-
 // ErrWaitTimeout is wrapped by a wait that gave up before the resource settled.
 var ErrWaitTimeout = errors.New("timed out waiting")
 
@@ -167,7 +164,7 @@ func notFound(resource string, err error) error {
 
 // ---- domains ----
 
-func domainResource(id string) string { return "domain " + id }
+func domainLabel(id string) string { return "domain " + id }
 
 // findDomainByID describes a domain; a missing one wraps ErrNotFound. The raw
 // response body is stored in *raw when raw is not nil.
@@ -178,10 +175,10 @@ func findDomainByID(ctx context.Context, sm *sagemaker.Client, id string, raw *[
 	}
 	out, err := sm.DescribeDomain(ctx, &sagemaker.DescribeDomainInput{DomainId: aws.String(id)}, opts...)
 	if isNotFound(err) {
-		return nil, notFound(domainResource(id), err)
+		return nil, notFound(domainLabel(id), err)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("describing %s: %w", domainResource(id), err)
+		return nil, fmt.Errorf("describing %s: %w", domainLabel(id), err)
 	}
 	return out, nil
 }
@@ -198,29 +195,29 @@ func statusDomain(sm *sagemaker.Client, id string) statusFunc {
 
 // waitDomainInService waits out Pending and Updating.
 func (w Waiter) waitDomainInService(ctx context.Context, sm *sagemaker.Client, id string) error {
-	_, err := w.waitFor(ctx, domainResource(id), statusDomain(sm, id), []string{statusPending, statusUpdating}, []string{statusInService})
+	_, err := w.waitFor(ctx, domainLabel(id), statusDomain(sm, id), []string{statusPending, statusUpdating}, []string{statusInService})
 	return err
 }
 
 // waitDomainDeleted waits until the domain is gone.
 func (w Waiter) waitDomainDeleted(ctx context.Context, sm *sagemaker.Client, id string) error {
-	_, err := w.waitFor(ctx, domainResource(id), statusDomain(sm, id), []string{statusDeleting}, []string{statusGone})
+	_, err := w.waitFor(ctx, domainLabel(id), statusDomain(sm, id), []string{statusDeleting}, []string{statusGone})
 	return err
 }
 
 // ---- user profiles ----
 
-func profileResource(domainID, name string) string {
+func profileLabel(domainID, name string) string {
 	return "user profile " + domainID + "/" + name
 }
 
 func findUserProfileByName(ctx context.Context, sm *sagemaker.Client, domainID, name string) (*sagemaker.DescribeUserProfileOutput, error) {
 	out, err := sm.DescribeUserProfile(ctx, &sagemaker.DescribeUserProfileInput{DomainId: aws.String(domainID), UserProfileName: aws.String(name)})
 	if isNotFound(err) {
-		return nil, notFound(profileResource(domainID, name), err)
+		return nil, notFound(profileLabel(domainID, name), err)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("describing %s: %w", profileResource(domainID, name), err)
+		return nil, fmt.Errorf("describing %s: %w", profileLabel(domainID, name), err)
 	}
 	return out, nil
 }
@@ -236,26 +233,26 @@ func statusUserProfile(sm *sagemaker.Client, domainID, name string) statusFunc {
 }
 
 func (w Waiter) waitUserProfileInService(ctx context.Context, sm *sagemaker.Client, domainID, name string) error {
-	_, err := w.waitFor(ctx, profileResource(domainID, name), statusUserProfile(sm, domainID, name), []string{statusPending, statusUpdating}, []string{statusInService})
+	_, err := w.waitFor(ctx, profileLabel(domainID, name), statusUserProfile(sm, domainID, name), []string{statusPending, statusUpdating}, []string{statusInService})
 	return err
 }
 
 func (w Waiter) waitUserProfileDeleted(ctx context.Context, sm *sagemaker.Client, domainID, name string) error {
-	_, err := w.waitFor(ctx, profileResource(domainID, name), statusUserProfile(sm, domainID, name), []string{statusDeleting}, []string{statusGone})
+	_, err := w.waitFor(ctx, profileLabel(domainID, name), statusUserProfile(sm, domainID, name), []string{statusDeleting}, []string{statusGone})
 	return err
 }
 
 // ---- spaces ----
 
-func spaceResource(domainID, name string) string { return "space " + domainID + "/" + name }
+func spaceLabel(domainID, name string) string { return "space " + domainID + "/" + name }
 
 func findSpaceByName(ctx context.Context, sm *sagemaker.Client, domainID, name string) (*sagemaker.DescribeSpaceOutput, error) {
 	out, err := sm.DescribeSpace(ctx, &sagemaker.DescribeSpaceInput{DomainId: aws.String(domainID), SpaceName: aws.String(name)})
 	if isNotFound(err) {
-		return nil, notFound(spaceResource(domainID, name), err)
+		return nil, notFound(spaceLabel(domainID, name), err)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("describing %s: %w", spaceResource(domainID, name), err)
+		return nil, fmt.Errorf("describing %s: %w", spaceLabel(domainID, name), err)
 	}
 	return out, nil
 }
@@ -271,12 +268,12 @@ func statusSpace(sm *sagemaker.Client, domainID, name string) statusFunc {
 }
 
 func (w Waiter) waitSpaceInService(ctx context.Context, sm *sagemaker.Client, domainID, name string) error {
-	_, err := w.waitFor(ctx, spaceResource(domainID, name), statusSpace(sm, domainID, name), []string{statusPending, statusUpdating}, []string{statusInService})
+	_, err := w.waitFor(ctx, spaceLabel(domainID, name), statusSpace(sm, domainID, name), []string{statusPending, statusUpdating}, []string{statusInService})
 	return err
 }
 
 func (w Waiter) waitSpaceDeleted(ctx context.Context, sm *sagemaker.Client, domainID, name string) error {
-	_, err := w.waitFor(ctx, spaceResource(domainID, name), statusSpace(sm, domainID, name), []string{statusDeleting}, []string{statusGone})
+	_, err := w.waitFor(ctx, spaceLabel(domainID, name), statusSpace(sm, domainID, name), []string{statusDeleting}, []string{statusGone})
 	return err
 }
 
@@ -302,7 +299,7 @@ func (o AppOwner) valid() error {
 	return nil
 }
 
-func appResource(domainID string, owner AppOwner, appType, name string) string {
+func appLabel(domainID string, owner AppOwner, appType, name string) string {
 	return fmt.Sprintf("app %s/%s of %s in domain %s", appType, name, owner, domainID)
 }
 
@@ -319,10 +316,10 @@ func findAppByName(ctx context.Context, sm *sagemaker.Client, domainID string, o
 	}
 	out, err := sm.DescribeApp(ctx, in, opts...)
 	if isNotFound(err) {
-		return nil, notFound(appResource(domainID, owner, appType, name), err)
+		return nil, notFound(appLabel(domainID, owner, appType, name), err)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("describing %s: %w", appResource(domainID, owner, appType, name), err)
+		return nil, fmt.Errorf("describing %s: %w", appLabel(domainID, owner, appType, name), err)
 	}
 	return out, nil
 }
@@ -338,13 +335,13 @@ func statusApp(sm *sagemaker.Client, domainID string, owner AppOwner, appType, n
 }
 
 func (w Waiter) waitAppInService(ctx context.Context, sm *sagemaker.Client, domainID string, owner AppOwner, appType, name string) error {
-	_, err := w.waitFor(ctx, appResource(domainID, owner, appType, name), statusApp(sm, domainID, owner, appType, name), []string{statusPending}, []string{statusInService})
+	_, err := w.waitFor(ctx, appLabel(domainID, owner, appType, name), statusApp(sm, domainID, owner, appType, name), []string{statusPending}, []string{statusInService})
 	return err
 }
 
 // waitAppDeleted waits until the app is Deleted (or no longer listed at all). A
 // Failed app holds nothing, so it counts as deleted too.
 func (w Waiter) waitAppDeleted(ctx context.Context, sm *sagemaker.Client, domainID string, owner AppOwner, appType, name string) error {
-	_, err := w.waitFor(ctx, appResource(domainID, owner, appType, name), statusApp(sm, domainID, owner, appType, name), []string{statusDeleting}, []string{statusDeleted, statusFailed, statusGone})
+	_, err := w.waitFor(ctx, appLabel(domainID, owner, appType, name), statusApp(sm, domainID, owner, appType, name), []string{statusDeleting}, []string{statusDeleted, statusFailed, statusGone})
 	return err
 }

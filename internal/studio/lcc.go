@@ -205,7 +205,7 @@ func (a *Applier) RestartApp(ctx context.Context, domainID string, owner AppOwne
 	if err := owner.valid(); err != nil {
 		return fmt.Errorf("restarting app %s/%s: %w", appType, appName, err)
 	}
-	res := appResource(domainID, owner, appType, appName)
+	res := appLabel(domainID, owner, appType, appName)
 	log := a.log().With("domain", domainID, "owner", owner.String(), "app", appName, "app_type", appType)
 	var body []byte
 	cur, err := findAppByName(ctx, a.SageMaker, domainID, owner, appType, appName, &body)

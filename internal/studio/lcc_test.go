@@ -129,7 +129,7 @@ func TestRestartApp(t *testing.T) {
 	if em.Calls("DeleteApp") != 1 || em.Calls("CreateApp") != 2 {
 		t.Errorf("DeleteApp %d, CreateApp %d calls; want 1 and 2", em.Calls("DeleteApp"), em.Calls("CreateApp"))
 	}
-	if got := listTags(t, c, aws.ToString(out.AppArn)); got["owner"] != "test" || got[JobTagKey] != "job-1" {
+	if got := tagMap(t, c, aws.ToString(out.AppArn)); got["owner"] != "test" || got[JobTagKey] != "job-1" {
 		t.Errorf("tags after restart %v", got)
 	}
 

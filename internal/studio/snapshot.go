@@ -339,12 +339,6 @@ func unmarshalIfSet(raw json.RawMessage, dst any) error {
 	return json.Unmarshal(raw, dst)
 }
 
-// isNotFound reports whether err is SageMaker's ResourceNotFound.
-func isNotFound(err error) bool {
-	var nf *smtypes.ResourceNotFound
-	return errors.As(err, &nf)
-}
-
 // accountFromARN returns the account field of arn:partition:service:region:account:...
 func accountFromARN(arn string) string {
 	parts := strings.SplitN(arn, ":", 6)
