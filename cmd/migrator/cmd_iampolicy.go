@@ -1,14 +1,98 @@
 package main
 
 import (
-	"errors"
+	"context"
+	"fmt"
+	"os"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/studio-migrator/studio-migrator/internal/studio"
 )
 
-// Placeholder until its package lands; replaced wholesale by its owner.
+// iamPolicyOptions are the flags of `migrator iam-policy`.
+type iamPolicyOptions struct {
+	snapshot     string
+	newDomainID  string
+	newAuthMode  string
+	s3Bucket     string
+	s3Prefix     string
+	efsIDs       []string
+	kmsKeyIDs    []string
+	allowCleanup bool
+	accountID    string
+}
+
+// AddFlags registers the iam-policy flags.
+func (o *iamPolicyOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.snapshot, "snapshot", "", "snapshot file written by `migrator snapshot` (required)")
+	fs.StringVar(&o.newDomainID, "new-domain-id", "", "ID of the new domain once it exists (default: scope the new domain by the job tag "+studio.JobTagKey+")")
+	fs.StringVar(&o.newAuthMode, "new-auth-mode", "", "auth mode of the new domain when the plan changes it (IAM or SSO)")
+	fs.StringVar(&o.s3Bucket, "s3-bucket", "", "bucket of the S3 backups (S3 path)")
+	fs.StringVar(&o.s3Prefix, "s3-prefix", "", "key prefix of the S3 backups in --s3-bucket")
+	fs.StringSliceVar(&o.efsIDs, "efs-file-system-id", nil, "more EFS file systems to mount, e.g. the new domain's (repeatable; the snapshot's EFS is always included)")
+	fs.StringSliceVar(&o.kmsKeyIDs, "kms-key-id", nil, "more KMS keys CreateDomain is given, e.g. an override (repeatable)")
+	fs.BoolVar(&o.allowCleanup, "allow-cleanup", false, "include the delete actions on the old domain (migrator cleanup)")
+	fs.StringVar(&o.accountID, "account-id", "", "AWS account ID, when the snapshot names none")
+}
+
 func newIAMPolicyCommand(g *globalOptions) *cobra.Command {
-	return &cobra.Command{Use: "iam-policy", Hidden: true, RunE: func(*cobra.Command, []string) error {
-		return errors.New("iam-policy: not built yet")
-	}}
+	opts := &iamPolicyOptions{}
+	cmd := &cobra.Command{
+		Use:   "iam-policy",
+		Short: "Print the least-privilege IAM policy the worker needs to migrate a snapshot's domain",
+		Long: `Print, as JSON, the identity policy for the role the worker runs as: SageMaker actions
+scoped to the old domain and to resources tagged with ` + studio.JobTagKey + ` (the new
+domain's ID is not known before it is created), iam:PassRole for the execution roles the
+snapshot names only, and, as asked, Identity Center, S3 and EFS access.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runIAMPolicy(cmd.Context(), g, opts)
+		},
+	}
+	opts.AddFlags(cmd.Flags())
+	return cmd
+}
+
+func runIAMPolicy(_ context.Context, g *globalOptions, opts *iamPolicyOptions) error {
+	if opts.snapshot == "" {
+		return fmt.Errorf("iam-policy: --snapshot is required")
+	}
+	if opts.s3Prefix != "" && opts.s3Bucket == "" {
+		return fmt.Errorf("iam-policy: --s3-prefix needs --s3-bucket")
+	}
+	switch opts.newAuthMode {
+	case "", "IAM", "SSO":
+	default:
+		return fmt.Errorf("iam-policy: --new-auth-mode %q: want IAM or SSO", opts.newAuthMode)
+	}
+	f, err := os.Open(opts.snapshot)
+	if err != nil {
+		return fmt.Errorf("iam-policy: %w", err)
+	}
+	defer f.Close()
+	s, err := studio.ReadSnapshot(f)
+	if err != nil {
+		return fmt.Errorf("iam-policy: reading %s: %w", opts.snapshot, err)
+	}
+	p, err := studio.IAMPolicy(s, studio.IAMPolicyOptions{
+		NewDomainID:      opts.newDomainID,
+		NewAuthMode:      opts.newAuthMode,
+		S3Bucket:         opts.s3Bucket,
+		S3Prefix:         opts.s3Prefix,
+		EFSFileSystemIDs: opts.efsIDs,
+		KMSKeyIDs:        opts.kmsKeyIDs,
+		AllowCleanup:     opts.allowCleanup,
+		AccountID:        opts.accountID,
+	})
+	if err != nil {
+		return err
+	}
+	b, err := studio.MarshalPolicy(p)
+	if err != nil {
+		return err
+	}
+	_, err = g.stdout.Write(b)
+	return err
 }
