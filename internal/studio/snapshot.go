@@ -161,7 +161,7 @@ func describeDomain(ctx context.Context, c Clients, id string) (*Domain, string,
 	var body []byte
 	out, err := c.SageMaker.DescribeDomain(ctx, &sagemaker.DescribeDomainInput{DomainId: aws.String(id)}, captureBody(&body))
 	if isNotFound(err) {
-		return nil, "", fmt.Errorf("domain %s not found in %s: check --domain and --region: %w", id, c.Region, ErrNotFound)
+		return nil, "", notFoundf("domain %s not found in %s: check --domain and --region", id, c.Region)
 	}
 	if err != nil {
 		return nil, "", fmt.Errorf("describing domain %s: %w", id, err)
