@@ -19,6 +19,17 @@
 // through a lossy Go struct. Only the few members the plan rewrites (security groups,
 // execution roles) are edited, as JSON.
 //
+// # Snapshot and plan
+//
+// TakeSnapshot only reads (the name Snapshot is the document type). It describes the
+// domain, then every profile and space with bounded concurrency; one that disappears
+// between List and Describe is skipped with a warning, one in Failed or Deleting status
+// is kept with its status. NewPlan never calls AWS: it validates the Overrides, rewrites
+// the settings JSON they touch, and reports everything the administrator must fix as a
+// Problem (severity error blocks Apply) rather than stopping at the first one; it
+// returns an error only for input it cannot plan at all. Switching IAM -> SSO takes a
+// user-mapping CSV (ReadUserMapping: "profile,ssoUserName" lines).
+//
 // # Steps are level-based
 //
 // Every Apply step reads the actual state first (find by name, and the tag that

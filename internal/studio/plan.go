@@ -131,6 +131,7 @@ func (b *planBuilder) build() error {
 		return err
 	}
 	b.spaceSpecs()
+	b.checkVpcOnly()
 	b.actions()
 	// Errors first, then warnings; within a severity, by resource, keeping the
 	// order the checks found them in.
@@ -198,15 +199,6 @@ func (b *planBuilder) checkOverrides() {
 			b.errorf(resourceDomain, "the VPC changes from %s to %s but the old domain uses security groups %s, which belong to the old VPC: pass --security-group-ids with groups of %s", s.Domain.VpcID, o.VpcID, strings.Join(old, ", "), o.VpcID)
 		}
 	}
-	network := cmp.Or(o.AppNetworkAccessType, s.Domain.AppNetworkAccessType)
-	if network == "VpcOnly" {
-		if len(orSlice(o.SubnetIDs, s.Domain.SubnetIDs)) == 0 {
-			b.errorf(resourceDomain, "VpcOnly network access needs subnets: pass --subnet-ids")
-		}
-		if len(o.SecurityGroupIDs) == 0 && len(b.oldSecurityGroups()) == 0 {
-			b.errorf(resourceDomain, "VpcOnly network access needs security groups (apps reach the network only through them): pass --security-group-ids")
-		}
-	}
 
 	// Identity Center mapping.
 	if len(o.UserMapping) > 0 && b.toAuth != "SSO" {
@@ -222,19 +214,39 @@ func (b *planBuilder) checkOverrides() {
 	}
 }
 
+// checkVpcOnly checks the new domain's network settings once they are final. With
+// VpcOnly access apps reach the network only through the domain's subnets and the
+// security groups of DefaultUserSettings, which CreateDomain then requires.
+func (b *planBuilder) checkVpcOnly() {
+	d := b.p.Domain
+	if d.AppNetworkAccessType != "VpcOnly" {
+		return
+	}
+	if len(d.SubnetIDs) == 0 {
+		b.errorf(resourceDomain, "VpcOnly network access needs subnets: pass --subnet-ids")
+	}
+	if len(securityGroupsOf(d.DefaultUserSettings, "SecurityGroups")) == 0 {
+		b.errorf(resourceDomain, "VpcOnly network access needs security groups in DefaultUserSettings (apps reach the network only through them), and the new domain has none: pass --security-group-ids")
+	}
+}
+
+// securityGroupsOf returns the security group list member of a settings object.
+func securityGroupsOf(raw json.RawMessage, member string) []string {
+	var v map[string]json.RawMessage
+	if len(raw) == 0 || json.Unmarshal(raw, &v) != nil {
+		return nil
+	}
+	var ids []string
+	_ = json.Unmarshal(v[member], &ids)
+	return ids
+}
+
 // oldSecurityGroups returns every security group the old domain names, sorted.
 func (b *planBuilder) oldSecurityGroups() []string {
 	set := map[string]bool{}
 	add := func(raw json.RawMessage, member string) {
-		var v map[string]json.RawMessage
-		if json.Unmarshal(raw, &v) != nil {
-			return
-		}
-		var ids []string
-		if json.Unmarshal(v[member], &ids) == nil {
-			for _, id := range ids {
-				set[id] = true
-			}
+		for _, id := range securityGroupsOf(raw, member) {
+			set[id] = true
 		}
 	}
 	d := b.s.Domain

@@ -129,6 +129,17 @@ func TestNewPlanProblems(t *testing.T) {
 			messages: []string{"VpcOnly network access needs security groups"},
 		},
 		{
+			name: "VpcOnly with security groups only in DomainSettings",
+			snap: func() *Snapshot {
+				s := iamSnapshot()
+				s.Domain.DefaultUserSettings = raw(`{"ExecutionRole":"` + role("Default") + `"}`)
+				return s
+			},
+			o:        Overrides{DomainName: "v2", AppNetworkAccessType: "VpcOnly"},
+			want:     []string{"error domain", "warning user-profile/alice"},
+			messages: []string{"security groups in DefaultUserSettings"},
+		},
+		{
 			name: "IAM to SSO with partial mapping",
 			snap: iamSnapshot,
 			o:    Overrides{DomainName: "v2", AuthMode: "SSO", UserMapping: map[string]string{"alice": "alice@example.com", "zed": "zed@example.com"}},

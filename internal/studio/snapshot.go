@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -146,6 +147,10 @@ func TakeSnapshot(ctx context.Context, c Clients, domainID string, opts Snapshot
 			s.Spaces = append(s.Spaces, *sp)
 		}
 	}
+	// The same order MarshalSnapshot writes, so callers that use the snapshot
+	// without a round trip through the document see it as it will be saved.
+	slices.SortFunc(s.UserProfiles, func(a, b UserProfile) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(s.Spaces, func(a, b Space) int { return strings.Compare(a.Name, b.Name) })
 	log.Info("snapshot taken", "profiles", len(s.UserProfiles), "spaces", len(s.Spaces))
 	return s, nil
 }
@@ -156,7 +161,7 @@ func describeDomain(ctx context.Context, c Clients, id string) (*Domain, string,
 	var body []byte
 	out, err := c.SageMaker.DescribeDomain(ctx, &sagemaker.DescribeDomainInput{DomainId: aws.String(id)}, captureBody(&body))
 	if isNotFound(err) {
-		return nil, "", fmt.Errorf("domain %s not found in %s: check --domain and --region: %w", id, c.Region, ErrNotFound)
+		return nil, "", notFoundf("domain %s not found in %s: check --domain and --region", id, c.Region)
 	}
 	if err != nil {
 		return nil, "", fmt.Errorf("describing domain %s: %w", id, err)
@@ -313,7 +318,7 @@ func listTags(ctx context.Context, sm *sagemaker.Client, arn string) ([]Tag, err
 			tags = append(tags, Tag{Key: aws.ToString(t.Key), Value: aws.ToString(t.Value)})
 		}
 	}
-	return tags, nil
+	return sortedTags(tags), nil
 }
 
 // rawMembers picks members out of a captured JSON response body. An absent or null

@@ -468,3 +468,59 @@ func (b *lockedBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// TestSnapshotConcurrencyBound counts Describe/ListTags calls in flight at the server:
+// they overlap (the snapshot is concurrent) but never exceed the bound.
+func TestSnapshotConcurrencyBound(t *testing.T) {
+	const limit = 3
+	em := emulator.New(emulator.Options{})
+	var (
+		mu                sync.Mutex
+		inFlight, maxSeen int
+		counting          bool
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		count := counting
+		if count {
+			inFlight++
+			maxSeen = max(maxSeen, inFlight)
+		}
+		mu.Unlock()
+		if count {
+			time.Sleep(2 * time.Millisecond) // long enough for calls to overlap
+		}
+		em.ServeHTTP(w, r)
+		if count {
+			mu.Lock()
+			inFlight--
+			mu.Unlock()
+		}
+	}))
+	defer srv.Close()
+	c := NewClients(aws.Config{
+		Region:       emulator.DefaultRegion,
+		Credentials:  credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", ""),
+		BaseEndpoint: aws.String(srv.URL),
+	})
+	id := createDomain(t, c, &sagemaker.CreateDomainInput{
+		DomainName: aws.String("bound"), AuthMode: smtypes.AuthModeIam,
+		VpcId: aws.String(testVPC), SubnetIds: []string{"subnet-0123456789abcdef0"},
+	}, map[string]json.RawMessage{"DefaultUserSettings": json.RawMessage(`{"ExecutionRole":"` + role("Default") + `"}`)})
+	for i := range 20 {
+		createProfile(t, c, id, fmt.Sprintf("u%02d", i), "", nil, "")
+	}
+	mu.Lock()
+	counting = true
+	mu.Unlock()
+	s, err := TakeSnapshot(context.Background(), c, id, SnapshotOptions{Concurrency: limit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.UserProfiles) != 20 {
+		t.Fatalf("%d profiles", len(s.UserProfiles))
+	}
+	if maxSeen > limit || maxSeen < 2 {
+		t.Errorf("at most %d calls were in flight, want between 2 and %d", maxSeen, limit)
+	}
+}
