@@ -322,7 +322,7 @@ func (a *Applier) createDomain(ctx context.Context, spec DomainSpec) (string, er
 	})
 	var id string
 	err := a.create(ctx, func(ctx context.Context, observe func(*sagemaker.Options)) error {
-		out, err := a.SageMaker.CreateDomain(ctx, in, members, observe)
+		out, err := a.SageMaker.CreateDomain(ctx, in, members, observe, retryOnlyThrottles)
 		if err != nil {
 			return err
 		}

@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -434,5 +437,47 @@ func TestPacerBacksOffWhenThrottled(t *testing.T) {
 	}
 	if got := p.interval(); got != time.Microsecond {
 		t.Errorf("interval %v after successes, want back to the base", got)
+	}
+}
+
+// lostResponse passes the first call of op to the emulator but answers the client
+// with a 500, as if the response was lost after the service acted on it.
+type lostResponse struct {
+	h    http.Handler
+	op   string
+	lost atomic.Bool
+}
+
+func (l *lostResponse) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("X-Amz-Target") == "SageMaker."+l.op && l.lost.CompareAndSwap(false, true) {
+		l.h.ServeHTTP(httptest.NewRecorder(), r)
+		w.Header().Set("X-Amzn-ErrorType", "InternalFailure")
+		w.WriteHeader(http.StatusInternalServerError)
+		_, _ = w.Write([]byte(`{"__type":"InternalFailure","message":"We encountered an internal error."}`))
+		return
+	}
+	l.h.ServeHTTP(w, r)
+}
+
+// TestCreateDomainNeverDuplicates: domain names are not unique, so a CreateDomain
+// whose response is lost must not be retried blindly; the rerun finds the domain by
+// its job tag instead of creating a second one.
+func TestCreateDomainNeverDuplicates(t *testing.T) {
+	ctx := context.Background()
+	em := emulator.New(emulator.Options{})
+	srv := httptest.NewServer(&lostResponse{h: em, op: "CreateDomain"})
+	t.Cleanup(srv.Close)
+	c := testClients(srv.URL)
+	p := testPlan("lost", "IAM", 2, 1)
+	if _, err := testApplier(c).Apply(ctx, p); errorCode(err) != "InternalFailure" {
+		t.Fatalf("Apply with a lost CreateDomain response: %v, want the InternalFailure", err)
+	}
+	res, err := testApplier(c).Apply(ctx, p)
+	if err != nil {
+		t.Fatalf("rerun: %v", err)
+	}
+	checkApplied(t, c, p, res, "job-1")
+	if n := em.Calls("CreateDomain"); n != 1 {
+		t.Errorf("%d CreateDomain calls reached the service, want 1", n)
 	}
 }

@@ -21,6 +21,11 @@ func newTestEnv(t testing.TB, o emulator.Options) (*emulator.Emulator, Clients) 
 	em := emulator.New(o)
 	srv := httptest.NewServer(em)
 	t.Cleanup(srv.Close)
+	return em, testClients(srv.URL)
+}
+
+// testClients are Clients for the AWS-like endpoint at url, configured as newTestEnv's.
+func testClients(url string) Clients {
 	cfg := aws.Config{
 		Region:      emulator.DefaultRegion,
 		Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", ""),
@@ -31,7 +36,7 @@ func newTestEnv(t testing.TB, o emulator.Options) (*emulator.Emulator, Clients) 
 				so.RateLimiter = ratelimit.None
 			})
 		},
-		BaseEndpoint: aws.String(srv.URL),
+		BaseEndpoint: aws.String(url),
 	}
-	return em, NewClients(cfg)
+	return NewClients(cfg)
 }

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
 	"github.com/aws/smithy-go/middleware"
@@ -97,5 +98,30 @@ func (p *pacer) observe() func(*sagemaker.Options) {
 					return out, md, err
 				}), "Retry", middleware.After)
 		})
+	}
+}
+
+// throttleOnlyRetryer retries a call only when it was throttled. A throttled request
+// was not executed, so repeating it is safe; after any other failure (a 5xx, a lost
+// connection) the request may have been executed, and for CreateDomain, whose names
+// are not unique, a blind retry could make a second domain. Such a failure ends the
+// step instead; its rerun finds what was created by the job tag.
+type throttleOnlyRetryer struct{ aws.Retryer }
+
+func (r throttleOnlyRetryer) IsErrorRetryable(err error) bool {
+	return throttleCheck.IsErrorThrottle(err).Bool() && r.Retryer.IsErrorRetryable(err)
+}
+
+func (r throttleOnlyRetryer) GetAttemptToken(ctx context.Context) (func(error) error, error) {
+	if v2, ok := r.Retryer.(aws.RetryerV2); ok {
+		return v2.GetAttemptToken(ctx)
+	}
+	return r.GetInitialToken(), nil
+}
+
+// retryOnlyThrottles is the per-call option for non-idempotent creates.
+func retryOnlyThrottles(o *sagemaker.Options) {
+	if o.Retryer != nil {
+		o.Retryer = throttleOnlyRetryer{o.Retryer}
 	}
 }
