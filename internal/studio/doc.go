@@ -32,7 +32,37 @@
 //
 // # Steps are level-based
 //
-// Every Apply step reads the actual state first (find by name, and the tag that
-// records the job) and only creates what is missing, so running a step twice, or after
-// a crash, is harmless; waits report FailureReason and stop at a timeout.
+// An Applier runs Apply as separate steps the workflow can checkpoint and re-run one
+// by one: CreateDomain, CreateUserProfiles, CreateSpaces (after their owners),
+// AssignUsers (Identity Center domains). Each reads the actual state first and
+// creates only what is missing, so running a step twice, or after a crash, is
+// harmless. Every create carries the plan's tags plus JobTagKey=<job ID>. Domain names
+// are not unique in AWS, so the domain is found by name AND that tag (a same-named
+// domain without it is left alone), and CreateDomain is retried only when throttled
+// (a retry after a lost response could make a second domain; the step's rerun finds
+// it by tag instead). Profile and space names are unique per domain, and the domain
+// is the job's, so an existing one is adopted. New UIDs are read from Describe, never
+// computed; Result.UIDMap holds one entry per profile and space. A plan with error
+// Problems is refused before any AWS call (ErrPlanHasErrors).
+//
+// # Waits and pacing
+//
+// find.go has a find / status / wait trio per resource (domain, user profile, space,
+// app), after terraform-provider-aws: a resource that does not exist is an error
+// wrapping ErrNotFound, one that settles in Failed a *FailedError carrying the
+// service's FailureReason (the step stops and starts nothing more), and a wait gives up
+// after Waiter.Timeout with ErrWaitTimeout. Creates run with bounded concurrency
+// (errgroup) and through a pacer that spaces them out and widens the spacing on every
+// throttled attempt it sees inside the SDK's retry loop, narrowing it again on success.
+//
+// # Lifecycle configurations, apps, cleanup, IAM
+//
+// InstallLCC creates a Studio lifecycle configuration (reusing one with the same
+// content; a different script under the same name is ErrLCCContentDiffers, since
+// other domains may run it) and attaches it to the domain's DefaultUserSettings,
+// editing only the one <AppType>AppSettings member as JSON so no setting or existing
+// ARN is lost; it becomes the default only where none is set. RestartApp deletes and
+// recreates an app with the same resource spec and tags, resumably. Cleanup deletes
+// apps, spaces, profiles, then the domain, retaining its home EFS unless told
+// otherwise. IAMPolicy derives the worker's least-privilege policy from a snapshot.
 package studio
