@@ -42,9 +42,15 @@ func TestInstallLCCKeepsSettingsAndIsIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// No CodeEditor settings at all: the member is created.
+	ceArn, err := a.InstallLCC(ctx, d.ID, "migrator-ce", "CodeEditor", script)
+	if err != nil {
+		t.Fatal(err)
+	}
 	want := `{"ExecutionRole":"` + testRolePrefix + `DomainDefault",` +
 		`"JupyterLabAppSettings":{"LifecycleConfigArns":["` + existingLCC + `","` + arn + `"],"DefaultResourceSpec":{"InstanceType":"ml.t3.medium","LifecycleConfigArn":"` + arn + `"},"CustomImages":[{"AppImageConfigName":"cfg","ImageName":"img"}]},` +
 		`"KernelGatewayAppSettings":{"LifecycleConfigArns":["` + kgArn + `"],"DefaultResourceSpec":{"LifecycleConfigArn":"` + existingLCC + `"}},` +
+		`"CodeEditorAppSettings":{"LifecycleConfigArns":["` + ceArn + `"],"DefaultResourceSpec":{"LifecycleConfigArn":"` + ceArn + `"}},` +
 		`"StudioWebPortal":"ENABLED","FutureMember":{"x":1}}`
 	var body []byte
 	out, err := findDomainByID(ctx, c.SageMaker, d.ID, &body)
