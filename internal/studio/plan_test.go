@@ -387,6 +387,9 @@ func TestPlanFromGoldenSnapshot(t *testing.T) {
 			t.Errorf("text plan lacks %q:\n%s", want, out)
 		}
 	}
+	// The whole rendering, for review. It depends on the IAM snapshot golden file:
+	// refresh both with -run 'TestSnapshotGolden|TestPlanFromGoldenSnapshot' -update.
+	goldenCompare(t, "plan_iam_to_sso.golden.txt", buf.Bytes())
 	if strings.Index(out, "ERROR") > strings.Index(out, "WARNING") {
 		t.Errorf("warnings printed before errors:\n%s", out)
 	}
