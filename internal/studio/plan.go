@@ -326,7 +326,7 @@ func (b *planBuilder) domainSpec() error {
 func (b *planBuilder) profileSpecs() error {
 	s, o := b.s, b.o
 	toSSO := b.toAuth == "SSO"
-	var missing []string
+	var missing, dropped []string
 	ssoUsers := map[string][]string{} // lower-cased SSO user -> profiles
 	for _, p := range sortedProfiles(s.UserProfiles) {
 		res := profileResource(p.Name)
@@ -353,13 +353,17 @@ func (b *planBuilder) profileSpecs() error {
 				ssoUsers[key] = append(ssoUsers[key], p.Name)
 			}
 		} else if p.SingleSignOnUserValue != "" {
-			b.warnf(res, "Identity Center user %q is dropped: the new domain uses IAM, so the user signs in through IAM (console or presigned URL) instead", p.SingleSignOnUserValue)
+			dropped = append(dropped, p.Name)
 		}
 		if p.HomeEfsFileSystemUID == "" {
 			b.warnf(res, "no home directory to copy: the old profile has no HomeEfsFileSystemUid")
 		}
 		b.statusProblem(res, p.Status)
 		b.p.UserProfiles = append(b.p.UserProfiles, spec)
+	}
+	if len(dropped) > 0 {
+		// One line, not one per profile: it is the same fact for all of them.
+		b.warnf(resourceDomain, "the Identity Center users of %s are dropped (%s): the new domain uses IAM, so people sign in through IAM (console or presigned URL) instead", plural(len(dropped), "user profile"), strings.Join(dropped, ", "))
 	}
 	if len(missing) > 0 {
 		if b.fromAuth == "IAM" {

@@ -169,8 +169,8 @@ func TestNewPlanProblems(t *testing.T) {
 			name:     "SSO to IAM",
 			snap:     ssoSnapshot,
 			o:        Overrides{DomainName: "v2", AuthMode: "IAM"},
-			want:     []string{"warning domain", "warning domain", "warning user-profile/dana", "warning user-profile/eve"},
-			messages: []string{"trusted identity propagation is turned off", `Identity Center user "dana@example.com" is dropped`, "changes from SSO to IAM"},
+			want:     []string{"warning domain", "warning domain", "warning domain"},
+			messages: []string{"trusted identity propagation is turned off", "the Identity Center users of 2 user profiles are dropped (dana, eve)", "changes from SSO to IAM"},
 		},
 		{
 			name: "SSO domain with classic and shared spaces",
@@ -387,6 +387,9 @@ func TestPlanFromGoldenSnapshot(t *testing.T) {
 			t.Errorf("text plan lacks %q:\n%s", want, out)
 		}
 	}
+	// The whole rendering, for review. It depends on the IAM snapshot golden file:
+	// refresh both with -run 'TestSnapshotGolden|TestPlanFromGoldenSnapshot' -update.
+	goldenCompare(t, "plan_iam_to_sso.golden.txt", buf.Bytes())
 	if strings.Index(out, "ERROR") > strings.Index(out, "WARNING") {
 		t.Errorf("warnings printed before errors:\n%s", out)
 	}

@@ -62,7 +62,11 @@ func (p *Plan) WriteText(w io.Writer) error {
 		}
 	}
 	if nerr > 0 {
-		fmt.Fprintf(bw, "\nThis plan has %s: fix them before applying it.\n", plural(nerr, "error"))
+		them := "them"
+		if nerr == 1 {
+			them = "it"
+		}
+		fmt.Fprintf(bw, "\nThis plan has %s: fix %s before applying the plan.\n", plural(nerr, "error"), them)
 	}
 	return bw.Flush()
 }
