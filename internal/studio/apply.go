@@ -348,6 +348,7 @@ func (a *Applier) CreateUserProfiles(ctx context.Context, p *Plan, domainID stri
 	}
 	uids := make(map[string]string, len(p.UserProfiles))
 	var mu sync.Mutex
+	created := 0
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(a.concurrency())
 	for _, spec := range p.UserProfiles {
@@ -355,12 +356,15 @@ func (a *Applier) CreateUserProfiles(ctx context.Context, p *Plan, domainID stri
 			break
 		}
 		g.Go(func() error {
-			uid, err := a.ensureUserProfile(gctx, domainID, spec)
+			uid, made, err := a.ensureUserProfile(gctx, domainID, spec)
 			if err != nil {
 				return fmt.Errorf("creating user profile %s in domain %s: %w", spec.Name, domainID, err)
 			}
 			mu.Lock()
 			uids[spec.Name] = uid
+			if made {
+				created++
+			}
 			mu.Unlock()
 			return nil
 		})
@@ -368,14 +372,16 @@ func (a *Applier) CreateUserProfiles(ctx context.Context, p *Plan, domainID stri
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
+	a.log().Info("user profiles InService", "domain", domainID, "created", created, "existing", len(uids)-created)
 	return uids, nil
 }
 
-func (a *Applier) ensureUserProfile(ctx context.Context, domainID string, spec ProfileSpec) (string, error) {
+func (a *Applier) ensureUserProfile(ctx context.Context, domainID string, spec ProfileSpec) (string, bool, error) {
 	if err := ctx.Err(); err != nil {
-		return "", err
+		return "", false, err
 	}
 	log := a.log().With("domain", domainID, "profile", spec.Name)
+	created := false
 	cur, err := findUserProfileByName(ctx, a.SageMaker, domainID, spec.Name)
 	switch {
 	case errors.Is(err, ErrNotFound):
@@ -384,29 +390,30 @@ func (a *Applier) ensureUserProfile(ctx context.Context, domainID string, spec P
 			// An SDK retry of a create whose first attempt succeeded: ours.
 			log.Info("user profile appeared while creating it; adopting it")
 		} else if err != nil {
-			return "", err
+			return "", false, err
 		} else {
+			created = true
 			log.Debug("created user profile")
 		}
 	case err != nil:
-		return "", err
+		return "", false, err
 	case cur.Status == smtypes.UserProfileStatusDeleting:
-		return "", fmt.Errorf("%s is being deleted", profileLabel(domainID, spec.Name))
+		return "", false, fmt.Errorf("%s is being deleted", profileLabel(domainID, spec.Name))
 	default:
 		log.Debug("user profile exists; adopting it", "status", cur.Status)
 	}
 	if err := a.waitUserProfileInService(ctx, a.SageMaker, domainID, spec.Name); err != nil {
-		return "", err
+		return "", false, err
 	}
 	out, err := findUserProfileByName(ctx, a.SageMaker, domainID, spec.Name)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	uid := aws.ToString(out.HomeEfsFileSystemUid)
 	if uid == "" {
-		return "", fmt.Errorf("%s is InService without a HomeEfsFileSystemUid", profileLabel(domainID, spec.Name))
+		return "", false, fmt.Errorf("%s is InService without a HomeEfsFileSystemUid", profileLabel(domainID, spec.Name))
 	}
-	return uid, nil
+	return uid, created, nil
 }
 
 func (a *Applier) createUserProfile(ctx context.Context, domainID string, spec ProfileSpec) error {
@@ -448,6 +455,7 @@ func (a *Applier) CreateSpaces(ctx context.Context, p *Plan, domainID string) (m
 	}
 	uids := make(map[string]string, len(p.Spaces))
 	var mu sync.Mutex
+	created := 0
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(a.concurrency())
 	for _, spec := range p.Spaces {
@@ -455,12 +463,15 @@ func (a *Applier) CreateSpaces(ctx context.Context, p *Plan, domainID string) (m
 			break
 		}
 		g.Go(func() error {
-			uid, err := a.ensureSpace(gctx, domainID, spec)
+			uid, made, err := a.ensureSpace(gctx, domainID, spec)
 			if err != nil {
 				return fmt.Errorf("creating space %s in domain %s: %w", spec.Name, domainID, err)
 			}
 			mu.Lock()
 			uids[spec.Name] = uid
+			if made {
+				created++
+			}
 			mu.Unlock()
 			return nil
 		})
@@ -468,14 +479,16 @@ func (a *Applier) CreateSpaces(ctx context.Context, p *Plan, domainID string) (m
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
+	a.log().Info("spaces InService", "domain", domainID, "created", created, "existing", len(uids)-created)
 	return uids, nil
 }
 
-func (a *Applier) ensureSpace(ctx context.Context, domainID string, spec SpaceSpec) (string, error) {
+func (a *Applier) ensureSpace(ctx context.Context, domainID string, spec SpaceSpec) (string, bool, error) {
 	if err := ctx.Err(); err != nil {
-		return "", err
+		return "", false, err
 	}
 	log := a.log().With("domain", domainID, "space", spec.Name)
+	created := false
 	cur, err := findSpaceByName(ctx, a.SageMaker, domainID, spec.Name)
 	switch {
 	case errors.Is(err, ErrNotFound):
@@ -483,36 +496,37 @@ func (a *Applier) ensureSpace(ctx context.Context, domainID string, spec SpaceSp
 			// Spaces come after their owners; say so rather than let CreateSpace
 			// fail with a bare ResourceNotFound.
 			if err := a.waitUserProfileInService(ctx, a.SageMaker, domainID, spec.OwnerUserProfileName); err != nil {
-				return "", fmt.Errorf("owner (run CreateUserProfiles first): %w", err)
+				return "", false, fmt.Errorf("owner (run CreateUserProfiles first): %w", err)
 			}
 		}
 		err = a.createSpace(ctx, domainID, spec)
 		if errorCode(err) == "ResourceInUse" && strings.Contains(err.Error(), "already exists") {
 			log.Info("space appeared while creating it; adopting it")
 		} else if err != nil {
-			return "", err
+			return "", false, err
 		} else {
+			created = true
 			log.Debug("created space")
 		}
 	case err != nil:
-		return "", err
+		return "", false, err
 	case cur.Status == smtypes.SpaceStatusDeleting:
-		return "", fmt.Errorf("%s is being deleted", spaceLabel(domainID, spec.Name))
+		return "", false, fmt.Errorf("%s is being deleted", spaceLabel(domainID, spec.Name))
 	default:
 		log.Debug("space exists; adopting it", "status", cur.Status)
 	}
 	if err := a.waitSpaceInService(ctx, a.SageMaker, domainID, spec.Name); err != nil {
-		return "", err
+		return "", false, err
 	}
 	out, err := findSpaceByName(ctx, a.SageMaker, domainID, spec.Name)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	uid := aws.ToString(out.HomeEfsFileSystemUid)
 	if uid == "" {
-		return "", fmt.Errorf("%s is InService without a HomeEfsFileSystemUid", spaceLabel(domainID, spec.Name))
+		return "", false, fmt.Errorf("%s is InService without a HomeEfsFileSystemUid", spaceLabel(domainID, spec.Name))
 	}
-	return uid, nil
+	return uid, created, nil
 }
 
 func (a *Applier) createSpace(ctx context.Context, domainID string, spec SpaceSpec) error {
