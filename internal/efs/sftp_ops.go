@@ -145,11 +145,11 @@ func (r *sftpReader) Close() error { return r.wrap("closing", r.file.Close()) }
 // through the handle, then the mode through the handle (after chown, which clears
 // setuid), then the mtime.
 func (f *SFTP) Create(ctx context.Context, name string, attr Attr) (io.WriteCloser, error) {
-	if _, err := sftpTime(attr.ModTime); err != nil {
-		return nil, f.opErr(nil, "creating", name, err)
-	}
 	var w *sftpWriter
 	err := f.do(ctx, "creating", name, false, func(s *sftpSlot, p string) error {
+		if _, err := sftpTime(attr.ModTime); err != nil {
+			return err // before anything exists on the server
+		}
 		file, err := s.c.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL)
 		if err != nil {
 			if _, lerr := s.c.Lstat(p); lerr == nil {
@@ -355,14 +355,14 @@ func (f *SFTP) Remove(ctx context.Context, name string) error {
 // Setattr applies attr to name itself. Owner and times go through lsetstat when the
 // server has it; otherwise a symlink gets ErrNotSupported and nothing is sent.
 func (f *SFTP) Setattr(ctx context.Context, name string, attr Attr, mask SetMask) error {
-	var mt uint32
-	if mask&SetTimes != 0 {
-		var err error
-		if mt, err = sftpTime(attr.ModTime); err != nil {
-			return f.opErr(nil, "setattr", name, err)
-		}
-	}
 	return f.do(ctx, "setattr", name, true, func(s *sftpSlot, p string) error {
+		var mt uint32
+		if mask&SetTimes != 0 {
+			var err error
+			if mt, err = sftpTime(attr.ModTime); err != nil {
+				return err // before any change
+			}
+		}
 		// Fast path: owner and times only, never following a link: one request.
 		if s.ext != nil && mask&SetPerm == 0 {
 			var flags uint32
