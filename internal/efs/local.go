@@ -173,18 +173,11 @@ func (l *Local) openDir(dir string) (int, error) {
 	}
 	if !l.walkFn {
 		how := unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: resolveFlags}
-		for {
-			fd, err := unix.Openat2(l.rootFD, dir, &how)
-			switch {
-			case err == nil:
-				return fd, nil
-			case err == unix.EINTR || err == unix.EAGAIN: // EAGAIN: a concurrent rename raced the lookup
-				continue
-			case err == unix.ELOOP || err == unix.EXDEV:
-				return -1, errUnsafeLink
-			}
-			return -1, err
+		fd, err := openat2Retry(l.rootFD, dir, &how)
+		if err == unix.ELOOP || err == unix.EXDEV {
+			return -1, errUnsafeLink
 		}
+		return fd, err
 	}
 	return l.walk(dir)
 }
@@ -219,6 +212,19 @@ func (l *Local) walk(dir string) (int, error) {
 	return cur, nil
 }
 
+// openat2Retry retries openat2 on EINTR and on EAGAIN, which RESOLVE_BENEATH
+// returns when a concurrent rename anywhere on the file system raced the lookup;
+// a bounded number of times, so a rename storm cannot spin a worker forever.
+func openat2Retry(dirfd int, name string, how *unix.OpenHow) (int, error) {
+	for i := 0; ; i++ {
+		fd, err := unix.Openat2(dirfd, name, how)
+		if (err == unix.EINTR || err == unix.EAGAIN) && i < 100 {
+			continue
+		}
+		return fd, err
+	}
+}
+
 func openatRetry(dirfd int, name string, flags int, mode uint32) (int, error) {
 	for {
 		fd, err := unix.Openat(dirfd, name, flags, mode)
@@ -234,18 +240,11 @@ func (l *Local) openFile(name string, flags int, mode uint32) (int, error) {
 	flags |= unix.O_NOFOLLOW | unix.O_CLOEXEC
 	if !l.walkFn {
 		how := unix.OpenHow{Flags: uint64(flags), Mode: uint64(mode), Resolve: resolveFlags}
-		for {
-			fd, err := unix.Openat2(l.rootFD, name, &how)
-			switch {
-			case err == nil:
-				return fd, nil
-			case err == unix.EINTR || err == unix.EAGAIN:
-				continue
-			case err == unix.ELOOP || err == unix.EXDEV:
-				return -1, l.loopCause(name)
-			}
-			return -1, err
+		fd, err := openat2Retry(l.rootFD, name, &how)
+		if err == unix.ELOOP || err == unix.EXDEV {
+			return -1, l.loopCause(name)
 		}
+		return fd, err
 	}
 	dir, base := split(name)
 	pfd, err := l.openDir(dir)
@@ -897,5 +896,6 @@ func (w *localWriter) Close() error {
 	if cerr := unix.Close(w.fd); err == nil {
 		err = cerr
 	}
+	w.fd = -1 // a stray Write after Close must not reach a reused descriptor
 	return w.l.opErr("closing", w.name, err)
 }

@@ -315,3 +315,38 @@ func TestLocalSwapRace(t *testing.T) {
 		})
 	}
 }
+
+// A Write or Read after Close fails instead of reaching a descriptor number the
+// process has since reused for another file.
+func TestLocalUseAfterClose(t *testing.T) {
+	l := newLocal(t, t.TempDir())
+	ctx := context.Background()
+	attr := efs.Attr{UID: uint32(os.Getuid()), GID: uint32(os.Getgid()), Perm: 0o644, ModTime: time.Unix(1e9, 0)}
+	w, err := l.Create(ctx, "f", attr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte("data"))
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	victim, err := l.Create(ctx, "victim", attr) // likely reuses the descriptor number
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte("stray")); err == nil {
+		t.Error("Write after Close succeeded")
+	}
+	victim.Close()
+	r, err := l.Open(ctx, "f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	if _, err := r.Read(make([]byte, 4)); err == nil {
+		t.Error("Read after Close succeeded")
+	}
+	if b, _ := os.ReadFile(filepath.Join(l.Root(), "victim")); len(b) != 0 {
+		t.Errorf("victim holds %q", b)
+	}
+}
