@@ -146,6 +146,23 @@ func TestLocalCopyFastPath(t *testing.T) {
 	attr := efs.Attr{UID: uint32(os.Getuid()), GID: uint32(os.Getgid()), Perm: 0o640, ModTime: time.Unix(1e9, 123456789)}
 	writeFile(t, src, "f", data, attr)
 	ctx := context.Background()
+	// The copier relies on these to hit copy_file_range through a plain io.Copy.
+	r, err := src.Open(ctx, "f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := r.(io.WriterTo); !ok {
+		t.Error("Open's reader is not an io.WriterTo")
+	}
+	r.Close()
+	w, err := dst.Create(ctx, "probe", attr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := w.(io.ReaderFrom); !ok {
+		t.Error("Create's writer is not an io.ReaderFrom")
+	}
+	w.Close()
 	for i, how := range []string{"io.Copy", "os.File", "plain reader", "WriteTo plain writer"} {
 		name := "f" + string(rune('a'+i))
 		w, err := dst.Create(ctx, name, attr)
