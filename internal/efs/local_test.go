@@ -79,7 +79,7 @@ func TestLocalSymlinkInMiddleComponent(t *testing.T) {
 			os.Symlink("../out", filepath.Join(root, "d", "deep"))
 			l := newLocal(t, root)
 			if mode == "walk" {
-				efs.LocalUseWalk(l)
+				efs.LocalOldKernel(t, l)
 			}
 			ctx := context.Background()
 			attr := efs.Attr{UID: 4242, GID: 4242, Perm: 0o4777, ModTime: time.Unix(1, 0)}
@@ -284,7 +284,7 @@ func TestLocalSwapRace(t *testing.T) {
 			root, outside := t.TempDir(), t.TempDir()
 			l := newLocal(t, root)
 			if mode == "walk" {
-				efs.LocalUseWalk(l)
+				efs.LocalOldKernel(t, l)
 			}
 			ctx := context.Background()
 			os.Mkdir(filepath.Join(root, "d"), 0o755)
