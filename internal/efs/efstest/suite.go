@@ -38,6 +38,7 @@ func Run(t *testing.T, newFS NewFS) {
 		{"Symlink", testSymlink},
 		{"Link", testLink},
 		{"Rename", testRename},
+		{"RenameAtomic", testRenameAtomic},
 		{"Remove", testRemove},
 		{"Setattr", testSetattr},
 		{"SetattrSymlink", testSetattrSymlink},
@@ -488,6 +489,55 @@ func testRename(t *testing.T, e *env) {
 		t.Errorf("Rename over a symlink changed its target: %v", inf.Mode)
 	}
 	isErr(t, "Rename of a missing name", e.fs.Rename(e.ctx, "missing", "x"), fs.ErrNotExist)
+}
+
+// testRenameAtomic: while a name is replaced again and again, a reader always finds
+// it, and always finds one complete version, never a mix or a missing file.
+func testRenameAtomic(t *testing.T, e *env) {
+	versions := [][]byte{bytes.Repeat([]byte("A"), 64<<10), bytes.Repeat([]byte("B"), 64<<10)}
+	e.write("target", versions[0], e.attr(0o644))
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	reads := 0
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			r, err := e.fs.Open(e.ctx, "target")
+			if err != nil {
+				t.Errorf("Open during renames: %v", err)
+				return
+			}
+			b, err := io.ReadAll(r)
+			r.Close()
+			if err != nil {
+				t.Errorf("reading during renames: %v", err)
+				return
+			}
+			if !bytes.Equal(b, versions[0]) && !bytes.Equal(b, versions[1]) {
+				t.Errorf("read a partial or mixed version (%d bytes)", len(b))
+				return
+			}
+			reads++
+		}
+	}()
+	for i := 1; i <= 40 && !t.Failed(); i++ {
+		tmp := fmt.Sprintf("tmp%d", i)
+		e.write(tmp, versions[i%2], e.attr(0o644))
+		if err := e.fs.Rename(e.ctx, tmp, "target"); err != nil {
+			t.Errorf("Rename: %v", err)
+			break
+		}
+	}
+	close(stop)
+	wg.Wait()
+	e.checkFile("target", versions[0], e.attr(0o644))
+	t.Logf("%d reads during 40 renames", reads)
 }
 
 func testRemove(t *testing.T, e *env) {
