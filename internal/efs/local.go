@@ -741,6 +741,8 @@ func (r *localReader) Read(p []byte) (int, error) {
 		switch {
 		case err == unix.EINTR:
 			continue
+		case err == unix.EAGAIN && clearNonblock(r.fd):
+			continue
 		case err != nil:
 			return 0, r.l.opErr("reading", r.name, err)
 		case n == 0:
@@ -771,6 +773,20 @@ func (r *localReader) Close() error {
 	err := unix.Close(r.fd)
 	r.fd = -1
 	return r.l.opErr("closing", r.name, err)
+}
+
+// clearNonblock turns O_NONBLOCK off on fd and reports whether it was on. Open uses
+// O_NONBLOCK only so that a FIFO swapped in for a file cannot block the open (as GNU
+// tar does); regular files ignore it on Linux, but should a file system answer EAGAIN
+// for a read that would wait, the descriptor goes back to blocking and the read is
+// retried.
+func clearNonblock(fd int) bool {
+	fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+	if err != nil || fl&unix.O_NONBLOCK == 0 {
+		return false
+	}
+	_, err = unix.FcntlInt(uintptr(fd), unix.F_SETFL, fl&^unix.O_NONBLOCK)
+	return err == nil
 }
 
 // readerOnly hides WriteTo/ReadFrom so that io.Copy does not recurse.
@@ -861,6 +877,8 @@ func (w *localWriter) copyRange(rfd int, size int64) (n int64, handled bool, err
 		m, err := unix.CopyFileRange(rfd, nil, w.fd, nil, chunk, 0)
 		switch {
 		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN && clearNonblock(rfd):
 			continue
 		case err == unix.EXDEV || err == unix.ENOSYS || err == unix.EINVAL || err == unix.EOPNOTSUPP || err == unix.EBADF || err == unix.EPERM:
 			return n, false, nil
