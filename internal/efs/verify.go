@@ -92,7 +92,7 @@ func Verify(ctx context.Context, src, dst FS, opts VerifyOptions) (*VerifyReport
 		gran:  max(sf.TimeGranularity, df.TimeGranularity, time.Nanosecond),
 		start: time.Now(),
 		fwd:   map[devIno]devIno{}, back: map[devIno]devIno{},
-		rep:   VerifyReport{Source: src.String(), Destination: dst.String()},
+		rep: VerifyReport{Source: src.String(), Destination: dst.String()},
 	}
 	if !(sf.Inodes && df.Inodes) {
 		v.rep.Limitations = append(v.rep.Limitations, "hardlink grouping not compared: one side cannot show inodes")
