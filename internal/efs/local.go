@@ -132,7 +132,7 @@ func (l *Local) opErr(op, name string, err error) error {
 
 // check validates name: relative, slash-separated, no "..", no empty component, no NUL.
 func (l *Local) check(op, name string) error {
-	if strings.IndexByte(name, 0) >= 0 || !fs.ValidPath(name) {
+	if !validFSName(name) {
 		return l.opErr(op, name, ErrUnsafePath)
 	}
 	return nil
