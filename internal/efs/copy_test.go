@@ -30,7 +30,7 @@ const (
 
 var (
 	longName   = strings.Repeat("L", 255)
-	oddNames   = []string{"new\nline", longName, " lead space", "-dash", ".hidden"}
+	oddNames   = []string{"new\nline", "bad\xffutf8", longName, " lead space", "-dash", ".hidden"}
 	baseMtime  = time.Date(2024, 3, 1, 12, 30, 45, 123456789, time.UTC)
 	setuidFile = "bin/tool"
 )

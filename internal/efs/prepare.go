@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"strings"
 )
 
 // ErrDestinationInUse is returned by PrepareDest when the destination home already
@@ -23,7 +24,7 @@ func PrepareDest(ctx context.Context, parent FS, name string, uid, gid uint32, m
 	if uid == 0 {
 		return errors.New("preparing destination: the new owner UID must not be 0")
 	}
-	if !fs.ValidPath(name) || name == "." || containsSlash(name) {
+	if !validFSName(name) || name == "." || strings.IndexByte(name, '/') >= 0 {
 		return fmt.Errorf("preparing destination %q in %s: %w", name, parent, ErrUnsafePath)
 	}
 	inf, err := parent.Lstat(ctx, name)
@@ -53,13 +54,4 @@ func PrepareDest(ctx context.Context, parent FS, name string, uid, gid uint32, m
 			name, parent, inf.UID, uid, len(list), ErrDestinationInUse)
 	}
 	return nil
-}
-
-func containsSlash(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] == '/' {
-			return true
-		}
-	}
-	return false
 }
