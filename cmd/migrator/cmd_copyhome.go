@@ -47,7 +47,7 @@ func (o *copyHomeOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.uid, "uid", "", "new owner UID of every entry: the new profile's HomeEfsFileSystemUid (required, not 0)")
 	fs.StringVar(&o.gid, "gid", "", "group of every entry (default: keep each source entry's group)")
 	fs.IntVar(&o.workers, "workers", efs.DefaultWorkers, "entries copied at once (EFS pays milliseconds per operation: many in flight hide it)")
-	fs.IntVar(&o.sftpSessions, "sftp-sessions", 8, "SFTP sessions (sftp-server processes) per connection")
+	fs.IntVar(&o.sftpSessions, "sftp-sessions", 16, "SFTP sessions (sftp-server processes) per connection")
 	fs.BoolVar(&o.merge, "merge", false, "copy into a destination that already has content owned by another UID")
 	fs.BoolVar(&o.delete, "delete", false, "remove destination entries that are not in the source (default: leave them)")
 	fs.BoolVar(&o.verify, "verify", false, "compare source and destination after the copy; exit non-zero on any difference")

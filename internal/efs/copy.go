@@ -47,7 +47,7 @@ type CopyOptions struct {
 }
 
 // DefaultWorkers is the copy concurrency when CopyOptions.Workers is 0.
-const DefaultWorkers = 32
+const DefaultWorkers = 64
 
 // EntryError is one entry that could not be copied or verified.
 type EntryError struct {

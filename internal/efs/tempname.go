@@ -28,7 +28,7 @@ func tempName(name string) string {
 	var b [tempRand / 2]byte
 	rand.Read(b[:])
 	r := hex.EncodeToString(b[:])
-	if len(tempPrefix)+len(base)+1+tempRand+len(tempSuffix) > nameMax || strings.IndexByte(base, '\n') >= 0 {
+	if len(tempPrefix)+len(base)+1+tempRand+len(tempSuffix) > nameMax {
 		h := sha256.Sum256([]byte(base))
 		base = hex.EncodeToString(h[:16])
 	}
