@@ -545,3 +545,25 @@ func TestCopyMissingSource(t *testing.T) {
 		t.Errorf("destination written: %v", entries)
 	}
 }
+
+// TestCopyReplacesPlantedSymlink: a symlink in the destination where the source has
+// a directory (or a file) is replaced, never followed, so nothing is written
+// through it outside the destination.
+func TestCopyReplacesPlantedSymlink(t *testing.T) {
+	srcDir, dstDir, fx := homes(t)
+	must(t, os.Symlink(fx.outside, filepath.Join(dstDir, "a")))
+	must(t, os.Symlink(filepath.Join(fx.outside, "secret"), filepath.Join(dstDir, "top.txt")))
+	_, err := efs.Copy(context.Background(), newLocalFS(t, srcDir), newLocalFS(t, dstDir), copyOpts())
+	must(t, err)
+	entries, _ := os.ReadDir(fx.outside)
+	if len(entries) != 1 {
+		t.Errorf("written outside the destination: %v", entries)
+	}
+	if b, _ := os.ReadFile(filepath.Join(fx.outside, "secret")); string(b) != "outside secret" {
+		t.Errorf("outside file changed: %q", b)
+	}
+	if _, st := lstatSys(t, filepath.Join(fx.outside, "secret")); st.Uid == newUID {
+		t.Errorf("outside file chowned")
+	}
+	checkTree(t, srcDir, dstDir, checkOpts{gran: time.Nanosecond, hardlinks: true, linkOwner: true, linkTimes: true})
+}
