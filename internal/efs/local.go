@@ -426,7 +426,7 @@ func (l *Local) Open(ctx context.Context, name string) (io.ReadCloser, error) {
 		unix.Close(fd)
 		return nil, l.opErr(op, name, fmt.Errorf("not a regular file (%v)", modeFromStat(st.Mode).Type()))
 	}
-	return &localReader{ctx: ctx, fd: fd, name: name, l: l}, nil
+	return &localReader{ctx: ctx, fd: fd, name: name, l: l, size: st.Size}, nil
 }
 
 // Create makes name exclusively (O_CREAT|O_EXCL|O_NOFOLLOW), mode 0600 while it is
@@ -717,6 +717,7 @@ type localReader struct {
 	fd   int
 	name string
 	l    *Local
+	size int64 // at open: lets a kernel copy stop without a last call to find EOF
 	mu   sync.Mutex
 }
 
@@ -804,7 +805,7 @@ func (w *localWriter) ReadFrom(r io.Reader) (int64, error) {
 	}
 	switch src := r.(type) {
 	case *localReader:
-		n, handled, err := w.copyRange(src.fd)
+		n, handled, err := w.copyRange(src.fd, src.size)
 		if handled {
 			return n, err
 		}
@@ -818,7 +819,7 @@ func (w *localWriter) ReadFrom(r io.Reader) (int64, error) {
 				var handled bool
 				var cerr error
 				if err := rc.Read(func(fd uintptr) bool {
-					n, handled, cerr = w.copyRange(int(fd))
+					n, handled, cerr = w.copyRange(int(fd), fi.Size())
 					return true
 				}); err == nil {
 					if handled {
@@ -837,12 +838,19 @@ func (w *localWriter) ReadFrom(r io.Reader) (int64, error) {
 // when the kernel cannot copy between these files (across file systems, a file
 // system without support) and the caller must continue with read/write from the
 // current offsets; n counts what was copied before that.
-func (w *localWriter) copyRange(rfd int) (n int64, handled bool, err error) {
+//
+// size is the source's size when it was opened (-1 if unknown). A call that returns
+// less than asked once size bytes are copied is taken as EOF, which saves the extra
+// call that would return 0 (one syscall per small file); a file that grew since it
+// was opened is then copied as it was at open, like any file that changes during a
+// copy (the copier's quick check catches it on the next run).
+func (w *localWriter) copyRange(rfd int, size int64) (n int64, handled bool, err error) {
+	const chunk = 1 << 30
 	for {
 		if err := w.ctx.Err(); err != nil {
 			return n, true, err
 		}
-		m, err := unix.CopyFileRange(rfd, nil, w.fd, nil, 1<<30, 0)
+		m, err := unix.CopyFileRange(rfd, nil, w.fd, nil, chunk, 0)
 		switch {
 		case err == unix.EINTR:
 			continue
@@ -858,6 +866,9 @@ func (w *localWriter) copyRange(rfd int) (n int64, handled bool, err error) {
 			return n, true, nil
 		}
 		n += int64(m)
+		if size >= 0 && n >= size && m < chunk {
+			return n, true, nil
+		}
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -187,3 +188,130 @@ func TestLocalCopyFastPath(t *testing.T) {
 }
 
 type syscallStat = syscall.Stat_t
+
+// Lstat and ReadDir report exactly what lstat(2) says, special files included.
+func TestLocalInfoMatchesLstat(t *testing.T) {
+	testutil.RequireRoot(t)
+	root := t.TempDir()
+	l := newLocal(t, root)
+	p := func(n string) string { return filepath.Join(root, n) }
+	os.WriteFile(p("suid"), []byte("abc"), 0o644)
+	os.Chown(p("suid"), 200001, 1001) // before chmod: chown clears setuid/setgid
+	syscall.Chmod(p("suid"), 0o6755)
+	os.Chtimes(p("suid"), time.Unix(1, 2), time.Unix(1e9, 999999999))
+	os.Link(p("suid"), p("hard"))
+	os.Mkdir(p("sticky"), 0o755)
+	syscall.Chmod(p("sticky"), 0o1777)
+	syscall.Mkfifo(p("fifo"), 0o640)
+	syscall.Mknod(p("null"), syscall.S_IFCHR|0o666, int(1<<8|3))
+	os.Chmod(p("null"), 0o666) // past the umask
+	os.Symlink("suid", p("link"))
+	want := map[string]os.FileMode{
+		"suid": os.ModeSetuid | os.ModeSetgid | 0o755, "hard": os.ModeSetuid | os.ModeSetgid | 0o755,
+		"sticky": os.ModeDir | os.ModeSticky | 0o777, "fifo": os.ModeNamedPipe | 0o640,
+		"null": os.ModeDevice | os.ModeCharDevice | 0o666, "link": os.ModeSymlink | 0o777,
+	}
+	ents, err := l.ReadDir(context.Background(), ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ents) != len(want) {
+		t.Errorf("ReadDir: %d entries, want %d", len(ents), len(want))
+	}
+	for _, en := range ents {
+		inf, err := l.Lstat(context.Background(), en.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inf.Name = en.Name
+		if inf != en {
+			t.Errorf("ReadDir %+v != Lstat %+v", en, inf)
+		}
+		fi, st := lstatSys(t, p(en.Name))
+		exp := efs.Info{Name: en.Name, Mode: fi.Mode(), Size: fi.Size(), ModTime: fi.ModTime(), UID: st.Uid, GID: st.Gid,
+			Dev: st.Dev, Ino: st.Ino, Nlink: st.Nlink}
+		if en != exp || en.Mode != want[en.Name] {
+			t.Errorf("entry %+v, want %+v (mode %v)", en, exp, want[en.Name])
+		}
+	}
+	if inf, _ := l.Lstat(context.Background(), "suid"); inf.Nlink != 2 || inf.ModTime != time.Unix(1e9, 999999999) || inf.UID != 200001 {
+		t.Errorf("suid: %+v", inf)
+	}
+	// Open refuses special files without blocking on the FIFO.
+	for _, n := range []string{"fifo", "null", "sticky", "link"} {
+		done := make(chan error, 1)
+		go func() {
+			r, err := l.Open(context.Background(), n)
+			if err == nil {
+				r.Close()
+			}
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if err == nil || !strings.Contains(err.Error(), n) {
+				t.Errorf("Open(%s) = %v, want an error naming it", n, err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("Open(%s) blocked", n)
+		}
+	}
+}
+
+// A directory swapped for a symlink to outside while operations run: no write ever
+// lands outside, because each lookup refuses symlinks atomically.
+func TestLocalSwapRace(t *testing.T) {
+	testutil.RequireRoot(t)
+	for _, mode := range []string{"openat2", "walk"} {
+		t.Run(mode, func(t *testing.T) {
+			root, outside := t.TempDir(), t.TempDir()
+			l := newLocal(t, root)
+			if mode == "walk" {
+				efs.LocalUseWalk(l)
+			}
+			ctx := context.Background()
+			os.Mkdir(filepath.Join(root, "d"), 0o755)
+			os.Symlink(outside, filepath.Join(root, "link"))
+			stop := make(chan struct{})
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				d, link, tmp := filepath.Join(root, "d"), filepath.Join(root, "link"), filepath.Join(root, "tmp")
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					// d <-> link, so "d" is a real directory half of the time.
+					os.Rename(d, tmp)
+					os.Rename(link, d)
+					os.Rename(tmp, link)
+				}
+			}()
+			attr := efs.Attr{UID: 4242, GID: 4242, Perm: 0o777, ModTime: time.Unix(7, 0)}
+			deadline := time.Now().Add(300 * time.Millisecond)
+			ok := 0
+			for i := 0; time.Now().Before(deadline); i++ {
+				name := fmt.Sprintf("d/f%d", i)
+				if w, err := l.Create(ctx, name, attr); err == nil {
+					w.Write([]byte("x"))
+					w.Close()
+					ok++
+				}
+				l.Mkdir(ctx, name+".dir", 0o777)
+				l.Symlink(ctx, "/etc", name+".lnk")
+				l.Setattr(ctx, "d/f0", attr, efs.SetAll)
+			}
+			close(stop)
+			<-done
+			if ents, _ := os.ReadDir(outside); len(ents) != 0 {
+				t.Errorf("%d entries written outside the root (%d creates succeeded)", len(ents), ok)
+			}
+			if fi, st := lstatSys(t, outside); st.Uid == 4242 || fi.ModTime().Equal(time.Unix(7, 0)) {
+				t.Error("the outside directory was re-owned or touched")
+			}
+			t.Logf("%d creates succeeded inside", ok)
+		})
+	}
+}

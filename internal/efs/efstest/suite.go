@@ -603,6 +603,21 @@ func testSetattrSymlink(t *testing.T, e *env) {
 		}
 	}
 	check(efs.SetAll, e.feat.SymlinkOwner && e.feat.SymlinkTimes, "all")
+	// An absolute link out of the root: following it would re-own a file elsewhere.
+	if e.root != "" {
+		outside := filepath.Join(t.TempDir(), "victim")
+		if err := os.WriteFile(outside, []byte("v"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		before, _ := os.Lstat(outside)
+		e.symlink(outside, "abslink")
+		e.fs.Setattr(e.ctx, "abslink", la, efs.SetAll)
+		after, _ := os.Lstat(outside)
+		bst, ast := before.Sys().(*syscall.Stat_t), after.Sys().(*syscall.Stat_t)
+		if after.Mode() != before.Mode() || !after.ModTime().Equal(before.ModTime()) || ast.Uid != bst.Uid || ast.Gid != bst.Gid {
+			t.Errorf("Setattr on a symlink changed its target outside the root: %v -> %v", before, after)
+		}
+	}
 	// A dangling link: nothing may be created.
 	e.symlink("nowhere", "dangling")
 	e.fs.Setattr(e.ctx, "dangling", la, efs.SetAll)
