@@ -241,8 +241,11 @@ func (c *copier) run(ctx context.Context) (*CopyReport, error) {
 			}
 		}()
 	}
-	progDone := make(chan struct{})
-	go c.pushProgress(progDone)
+	progDone, progExited := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(progExited)
+		c.pushProgress(progDone)
+	}()
 
 	root := &dirNode{name: ".", src: rootSrc, dst: &rootDst}
 	root.pending.Store(1)
@@ -252,6 +255,7 @@ func (c *copier) run(ctx context.Context) (*CopyReport, error) {
 	close(c.jobs)
 	workWG.Wait()
 	close(progDone)
+	<-progExited // Update is never called concurrently
 
 	rep := c.report()
 	c.opts.Progress.Update(c.progress(true))

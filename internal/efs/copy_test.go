@@ -567,3 +567,34 @@ func TestCopyReplacesPlantedSymlink(t *testing.T) {
 	}
 	checkTree(t, srcDir, dstDir, checkOpts{gran: time.Nanosecond, hardlinks: true, linkOwner: true, linkTimes: true})
 }
+
+// noLinkOwnerFS is a destination that cannot own or time a symlink (SFTP without
+// lsetstat@openssh.com).
+type noLinkOwnerFS struct{ efs.FS }
+
+func (f noLinkOwnerFS) Features() efs.Features {
+	ft := f.FS.Features()
+	ft.SymlinkOwner, ft.SymlinkTimes = false, false
+	return ft
+}
+
+func TestCopyReportsLimitationAndProgress(t *testing.T) {
+	srcDir, dstDir, _ := homes(t)
+	var snaps []efs.Progress
+	opts := copyOpts()
+	opts.ProgressInterval = time.Millisecond
+	opts.Progress = efs.ReporterFunc(func(p efs.Progress) { snaps = append(snaps, p) })
+	rep, err := efs.Copy(context.Background(), newLocalFS(t, srcDir), noLinkOwnerFS{newLocalFS(t, dstDir)}, opts)
+	must(t, err)
+	if len(rep.Limitations) != 1 || !strings.Contains(rep.Limitations[0], "symlink") {
+		t.Errorf("limitations: %q", rep.Limitations)
+	}
+	checkTree(t, srcDir, dstDir, checkOpts{gran: time.Nanosecond, hardlinks: true})
+	if len(snaps) == 0 {
+		t.Fatal("no progress")
+	}
+	last := snaps[len(snaps)-1]
+	if !last.Done || last.Files != rep.Files || last.Bytes != rep.Bytes || last.CopiedBytes != rep.CopiedBytes {
+		t.Errorf("last progress %+v, report %+v", last, rep)
+	}
+}
