@@ -306,11 +306,27 @@ func (c *copier) pushProgress(done <-chan struct{}) {
 	}
 }
 
-// fatal reports whether err makes going on pointless: nothing more can be written.
+// destError marks an error of a write to the destination.
+type destError struct{ error }
+
+func (e destError) Unwrap() error { return e.error }
+
+func dstErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	return destError{err}
+}
+
+// fatal reports whether err makes going on pointless: nothing more can be written
+// (read-only, full, connection gone, or the destination refuses this process, e.g.
+// a chown by a user who is not root), so every other entry would fail the same way.
 func fatal(ctx context.Context, err error) bool {
+	var de destError
 	return ctx.Err() != nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
 		errors.Is(err, syscall.EROFS) || errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) ||
-		errors.Is(err, ErrConnectionLost) || errors.Is(err, fs.ErrClosed)
+		errors.Is(err, ErrConnectionLost) || errors.Is(err, fs.ErrClosed) ||
+		errors.As(err, &de) && errors.Is(err, fs.ErrPermission)
 }
 
 // fail records a failed entry, or stops the copy when the error is fatal.
@@ -464,7 +480,7 @@ func (c *copier) walkDir(ctx context.Context, n *dirNode) {
 			}
 			if dst == nil {
 				// 0700 while its content is written; the real mode comes at the end.
-				if err := c.retry(ctx, func() error { return c.dst.Mkdir(ctx, name, 0o700) }); err != nil {
+				if err := c.retry(ctx, func() error { return dstErr(c.dst.Mkdir(ctx, name, 0o700)) }); err != nil {
 					c.fail(ctx, name, "making directory", err)
 					continue
 				}
@@ -576,7 +592,7 @@ func (c *copier) finishDir(ctx context.Context, n *dirNode) {
 		}
 		return
 	}
-	if err := c.retry(ctx, func() error { return c.dst.Setattr(ctx, n.name, want, SetAll) }); err != nil {
+	if err := c.retry(ctx, func() error { return dstErr(c.dst.Setattr(ctx, n.name, want, SetAll)) }); err != nil {
 		c.fail(ctx, n.name, "setting directory attributes", err)
 	}
 }
@@ -615,7 +631,7 @@ func (c *copier) copyRegular(ctx context.Context, j job) (ok, written bool) {
 			c.unchanged.Add(1)
 			return true, false
 		}
-		err := c.retry(ctx, func() error { return c.dst.Setattr(ctx, j.name, want, SetOwner|SetPerm) })
+		err := c.retry(ctx, func() error { return dstErr(c.dst.Setattr(ctx, j.name, want, SetOwner|SetPerm)) })
 		if err != nil {
 			c.fail(ctx, j.name, "fixing owner and mode", err)
 			return false, false
@@ -654,7 +670,7 @@ func (c *copier) writeFile(ctx context.Context, name string, attr Attr) (int64, 
 	defer r.Close()
 	w, err := c.dst.Create(ctx, tmp, attr)
 	if err != nil {
-		return 0, fmt.Errorf("creating temporary file: %w", err)
+		return 0, fmt.Errorf("creating temporary file: %w", dstErr(err))
 	}
 	n, err := io.Copy(w, r)
 	if err != nil {
@@ -664,11 +680,11 @@ func (c *copier) writeFile(ctx context.Context, name string, attr Attr) (int64, 
 	}
 	if err := w.Close(); err != nil {
 		c.removeTemp(tmp)
-		return n, fmt.Errorf("closing temporary file: %w", err)
+		return n, fmt.Errorf("closing temporary file: %w", dstErr(err))
 	}
 	if err := c.dst.Rename(ctx, tmp, name); err != nil {
 		c.removeTemp(tmp)
-		return n, fmt.Errorf("renaming into place: %w", err)
+		return n, fmt.Errorf("renaming into place: %w", dstErr(err))
 	}
 	return n, nil
 }
@@ -716,7 +732,7 @@ func (c *copier) copySymlink(ctx context.Context, j job) {
 				c.unchanged.Add(1)
 				return
 			}
-			if err := c.retry(ctx, func() error { return c.dst.Setattr(ctx, j.name, want, fix) }); err != nil {
+			if err := c.retry(ctx, func() error { return dstErr(c.dst.Setattr(ctx, j.name, want, fix)) }); err != nil {
 				c.fail(ctx, j.name, "fixing symlink owner", err)
 				return
 			}
@@ -732,17 +748,17 @@ func (c *copier) copySymlink(ctx context.Context, j job) {
 	err := c.retry(ctx, func() error {
 		tmp := tempName(j.name)
 		if err := c.dst.Symlink(ctx, target, tmp); err != nil {
-			return fmt.Errorf("making symlink: %w", err)
+			return fmt.Errorf("making symlink: %w", dstErr(err))
 		}
 		if mask != 0 {
 			if err := c.dst.Setattr(ctx, tmp, want, mask); err != nil {
 				c.removeTemp(tmp)
-				return fmt.Errorf("setting symlink owner and mtime: %w", err)
+				return fmt.Errorf("setting symlink owner and mtime: %w", dstErr(err))
 			}
 		}
 		if err := c.dst.Rename(ctx, tmp, j.name); err != nil {
 			c.removeTemp(tmp)
-			return fmt.Errorf("renaming into place: %w", err)
+			return fmt.Errorf("renaming into place: %w", dstErr(err))
 		}
 		return nil
 	})
@@ -840,7 +856,7 @@ func (c *copier) linkTo(ctx context.Context, g *linkGroup, j job) {
 				return fmt.Errorf("removing old entry: %w", err)
 			}
 		}
-		err := c.dst.Link(ctx, g.first, j.name)
+		err := dstErr(c.dst.Link(ctx, g.first, j.name))
 		if err != nil && errors.Is(err, ErrConnectionLost) {
 			// The link may have been made before the connection dropped: the
 			// next attempt removes it first.

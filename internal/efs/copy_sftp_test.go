@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -136,4 +138,45 @@ type deadFS struct{ efs.FS }
 
 func (deadFS) Create(context.Context, string, efs.Attr) (io.WriteCloser, error) {
 	return nil, fmt.Errorf("create: %w", efs.ErrConnectionLost)
+}
+
+type permFS struct{ efs.FS }
+
+func (permFS) Create(_ context.Context, name string, _ efs.Attr) (io.WriteCloser, error) {
+	return nil, &fs.PathError{Op: "open", Path: name, Err: syscall.EPERM}
+}
+
+// unreadableFS refuses to open one source file.
+type unreadableFS struct {
+	efs.FS
+	name string
+}
+
+func (u unreadableFS) Open(ctx context.Context, name string) (io.ReadCloser, error) {
+	if name == u.name {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: syscall.EACCES}
+	}
+	return u.FS.Open(ctx, name)
+}
+
+// TestCopyErrorPolicy: a destination that refuses this process stops the copy at
+// once; a source entry that cannot be read is reported and the copy goes on.
+func TestCopyErrorPolicy(t *testing.T) {
+	srcDir, dstDir, _ := homes(t)
+	src, dst := newLocalFS(t, srcDir), newLocalFS(t, dstDir)
+	rep, err := efs.Copy(context.Background(), src, permFS{dst}, copyOpts())
+	if !errors.Is(err, fs.ErrPermission) || errors.Is(err, efs.ErrEntriesFailed) || rep.Errors != 0 {
+		t.Fatalf("unwritable destination: err %v, %d entry errors", err, rep.Errors)
+	}
+
+	rep, err = efs.Copy(context.Background(), unreadableFS{src, "a/one"}, dst, copyOpts())
+	if !errors.Is(err, efs.ErrEntriesFailed) || rep.Errors != 1 || len(rep.ErrorList) != 1 || rep.ErrorList[0].Path != "a/one" {
+		t.Fatalf("unreadable source file: err %v, report %+v", err, rep.ErrorList)
+	}
+	if _, err := os.Lstat(filepath.Join(dstDir, "a/one")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a/one: %v", err)
+	}
+	if _, err := os.Lstat(filepath.Join(dstDir, "a/b/c/three")); err != nil {
+		t.Errorf("copy did not go on: %v", err)
+	}
 }
