@@ -208,6 +208,11 @@ func runCopyHome(ctx context.Context, g *globalOptions, opts *copyHomeOptions) (
 	if !from.isSFTP() && !to.isSFTP() && nested(from.local, to.local) {
 		return fmt.Errorf("--from %s and --to %s overlap: one must not be inside the other", from, to)
 	}
+	switch opts.progress {
+	case "auto", "bar", "log", "none":
+	default:
+		return fmt.Errorf("--progress %q: want auto, bar, log or none", opts.progress)
+	}
 	if opts.workers <= 0 {
 		return fmt.Errorf("--workers %d: want at least 1", opts.workers)
 	}
