@@ -196,6 +196,9 @@ type dirNode struct {
 	dst     *Info // the destination's entry before this run; nil when created now
 	pending atomic.Int64
 	changed atomic.Bool // something inside was written or removed
+
+	mu      sync.Mutex
+	orphans []string // temporary files whose removal failed; tried again at the end
 }
 
 type job struct {
@@ -585,6 +588,12 @@ func (c *copier) finishDir(ctx context.Context, n *dirNode) {
 	if ctx.Err() != nil {
 		return
 	}
+	for _, tmp := range n.orphans { // no lock: every child is done
+		err := c.retry(ctx, func() error { return c.dst.Remove(ctx, tmp) })
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			c.fail(ctx, tmp, "removing a temporary file", dstErr(err))
+		}
+	}
 	want := c.want(n.name, n.src, false)
 	if !n.changed.Load() && n.dst != nil && c.attrMatch(*n.dst, want, true) {
 		if n.name != "." {
@@ -646,7 +655,7 @@ func (c *copier) copyRegular(ctx context.Context, j job) (ok, written bool) {
 	}
 	var n int64
 	err := c.retry(ctx, func() (err error) {
-		n, err = c.writeFile(ctx, j.name, want)
+		n, err = c.writeFile(ctx, j.dir, j.name, want)
 		return err
 	})
 	if err != nil {
@@ -661,7 +670,7 @@ func (c *copier) copyRegular(ctx context.Context, j job) (ok, written bool) {
 
 // writeFile copies name's data to a temporary name beside it with attributes
 // applied at Close, then renames it into place.
-func (c *copier) writeFile(ctx context.Context, name string, attr Attr) (int64, error) {
+func (c *copier) writeFile(ctx context.Context, n *dirNode, name string, attr Attr) (int64, error) {
 	tmp := tempName(name)
 	r, err := c.src.Open(ctx, name)
 	if err != nil {
@@ -670,31 +679,42 @@ func (c *copier) writeFile(ctx context.Context, name string, attr Attr) (int64, 
 	defer r.Close()
 	w, err := c.dst.Create(ctx, tmp, attr)
 	if err != nil {
+		if errors.Is(err, ErrConnectionLost) {
+			// The server may have made the file before the answer was lost.
+			c.removeTemp(n, tmp)
+		}
 		return 0, fmt.Errorf("creating temporary file: %w", dstErr(err))
 	}
-	n, err := io.Copy(w, r)
+	written, err := io.Copy(w, r)
 	if err != nil {
 		w.Close()
-		c.removeTemp(tmp)
-		return n, fmt.Errorf("copying data: %w", err)
+		c.removeTemp(n, tmp)
+		return written, fmt.Errorf("copying data: %w", err)
 	}
 	if err := w.Close(); err != nil {
-		c.removeTemp(tmp)
-		return n, fmt.Errorf("closing temporary file: %w", dstErr(err))
+		c.removeTemp(n, tmp)
+		return written, fmt.Errorf("closing temporary file: %w", dstErr(err))
 	}
 	if err := c.dst.Rename(ctx, tmp, name); err != nil {
-		c.removeTemp(tmp)
-		return n, fmt.Errorf("renaming into place: %w", dstErr(err))
+		c.removeTemp(n, tmp)
+		return written, fmt.Errorf("renaming into place: %w", dstErr(err))
 	}
-	return n, nil
+	return written, nil
 }
 
-// removeTemp cleans up after a failed write, also when ctx is cancelled; if it
-// fails too, the next run removes the file.
-func (c *copier) removeTemp(tmp string) {
+// removeTemp cleans up after a failed write, also when ctx is cancelled. When that
+// fails too (the connection is still down), the directory tries again when it is
+// finished, and the next run removes whatever is left.
+func (c *copier) removeTemp(n *dirNode, tmp string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c.dst.Remove(ctx, tmp)
+	err := c.dst.Remove(ctx, tmp)
+	if err == nil || errors.Is(err, fs.ErrNotExist) {
+		return
+	}
+	n.mu.Lock()
+	n.orphans = append(n.orphans, tmp)
+	n.mu.Unlock()
 }
 
 // copySymlink makes the destination a symlink with the source's target, stored
@@ -748,16 +768,19 @@ func (c *copier) copySymlink(ctx context.Context, j job) {
 	err := c.retry(ctx, func() error {
 		tmp := tempName(j.name)
 		if err := c.dst.Symlink(ctx, target, tmp); err != nil {
+			if errors.Is(err, ErrConnectionLost) {
+				c.removeTemp(j.dir, tmp)
+			}
 			return fmt.Errorf("making symlink: %w", dstErr(err))
 		}
 		if mask != 0 {
 			if err := c.dst.Setattr(ctx, tmp, want, mask); err != nil {
-				c.removeTemp(tmp)
+				c.removeTemp(j.dir, tmp)
 				return fmt.Errorf("setting symlink owner and mtime: %w", dstErr(err))
 			}
 		}
 		if err := c.dst.Rename(ctx, tmp, j.name); err != nil {
-			c.removeTemp(tmp)
+			c.removeTemp(j.dir, tmp)
 			return fmt.Errorf("renaming into place: %w", dstErr(err))
 		}
 		return nil

@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -179,4 +182,49 @@ func TestCopyErrorPolicy(t *testing.T) {
 	if _, err := os.Lstat(filepath.Join(dstDir, "a/b/c/three")); err != nil {
 		t.Errorf("copy did not go on: %v", err)
 	}
+}
+
+// dropFS drops every SFTP connection once, at the n-th Create, mid-copy.
+type dropFS struct {
+	efs.FS
+	n    atomic.Int64
+	at   int64
+	drop func()
+}
+
+func (d *dropFS) Create(ctx context.Context, name string, attr efs.Attr) (io.WriteCloser, error) {
+	if d.n.Add(1) == d.at {
+		d.drop()
+	}
+	return d.FS.Create(ctx, name, attr)
+}
+
+// TestCopySFTPConnectionDrop: connections dropped in the middle of a copy to SFTP
+// are re-established and the entries that failed are retried.
+func TestCopySFTPConnectionDrop(t *testing.T) {
+	srv := newSFTPServer(t)
+	srcDir := filepath.Join(t.TempDir(), "src")
+	manyFiles(t, srcDir, 300, 5)
+	dstDir := filepath.Join(srv.Dir(), "dst")
+	must(t, os.Mkdir(dstDir, 0o700))
+	cfg := sftpConfig(srv)
+	cfg.Root = dstDir
+	dst := dialSFTP(t, cfg)
+	src := newLocalFS(t, srcDir)
+	var logBuf syncBuffer
+	opts := copyOpts()
+	opts.Logger = slog.New(slog.NewTextHandler(&logBuf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	rep, err := efs.Copy(context.Background(), src, &dropFS{FS: dst, at: 100, drop: srv.DropConnections}, opts)
+	if err != nil {
+		t.Fatalf("copy across a dropped connection: %v %+v", err, rep.ErrorList)
+	}
+	t.Logf("entries retried after the drop: %d", strings.Count(logBuf.String(), "retrying after a lost connection"))
+	if srv.Connections() < 2 {
+		t.Errorf("no reconnect happened (%d connections)", srv.Connections())
+	}
+	vr, err := efs.Verify(context.Background(), src, dst, efs.VerifyOptions{UID: newUID, Checksum: true})
+	if err != nil {
+		t.Fatalf("verify: %v %+v", err, vr.List)
+	}
+	checkTree(t, srcDir, dstDir, checkOpts{gran: time.Second})
 }
