@@ -97,13 +97,14 @@ type CopyReport struct {
 	Elapsed   time.Duration `json:"elapsed"`
 }
 
-// ErrEntriesFailed is returned (wrapped) by Copy and Verify when some entries failed
-// but the run went on to the end; the report lists them.
+// ErrEntriesFailed is returned (wrapped) by Copy when some entries failed but the
+// copy went on to the end; the report lists them.
 var ErrEntriesFailed = errors.New("some entries failed")
 
 // Copy copies the tree at src "." into dst "." (both already rooted at the home
 // directories: /<oldUID> and /<newUID>, see PrepareDest), making every entry owned
-// by opts.UID. It returns a report, also when it fails; the error wraps
+// by opts.UID. It returns a report once the walk has started (also when it then
+// fails; nil for bad options or an unreadable root); the error wraps
 // ErrEntriesFailed when entries failed and the copy went on, or the fatal error
 // that stopped it (context cancelled, destination unwritable, connection gone).
 //
