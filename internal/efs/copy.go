@@ -833,7 +833,11 @@ func (c *copier) copyLinked(ctx context.Context, j job) {
 	}
 	okFirst, written := c.copyRegular(ctx, j)
 	var ino uint64
-	if okFirst && c.df.Inodes {
+	switch {
+	case !okFirst || !c.df.Inodes:
+	case !written && j.dst != nil:
+		ino = j.dst.Ino // unchanged: the listing has it, no lstat on a rerun
+	default:
 		if d, err := c.dst.Lstat(ctx, j.name); err == nil {
 			ino = d.Ino
 		}
