@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io/fs"
@@ -27,16 +25,13 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func runMigrator(t *testing.T, args ...string) (string, error) {
+// copyHome runs `migrator copy-home args...` and returns its stdout; what it printed
+// is logged, so a failing test shows the whole run.
+func copyHome(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	cmd := newRootCommand()
-	var out, errb bytes.Buffer
-	cmd.SetOut(&out)
-	cmd.SetErr(&errb)
-	cmd.SetArgs(args)
-	err := cmd.ExecuteContext(context.Background())
-	t.Logf("migrator %s\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), out.String(), errb.String())
-	return out.String(), err
+	out, errOut, err := runMigrator(t, append([]string{"copy-home"}, args...)...)
+	t.Logf("migrator copy-home %s\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), out, errOut)
+	return out, err
 }
 
 // homeTree writes n files (and a few dirs, a symlink, a fifo) owned by uid 200001.
@@ -96,7 +91,7 @@ func TestCopyHomeLocal(t *testing.T) {
 		t.Fatal(err)
 	}
 	report := filepath.Join(base, "report.json")
-	out, err := runMigrator(t, "copy-home", "--from", src, "--to", to, "--uid", "200007", "--verify", "--checksum",
+	out, err := copyHome(t, "--from", src, "--to", to, "--uid", "200007", "--verify", "--checksum",
 		"--report", report, "--workers", "4", "--progress", "log")
 	if err != nil {
 		t.Fatal(err)
@@ -128,7 +123,7 @@ func TestCopyHomeLocal(t *testing.T) {
 	}
 
 	// A rerun writes nothing.
-	out, err = runMigrator(t, "copy-home", "--from", src, "--to", to, "--uid", "200007", "--progress", "none")
+	out, err = copyHome(t, "--from", src, "--to", to, "--uid", "200007", "--progress", "none")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +173,7 @@ func TestCopyHomeRefusesBadInput(t *testing.T) {
 		{"someone else's home", []string{"--from", src, "--to", other, "--uid", "200007"}, "--merge"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := runMigrator(t, append([]string{"copy-home", "--progress", "none"}, tc.args...)...)
+			_, err := copyHome(t, append([]string{"--progress", "none"}, tc.args...)...)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err %v, want one mentioning %q", err, tc.want)
 			}
@@ -188,7 +183,7 @@ func TestCopyHomeRefusesBadInput(t *testing.T) {
 		})
 	}
 	// With --merge it goes ahead and leaves their file alone.
-	if _, err := runMigrator(t, "copy-home", "--from", src, "--to", other, "--uid", "200007", "--merge", "--progress", "none"); err != nil {
+	if _, err := copyHome(t, "--from", src, "--to", other, "--uid", "200007", "--merge", "--progress", "none"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(other, "theirs")); err != nil {
@@ -207,7 +202,7 @@ func TestCopyHomeUnknownHostKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	to := "sftp://tester@" + srv.Addr() + srv.Dir() + "/200007"
-	_, err := runMigrator(t, "copy-home", "--from", src, "--to", to, "--uid", "200007",
+	_, err := copyHome(t, "--from", src, "--to", to, "--uid", "200007",
 		"--known-hosts", empty, "--identity", srv.ClientKeyFile(), "--progress", "none")
 	if err == nil || !strings.Contains(err.Error(), "host key") {
 		t.Fatalf("unknown host key: err %v", err)
@@ -217,7 +212,7 @@ func TestCopyHomeUnknownHostKey(t *testing.T) {
 	}
 
 	// With the right known_hosts it copies.
-	out, err := runMigrator(t, "copy-home", "--from", src, "--to", to, "--uid", "200007", "--verify",
+	out, err := copyHome(t, "--from", src, "--to", to, "--uid", "200007", "--verify",
 		"--known-hosts", srv.KnownHostsFile(), "--identity", srv.ClientKeyFile(), "--progress", "none")
 	if err != nil {
 		t.Fatal(err)
@@ -265,7 +260,7 @@ func TestCopyHomeSurvivesSIGKILL(t *testing.T) {
 	if copied >= n {
 		t.Log("the copy finished before the kill; the rerun below checks the no-op path only")
 	}
-	out, err := runMigrator(t, "copy-home", "--from", src, "--to", to, "--uid", "200007", "--verify", "--checksum", "--progress", "none")
+	out, err := copyHome(t, "--from", src, "--to", to, "--uid", "200007", "--verify", "--checksum", "--progress", "none")
 	if err != nil {
 		t.Fatal(err)
 	}
