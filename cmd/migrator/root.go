@@ -45,6 +45,7 @@ func newRootCommand() *cobra.Command {
 		newIAMPolicyCommand(g),
 		newEmulatorCommand(g),
 		newCopyHomeCommand(g),
+		newDemoCommand(g),
 	)
 	return cmd
 }

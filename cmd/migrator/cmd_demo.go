@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/studio-migrator/studio-migrator/internal/demo"
+	"github.com/studio-migrator/studio-migrator/internal/logging"
+)
+
+// demoOptions are the flags of `migrator demo`.
+type demoOptions struct {
+	dir          string
+	keep         bool
+	filesPerHome int
+	throttleRate float64
+	readyAfter   time.Duration
+	seed         int64
+	jsonReport   bool
+}
+
+// AddFlags registers the demo's flags.
+func (o *demoOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.dir, "dir", "", "folder for the emulated EFS volumes and the snapshot (default: a temporary folder, removed at the end)")
+	fs.BoolVar(&o.keep, "keep", false, "keep the temporary folder to look at the homes afterwards")
+	fs.IntVar(&o.filesPerHome, "files-per-home", 300, "about how many files each home directory holds")
+	fs.Float64Var(&o.throttleRate, "throttle-rate", 0.1, "share of API calls the emulator answers with ThrottlingException (0..1)")
+	fs.DurationVar(&o.readyAfter, "ready-after", 200*time.Millisecond, "how long emulated resources stay Pending")
+	fs.Int64Var(&o.seed, "seed", 1, "seed for the generated homes, IDs and throttling")
+	fs.BoolVar(&o.jsonReport, "json", false, "print the report as JSON instead of the narrative")
+}
+
+func newDemoCommand(g *globalOptions) *cobra.Command {
+	opts := &demoOptions{}
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Run a whole migration on this machine against the embedded SageMaker emulator",
+		Long: `Run a whole domain migration with no AWS account and no Docker: the SageMaker
+emulator runs in process and local folders stand in for each domain's EFS. The demo
+builds an old domain whose homes hold files, then snapshots it, plans a move to a new
+VPC, applies the plan, copies every home to its new UID, verifies it and reports.
+It needs root, to re-own files to the new UIDs.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runDemo(cmd.Context(), g, opts)
+		},
+	}
+	opts.AddFlags(cmd.Flags())
+	return cmd
+}
+
+func runDemo(ctx context.Context, g *globalOptions, opts *demoOptions) error {
+	if opts.throttleRate < 0 || opts.throttleRate > 1 {
+		return fmt.Errorf("--throttle-rate %v: want a share between 0 and 1", opts.throttleRate)
+	}
+	log := g.log
+	if g.logLevel == "" && os.Getenv(logging.EnvLevel) == "" {
+		// The demo tells its own story on stdout; per-step logs would drown it.
+		var err error
+		if log, err = logging.New(g.stderr, g.logFormat, "warn"); err != nil {
+			return err
+		}
+	}
+	o := demo.Options{
+		Dir:          opts.dir,
+		Keep:         opts.keep,
+		FilesPerHome: opts.filesPerHome,
+		ReadyAfter:   opts.readyAfter,
+		ThrottleRate: opts.throttleRate,
+		Seed:         opts.seed,
+		Log:          log,
+	}
+	if opts.throttleRate == 0 {
+		o.ThrottleRate = -1 // Options treats 0 as "default"; the flag's 0 means none
+	}
+	if !opts.jsonReport {
+		o.Out = g.stdout
+	}
+	rep, err := demo.Run(ctx, o)
+	if err != nil {
+		return err
+	}
+	if opts.jsonReport {
+		enc := json.NewEncoder(g.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	if opts.keep || opts.dir != "" {
+		fmt.Fprintf(g.stdout, "\nThe emulated EFS volumes and the snapshot are in %s\n", rep.Dir)
+	}
+	return nil
+}

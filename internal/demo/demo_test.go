@@ -1,0 +1,139 @@
+package demo
+
+import (
+	"bytes"
+	"context"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/studio-migrator/studio-migrator/internal/testutil"
+)
+
+// TestRunMigratesEveryHome runs the whole demo and checks its effects on disk, not its
+// report: every old home has a new home with the same bytes, modes, mtimes and link
+// targets, every new entry is owned by the new UID, and the old homes are untouched.
+func TestRunMigratesEveryHome(t *testing.T) {
+	testutil.RequireRoot(t)
+	dir := t.TempDir()
+	var out bytes.Buffer
+	rep, err := Run(context.Background(), Options{
+		Dir:          dir,
+		FilesPerHome: 60,
+		ReadyAfter:   20 * time.Millisecond,
+		ThrottleRate: 0.2,
+		Seed:         7,
+		Out:          &out,
+	})
+	if err != nil {
+		t.Fatalf("Run: %v\noutput:\n%s", err, out.String())
+	}
+	if len(rep.Homes) != 5 {
+		t.Fatalf("migrated %d homes, want 5 (4 profiles, 1 space)", len(rep.Homes))
+	}
+	if rep.NewDomain.ID == "" || rep.NewDomain.ID == rep.OldDomain.ID || rep.NewDomain.HomeEfsFileSystemID == rep.OldDomain.HomeEfsFileSystemID {
+		t.Fatalf("new domain %+v is not a new domain with its own EFS (old %+v)", rep.NewDomain, rep.OldDomain)
+	}
+	if _, err := os.Stat(rep.SnapshotFile); err != nil {
+		t.Errorf("snapshot file: %v", err)
+	}
+	seenUID := map[string]bool{}
+	for _, h := range rep.Homes {
+		if h.OldUID == h.NewUID || seenUID[h.NewUID] {
+			t.Errorf("%s/%s: new UID %s is not fresh (old %s)", h.Kind, h.Name, h.NewUID, h.OldUID)
+		}
+		seenUID[h.NewUID] = true
+		if !strings.HasPrefix(h.NewDir, filepath.Join(dir, "efs", rep.NewDomain.HomeEfsFileSystemID)) {
+			t.Errorf("%s/%s: new home %s is not on the new domain's EFS", h.Kind, h.Name, h.NewDir)
+		}
+		if h.Rerun.Copied != 0 || h.Rerun.CopiedBytes != 0 {
+			t.Errorf("%s/%s: the rerun wrote %d files, %d bytes; want nothing", h.Kind, h.Name, h.Rerun.Copied, h.Rerun.CopiedBytes)
+		}
+		newUID, _ := strconv.Atoi(h.NewUID)
+		oldUID, _ := strconv.Atoi(h.OldUID)
+		compareTrees(t, h.OldDir, h.NewDir, uint32(oldUID), uint32(newUID))
+	}
+	for _, want := range []string{"== 2. migrator snapshot", "research-v2", "verify found 0 differences"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// compareTrees walks the old home and checks the new one entry by entry.
+func compareTrees(t *testing.T, oldDir, newDir string, oldUID, newUID uint32) {
+	t.Helper()
+	var entries, links, hardlinked int
+	err := filepath.WalkDir(oldDir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(oldDir, p)
+		q := filepath.Join(newDir, rel)
+		a, b := lstat(t, p), lstat(t, q)
+		if a == nil || b == nil {
+			return nil
+		}
+		entries++
+		if a.Uid != oldUID {
+			t.Errorf("old %s: owner changed to %d (the source must be left alone)", rel, a.Uid)
+		}
+		if b.Uid != newUID || b.Gid != a.Gid {
+			t.Errorf("%s: owner %d:%d, want %d:%d", rel, b.Uid, b.Gid, newUID, a.Gid)
+		}
+		if a.Mode != b.Mode {
+			t.Errorf("%s: mode %o, want %o", rel, b.Mode, a.Mode)
+		}
+		if a.Mtim != b.Mtim {
+			t.Errorf("%s: mtime %v, want %v", rel, b.Mtim, a.Mtim)
+		}
+		switch a.Mode & syscall.S_IFMT {
+		case syscall.S_IFLNK:
+			links++
+			ta, _ := os.Readlink(p)
+			tb, _ := os.Readlink(q)
+			if ta != tb {
+				t.Errorf("%s: link target %q, want %q", rel, tb, ta)
+			}
+		case syscall.S_IFREG:
+			da, _ := os.ReadFile(p)
+			db, _ := os.ReadFile(q)
+			if !bytes.Equal(da, db) {
+				t.Errorf("%s: content differs (%d vs %d bytes)", rel, len(db), len(da))
+			}
+			if a.Nlink > 1 {
+				hardlinked++
+				if b.Nlink != a.Nlink {
+					t.Errorf("%s: %d links, want %d", rel, b.Nlink, a.Nlink)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if entries < 60 || links != 3 || hardlinked != 2 {
+		t.Errorf("%s: walked %d entries, %d symlinks, %d hardlinked names; the generated home has more than 60, 3 and 2", oldDir, entries, links, hardlinked)
+	}
+	// The symlink that points outside the home is a link in the new home, not a copy
+	// of what it points to.
+	if target, err := os.Readlink(filepath.Join(newDir, "outside-link")); err != nil || target != "/etc/passwd" {
+		t.Errorf("outside-link: %q, %v; want a symlink to /etc/passwd", target, err)
+	}
+}
+
+func lstat(t *testing.T, p string) *syscall.Stat_t {
+	t.Helper()
+	var st syscall.Stat_t
+	if err := syscall.Lstat(p, &st); err != nil {
+		t.Errorf("lstat %s: %v", p, err)
+		return nil
+	}
+	return &st
+}
