@@ -26,7 +26,7 @@ type iamPolicyOptions struct {
 
 // AddFlags registers the iam-policy flags.
 func (o *iamPolicyOptions) AddFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&o.snapshot, "snapshot", "", "snapshot file written by `migrator snapshot` (required)")
+	fs.StringVar(&o.snapshot, "snapshot", "", "snapshot file written by 'migrator snapshot' (required)")
 	fs.StringVar(&o.newDomainID, "new-domain-id", "", "ID of the new domain once it exists (default: scope the new domain by the job tag "+studio.JobTagKey+")")
 	fs.StringVar(&o.newAuthMode, "new-auth-mode", "", "auth mode of the new domain when the plan changes it (IAM or SSO)")
 	fs.StringVar(&o.s3Bucket, "s3-bucket", "", "bucket of the S3 backups (S3 path)")
