@@ -346,34 +346,52 @@ func (a *Applier) CreateUserProfiles(ctx context.Context, p *Plan, domainID stri
 	if err := a.waitDomainInService(ctx, a.SageMaker, domainID); err != nil {
 		return nil, fmt.Errorf("creating user profiles: %w", err)
 	}
-	uids := make(map[string]string, len(p.UserProfiles))
-	var mu sync.Mutex
-	created := 0
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(a.concurrency())
-	for _, spec := range p.UserProfiles {
-		if gctx.Err() != nil {
-			break
+	uids, created, err := ensureAll(ctx, a.concurrency(), p.UserProfiles, func(ctx context.Context, spec ProfileSpec) (string, bool, error) {
+		uid, made, err := a.ensureUserProfile(ctx, domainID, spec)
+		if err != nil {
+			return "", false, fmt.Errorf("creating user profile %s in domain %s: %w", spec.Name, domainID, err)
 		}
-		g.Go(func() error {
-			uid, made, err := a.ensureUserProfile(gctx, domainID, spec)
-			if err != nil {
-				return fmt.Errorf("creating user profile %s in domain %s: %w", spec.Name, domainID, err)
-			}
-			mu.Lock()
-			uids[spec.Name] = uid
-			if made {
-				created++
-			}
-			mu.Unlock()
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
+		return uid, made, nil
+	}, func(spec ProfileSpec) string { return spec.Name })
+	if err != nil {
 		return nil, err
 	}
 	a.log().Info("user profiles InService", "domain", domainID, "created", created, "existing", len(uids)-created)
 	return uids, nil
+}
+
+// ensureAll runs ensure for every spec, at most limit at once, and returns each one's
+// UID by name and how many ensure created (the rest existed). The first failure
+// cancels the others and stops new ones from starting: after a Failed resource the
+// step must not go on creating.
+func ensureAll[T any](ctx context.Context, limit int, specs []T, ensure func(context.Context, T) (uid string, created bool, err error), name func(T) string) (map[string]string, int, error) {
+	uids := make(map[string]string, len(specs))
+	var mu sync.Mutex
+	created := 0
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(limit)
+	for _, spec := range specs {
+		if gctx.Err() != nil {
+			break
+		}
+		g.Go(func() error {
+			uid, made, err := ensure(gctx, spec)
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			uids[name(spec)] = uid
+			if made {
+				created++
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, 0, err
+	}
+	return uids, created, nil
 }
 
 func (a *Applier) ensureUserProfile(ctx context.Context, domainID string, spec ProfileSpec) (string, bool, error) {
@@ -453,30 +471,14 @@ func (a *Applier) CreateSpaces(ctx context.Context, p *Plan, domainID string) (m
 	if err := a.waitDomainInService(ctx, a.SageMaker, domainID); err != nil {
 		return nil, fmt.Errorf("creating spaces: %w", err)
 	}
-	uids := make(map[string]string, len(p.Spaces))
-	var mu sync.Mutex
-	created := 0
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(a.concurrency())
-	for _, spec := range p.Spaces {
-		if gctx.Err() != nil {
-			break
+	uids, created, err := ensureAll(ctx, a.concurrency(), p.Spaces, func(ctx context.Context, spec SpaceSpec) (string, bool, error) {
+		uid, made, err := a.ensureSpace(ctx, domainID, spec)
+		if err != nil {
+			return "", false, fmt.Errorf("creating space %s in domain %s: %w", spec.Name, domainID, err)
 		}
-		g.Go(func() error {
-			uid, made, err := a.ensureSpace(gctx, domainID, spec)
-			if err != nil {
-				return fmt.Errorf("creating space %s in domain %s: %w", spec.Name, domainID, err)
-			}
-			mu.Lock()
-			uids[spec.Name] = uid
-			if made {
-				created++
-			}
-			mu.Unlock()
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
+		return uid, made, nil
+	}, func(spec SpaceSpec) string { return spec.Name })
+	if err != nil {
 		return nil, err
 	}
 	a.log().Info("spaces InService", "domain", domainID, "created", created, "existing", len(uids)-created)
