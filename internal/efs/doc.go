@@ -3,17 +3,43 @@
 //
 // The pieces:
 //   - FS, the small interface both ends of a copy implement. Local works on a mounted
-//     file system (an EFS mount, or a plain folder in tests and the demo); SFTP works on
-//     a host that mounts one. Source and destination may be different backends. Both
-//     pass one conformance suite (efstest), so they cannot drift apart.
-//   - the copier: a streaming walk feeding a bounded pool of workers, so many files are
-//     in flight (EFS costs milliseconds per metadata operation, so latency, not
-//     bandwidth, is what a copy of many small files pays for) while memory stays
-//     independent of the number of files.
-//   - resume: a rerun compares type, size, mtime, owner and mode and moves only what
-//     differs; files are written under a temporary name and renamed into place, so an
-//     interrupted run never leaves a file that looks complete.
-//   - verify: a report of every difference between source and destination.
+//     file system (an EFS mount, or a plain folder in tests and the demo): it resolves
+//     every name from a descriptor of its root with openat2(RESOLVE_BENEATH|
+//     RESOLVE_NO_SYMLINKS) and acts on the final component with no-follow *at
+//     syscalls, so no symlink in any component is ever followed; io.Copy from a Local
+//     reader to a Local writer runs copy_file_range in the kernel. SFTP works on a host
+//     that mounts one (whole-second mtimes, no inodes; see its type comment). Source
+//     and destination may be different backends. Both pass one conformance suite
+//     (package efstest, run by TestConformance), so they cannot drift apart.
+//   - Copy (copy.go): a streaming walk feeding a bounded pool of workers, so many
+//     files are in flight (EFS costs milliseconds per metadata operation, so latency,
+//     not bandwidth, is what a copy of many small files pays for) while memory stays
+//     independent of the number of files. Directories are listed by at most
+//     Workers/4 walkers (a walker that finds no free slot walks the subdirectory
+//     itself); files and symlinks go through a queue of 2*Workers entries. A directory
+//     stays in memory only while it has unfinished children (a counter); the last
+//     child applies its owner, mode and mtime, after everything written into it.
+//     Every entry is owned by the new UID (symlinks too where the destination can
+//     chown a link; the report says once when it cannot); setuid/setgid bits on files
+//     are stripped unless KeepSetID; sockets, FIFOs and devices are skipped and
+//     listed. Hardlinks are kept when the source shows inodes and the destination can
+//     link: only inodes with more than one link are remembered (first destination
+//     name), and later names wait on the first without blocking a worker.
+//   - PrepareDest (prepare.go) creates /<newUID> owned by the new UID, and refuses a
+//     non-empty one owned by another non-root UID unless merging.
+//   - resume: files and symlinks are written under a temporary name in their
+//     directory (.studio-migrator.<name>.<16 hex>.tmp, the name hashed when too long)
+//     and renamed into place once data and attributes are complete, so an
+//     interrupted run never leaves a file that looks complete. A rerun lists both
+//     trees and compares type, size, mtime (at the coarser granularity of the two
+//     backends), owner, mode and link target: matching entries are not touched,
+//     owner or mode differences are fixed with Setattr alone, the rest is copied
+//     again, temporary files are removed, and entries only the destination has are
+//     left alone (counted as Extra) unless CopyOptions.Delete.
+//   - Verify (verify.go): a JSON-serialisable report of every difference between
+//     source and destination (type, size, mode, mtime, owner, symlink target,
+//     hardlink grouping, and SHA-256 of contents when asked), with counts.
+//   - Progress (progress.go): snapshots pushed to a Reporter; drawing is cmd's job.
 //
 // Safety rules (see DESIGN.md): symlinks are copied as links and never followed; no
 // name may leave the FS root; nothing is chowned outside the destination root.

@@ -466,7 +466,7 @@ func (f *SFTP) opErr(c *sftpConn, op, name string, err error) error {
 
 // remote maps an FS name to the remote path, refusing names that leave the root.
 func (f *SFTP) remote(name string) (string, error) {
-	if strings.IndexByte(name, 0) >= 0 || !fs.ValidPath(name) {
+	if !validFSName(name) {
 		return "", fmt.Errorf("%s: %q: %w", f.name, name, ErrUnsafePath)
 	}
 	if name == "." {

@@ -1,0 +1,273 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/studio-migrator/studio-migrator/internal/efs/sftptest"
+	"github.com/studio-migrator/studio-migrator/internal/testutil"
+)
+
+// TestMain lets a test run this binary as `migrator` (see startMigrator).
+func TestMain(m *testing.M) {
+	if os.Getenv("MIGRATOR_TEST_RUN_MAIN") == "1" {
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func runMigrator(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	cmd := newRootCommand()
+	var out, errb bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&errb)
+	cmd.SetArgs(args)
+	err := cmd.ExecuteContext(context.Background())
+	t.Logf("migrator %s\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), out.String(), errb.String())
+	return out.String(), err
+}
+
+// homeTree writes n files (and a few dirs, a symlink, a fifo) owned by uid 200001.
+func homeTree(t *testing.T, dir string, n int) {
+	t.Helper()
+	testutil.RequireRoot(t)
+	for i := range n {
+		p := filepath.Join(dir, fmt.Sprintf("d%02d", i%10), fmt.Sprintf("f%04d", i))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(fmt.Sprint("data ", i)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink("/etc/passwd", filepath.Join(dir, "passwd-link")); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(filepath.Join(dir, "fifo"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := filepath.WalkDir(dir, func(p string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, 200001, 1001)
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func ownerOf(t *testing.T, p string) uint32 {
+	t.Helper()
+	fi, err := os.Lstat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Sys().(*syscall.Stat_t).Uid
+}
+
+// assertTempFree fails when dir holds a temporary file of the copier.
+func assertTempFree(t *testing.T, dir string) {
+	t.Helper()
+	filepath.WalkDir(dir, func(p string, de fs.DirEntry, err error) error {
+		if err == nil && strings.HasPrefix(de.Name(), ".studio-migrator.") {
+			t.Errorf("temporary file left: %s", p)
+		}
+		return nil
+	})
+}
+
+func TestCopyHomeLocal(t *testing.T) {
+	base := t.TempDir()
+	src, to := filepath.Join(base, "old", "200001"), filepath.Join(base, "new", "200007")
+	homeTree(t, src, 50)
+	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	report := filepath.Join(base, "report.json")
+	out, err := runMigrator(t, "copy-home", "--from", src, "--to", to, "--uid", "200007", "--verify", "--checksum",
+		"--report", report, "--workers", "4", "--progress", "log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"files=50", "dirs=10", "symlinks=1", "skipped-special=1", "errors=0", "differences=0"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q", want)
+		}
+	}
+	if got := ownerOf(t, to); got != 200007 {
+		t.Errorf("destination root owned by %d", got)
+	}
+	if got := ownerOf(t, filepath.Join(to, "d03", "f0003")); got != 200007 {
+		t.Errorf("file owned by %d", got)
+	}
+	if target, _ := os.Readlink(filepath.Join(to, "passwd-link")); target != "/etc/passwd" {
+		t.Errorf("link target %q", target)
+	}
+	var res copyHomeResult
+	b, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Copy == nil || res.Copy.Files != 50 || res.Verify == nil || res.Verify.Checksummed != 50 || res.Error != "" {
+		t.Errorf("report: %s", b)
+	}
+
+	// A rerun writes nothing.
+	out, err = runMigrator(t, "copy-home", "--from", src, "--to", to, "--uid", "200007", "--progress", "none")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, " copied=0 ") || !strings.Contains(out, "skipped-unchanged=61") {
+		t.Errorf("rerun summary: %s", out)
+	}
+}
+
+func TestCopyHomeRefusesBadInput(t *testing.T) {
+	base := t.TempDir()
+	src := filepath.Join(base, "old", "200001")
+	homeTree(t, src, 3)
+	other := filepath.Join(base, "new", "200009")
+	if err := os.MkdirAll(other, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(other, "theirs"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(other, 200009, 200009); err != nil {
+		t.Fatal(err)
+	}
+	snapshot := func() string {
+		var b strings.Builder
+		filepath.WalkDir(filepath.Join(base, "new"), func(p string, de fs.DirEntry, err error) error {
+			fi, _ := os.Lstat(p)
+			fmt.Fprintln(&b, p, fi.Mode(), fi.ModTime().UnixNano(), fi.Sys().(*syscall.Stat_t).Uid)
+			return nil
+		})
+		return b.String()
+	}
+	before := snapshot()
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"uid 0", []string{"--from", src, "--to", filepath.Join(base, "new", "x"), "--uid", "0"}, "root"},
+		{"uid not a number", []string{"--from", src, "--to", filepath.Join(base, "new", "x"), "--uid", "abc"}, "not a number"},
+		{"uid missing", []string{"--from", src, "--to", filepath.Join(base, "new", "x")}, "--uid is required"},
+		{"negative gid", []string{"--from", src, "--to", filepath.Join(base, "new", "x"), "--uid", "7", "--gid", "-1"}, "not a number"},
+		{"missing source", []string{"--from", filepath.Join(base, "nope"), "--to", filepath.Join(base, "new", "x"), "--uid", "200007"}, "no such file"},
+		{"missing parent", []string{"--from", src, "--to", filepath.Join(base, "nope", "x"), "--uid", "200007"}, "parent of the destination"},
+		{"someone else's home", []string{"--from", src, "--to", other, "--uid", "200007"}, "--merge"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := runMigrator(t, append([]string{"copy-home", "--progress", "none"}, tc.args...)...)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err %v, want one mentioning %q", err, tc.want)
+			}
+			if after := snapshot(); after != before {
+				t.Errorf("destination changed:\n%s\nwas:\n%s", after, before)
+			}
+		})
+	}
+	// With --merge it goes ahead and leaves their file alone.
+	if _, err := runMigrator(t, "copy-home", "--from", src, "--to", other, "--uid", "200007", "--merge", "--progress", "none"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(other, "theirs")); err != nil {
+		t.Errorf("merge lost an existing file: %v", err)
+	}
+}
+
+func TestCopyHomeUnknownHostKey(t *testing.T) {
+	testutil.RequireBinary(t, sftptest.InstallHint, sftptest.SFTPServerPaths...)
+	srv := sftptest.New(t)
+	base := t.TempDir()
+	src := filepath.Join(base, "old", "200001")
+	homeTree(t, src, 3)
+	empty := filepath.Join(base, "known_hosts")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	to := "sftp://tester@" + srv.Addr() + srv.Dir() + "/200007"
+	_, err := runMigrator(t, "copy-home", "--from", src, "--to", to, "--uid", "200007",
+		"--known-hosts", empty, "--identity", srv.ClientKeyFile(), "--progress", "none")
+	if err == nil || !strings.Contains(err.Error(), "host key") {
+		t.Fatalf("unknown host key: err %v", err)
+	}
+	if entries, _ := os.ReadDir(srv.Dir()); len(entries) != 0 {
+		t.Errorf("written on an unverified host: %v", entries)
+	}
+
+	// With the right known_hosts it copies.
+	out, err := runMigrator(t, "copy-home", "--from", src, "--to", to, "--uid", "200007", "--verify",
+		"--known-hosts", srv.KnownHostsFile(), "--identity", srv.ClientKeyFile(), "--progress", "none")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "differences=0") || ownerOf(t, filepath.Join(srv.Dir(), "200007", "d01", "f0001")) != 200007 {
+		t.Errorf("copy over sftp: %s", out)
+	}
+}
+
+// TestCopyHomeSurvivesSIGKILL kills a running `migrator copy-home` and checks that a
+// rerun finishes the copy, leaves no temporary file and verifies clean.
+func TestCopyHomeSurvivesSIGKILL(t *testing.T) {
+	base := t.TempDir()
+	src, to := filepath.Join(base, "old", "200001"), filepath.Join(base, "new", "200007")
+	const n = 4000
+	homeTree(t, src, n)
+	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "copy-home", "--from", src, "--to", to, "--uid", "200007", "--workers", "2", "--progress", "none")
+	cmd.Env = append(os.Environ(), "MIGRATOR_TEST_RUN_MAIN=1")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	// Kill once some files are in place.
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if entries, _ := os.ReadDir(filepath.Join(to, "d00")); len(entries) > 20 {
+			break
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	err := <-done
+	copied := 0
+	filepath.WalkDir(to, func(p string, de fs.DirEntry, err error) error {
+		if err == nil && de.Type().IsRegular() && !strings.HasPrefix(de.Name(), ".studio-migrator.") {
+			copied++
+		}
+		return nil
+	})
+	t.Logf("killed (%v) with %d of %d files in place", err, copied, n)
+	if copied >= n {
+		t.Log("the copy finished before the kill; the rerun below checks the no-op path only")
+	}
+	out, err := runMigrator(t, "copy-home", "--from", src, "--to", to, "--uid", "200007", "--verify", "--checksum", "--progress", "none")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "differences=0") || !strings.Contains(out, "errors=0") {
+		t.Errorf("rerun: %s", out)
+	}
+	assertTempFree(t, to)
+}

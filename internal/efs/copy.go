@@ -1,0 +1,855 @@
+package efs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"path"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// CopyOptions configure Copy.
+type CopyOptions struct {
+	// UID owns every entry written (required, > 0: the new profile's UID).
+	UID uint32
+	// GID, when set, is the group of every entry; nil keeps each source entry's group.
+	GID *uint32
+	// Workers is the number of entries copied at once (default DefaultWorkers). On
+	// EFS each operation costs milliseconds, so throughput comes from many in flight.
+	Workers int
+	// KeepSetID keeps setuid/setgid bits on regular files. By default they are
+	// stripped (and reported): a program that ran as the old owner must not become
+	// one that runs as the new one unnoticed. Setgid on directories (group
+	// inheritance, not a privilege) is always kept.
+	KeepSetID bool
+	// Delete removes destination entries that do not exist in the source. By default
+	// they are left alone (and counted as Extra): a merge into a home that already
+	// has content must not lose it. Temporary files of an earlier interrupted run are
+	// always removed.
+	Delete bool
+	// Retries is how many times an entry that failed with ErrConnectionLost is tried
+	// again (default 3).
+	Retries int
+	// MaxListed caps the paths kept in each list of the report (default 100); the
+	// counts are always complete.
+	MaxListed int
+	// Progress receives snapshots every ProgressInterval (default 1s); nil discards.
+	Progress         Reporter
+	ProgressInterval time.Duration
+	// Logger receives per-entry warnings and a summary; nil discards.
+	Logger *slog.Logger
+}
+
+// DefaultWorkers is the copy concurrency when CopyOptions.Workers is 0.
+const DefaultWorkers = 64
+
+// EntryError is one entry that could not be copied or verified.
+type EntryError struct {
+	Path string `json:"path"`
+	Op   string `json:"op"`
+	Err  string `json:"error"`
+}
+
+// CopyReport says what a Copy did. Counts cover the whole source tree; the path lists
+// are capped at CopyOptions.MaxListed.
+type CopyReport struct {
+	Source      string `json:"source"`
+	Destination string `json:"destination"`
+	// Files, Dirs and Symlinks count source entries; Bytes is the size of all files.
+	Files    int64 `json:"files"`
+	Dirs     int64 `json:"dirs"`
+	Symlinks int64 `json:"symlinks"`
+	Bytes    int64 `json:"bytes"`
+	// Hardlinks counts names made as hardlinks to a file copied under another name.
+	Hardlinks int64 `json:"hardlinks"`
+	// Copied counts files (and links) written; CopiedBytes the data written.
+	Copied      int64 `json:"copied"`
+	CopiedBytes int64 `json:"copiedBytes"`
+	// Unchanged counts entries already identical in the destination (not written).
+	Unchanged int64 `json:"unchanged"`
+	// MetadataFixed counts entries whose data matched but whose owner or mode did
+	// not: fixed with a setattr, no data copied.
+	MetadataFixed int64 `json:"metadataFixed"`
+	// StrippedSetID counts regular files whose setuid/setgid bits were dropped.
+	StrippedSetID      int64    `json:"strippedSetID"`
+	StrippedSetIDPaths []string `json:"strippedSetIDPaths,omitempty"`
+	// Specials counts sockets, FIFOs and devices: skipped, never recreated.
+	Specials      int64    `json:"specials"`
+	SpecialsPaths []string `json:"specialsPaths,omitempty"`
+	// TempRemoved counts leftovers of an interrupted run that were removed.
+	TempRemoved int64 `json:"tempRemoved"`
+	// Extra counts destination entries not in the source, left alone; Deleted those
+	// removed because of CopyOptions.Delete.
+	Extra   int64 `json:"extra"`
+	Deleted int64 `json:"deleted"`
+	// Limitations are things the destination cannot do, each said once (e.g. owning
+	// a symlink over SFTP without lsetstat@openssh.com).
+	Limitations []string `json:"limitations,omitempty"`
+	// Errors counts entries that failed; ErrorList holds the first of them.
+	Errors    int64         `json:"errors"`
+	ErrorList []EntryError  `json:"errorList,omitempty"`
+	Elapsed   time.Duration `json:"elapsed"`
+}
+
+// ErrEntriesFailed is returned (wrapped) by Copy and Verify when some entries failed
+// but the run went on to the end; the report lists them.
+var ErrEntriesFailed = errors.New("some entries failed")
+
+// Copy copies the tree at src "." into dst "." (both already rooted at the home
+// directories: /<oldUID> and /<newUID>, see PrepareDest), making every entry owned
+// by opts.UID. It returns a report, also when it fails; the error wraps
+// ErrEntriesFailed when entries failed and the copy went on, or the fatal error
+// that stopped it (context cancelled, destination unwritable, connection gone).
+//
+// Running it again over a finished or interrupted copy moves only what differs.
+func Copy(ctx context.Context, src, dst FS, opts CopyOptions) (*CopyReport, error) {
+	if opts.UID == 0 {
+		return nil, errors.New("copy: the new owner UID must be set and not 0 (root)")
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = DefaultWorkers
+	}
+	if opts.Retries <= 0 {
+		opts.Retries = 3
+	}
+	if opts.MaxListed <= 0 {
+		opts.MaxListed = 100
+	}
+	if opts.Progress == nil {
+		opts.Progress = NopReporter
+	}
+	if opts.ProgressInterval <= 0 {
+		opts.ProgressInterval = DefaultProgressInterval
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	sf, df := src.Features(), dst.Features()
+	c := &copier{
+		src: src, dst: dst, opts: opts, sf: sf, df: df,
+		gran:  max(sf.TimeGranularity, df.TimeGranularity, time.Nanosecond),
+		links: map[devIno]*linkGroup{},
+		log:   opts.Logger.With("from", src.String(), "to", dst.String()),
+		start: time.Now(),
+		rep:   CopyReport{Source: src.String(), Destination: dst.String()},
+	}
+	c.hardlinks = sf.Inodes && df.Hardlinks
+	rep, err := c.run(ctx)
+	return rep, err
+}
+
+type devIno struct{ dev, ino uint64 }
+
+// linkGroup is a hardlinked source file: the first name seen is copied, the others
+// become links to its destination. Names seen before the first one is in place wait
+// in waiters (a worker never blocks on another, so the pool cannot deadlock).
+type linkGroup struct {
+	mu      sync.Mutex
+	first   string
+	done    bool
+	ok      bool   // the first name is in place
+	dstIno  uint64 // its destination inode, when the destination shows inodes
+	written bool   // its data was (re)written in this run
+	waiters []job
+}
+
+type copier struct {
+	src, dst  FS
+	opts      CopyOptions
+	sf, df    Features
+	gran      time.Duration
+	hardlinks bool
+	log       *slog.Logger
+	start     time.Time
+
+	jobs    chan job
+	walkers chan struct{} // semaphore: directories listed concurrently
+	walkWG  sync.WaitGroup
+	cancel  context.CancelCauseFunc
+
+	linksMu sync.Mutex
+	links   map[devIno]*linkGroup
+
+	repMu sync.Mutex // guards the lists in rep and limits
+	rep   CopyReport
+	limit map[string]bool
+
+	entries, files, dirs, symlinks, bytes, hardlinkN, copied, copiedBytes,
+	unchanged, metaFixed, stripped, specials, tempRemoved, extra, deleted,
+	errs atomic.Int64
+}
+
+// dirNode is a directory in progress. It lives until every child is done, then its
+// attributes are applied (after the children, whose creation changes its mtime, and
+// after its own permission bits might forbid writing into it) and it is released
+// from its parent. Only directories still in progress are in memory.
+type dirNode struct {
+	name    string
+	parent  *dirNode
+	src     Info
+	dst     *Info // the destination's entry before this run; nil when created now
+	pending atomic.Int64
+	changed atomic.Bool // something inside was written or removed
+}
+
+type job struct {
+	dir  *dirNode
+	name string
+	src  Info
+	dst  *Info
+}
+
+func (c *copier) run(ctx context.Context) (*CopyReport, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	c.cancel = cancel
+
+	rootSrc, err := c.src.Lstat(ctx, ".")
+	if err != nil {
+		return nil, fmt.Errorf("copy: reading source root %s: %w", c.src, err)
+	}
+	if !rootSrc.Mode.IsDir() {
+		return nil, fmt.Errorf("copy: source root %s is not a directory (%v)", c.src, rootSrc.Mode.Type())
+	}
+	rootDst, err := c.dst.Lstat(ctx, ".")
+	if err != nil {
+		return nil, fmt.Errorf("copy: reading destination root %s (create it first, see PrepareDest): %w", c.dst, err)
+	}
+	if !rootDst.Mode.IsDir() {
+		return nil, fmt.Errorf("copy: destination root %s is not a directory (%v)", c.dst, rootDst.Mode.Type())
+	}
+	c.log.Info("copy starting", "uid", c.opts.UID, "workers", c.opts.Workers,
+		"hardlinks", c.hardlinks, "time_granularity", c.gran)
+
+	// The queue is short: the walk runs only a little ahead of the workers, so
+	// memory does not grow with the tree.
+	c.jobs = make(chan job, c.opts.Workers*2)
+	c.walkers = make(chan struct{}, max(2, c.opts.Workers/4))
+	var workWG sync.WaitGroup
+	for range c.opts.Workers {
+		workWG.Add(1)
+		go func() {
+			defer workWG.Done()
+			for j := range c.jobs {
+				c.doJob(ctx, j)
+			}
+		}()
+	}
+	progDone := make(chan struct{})
+	go c.pushProgress(progDone)
+
+	root := &dirNode{name: ".", src: rootSrc, dst: &rootDst}
+	root.pending.Store(1)
+	c.walkWG.Add(1)
+	c.walkDir(ctx, root)
+	c.walkWG.Wait()
+	close(c.jobs)
+	workWG.Wait()
+	close(progDone)
+
+	rep := c.report()
+	c.opts.Progress.Update(c.progress(true))
+	if ctx.Err() != nil {
+		// The cause is the parent's (cancelled, deadline) or the fatal entry error.
+		return rep, fmt.Errorf("copy %s -> %s stopped: %w", c.src, c.dst, context.Cause(ctx))
+	}
+	c.log.Info("copy done", "files", rep.Files, "dirs", rep.Dirs, "symlinks", rep.Symlinks,
+		"bytes", rep.Bytes, "copied", rep.Copied, "unchanged", rep.Unchanged, "errors", rep.Errors,
+		"elapsed", rep.Elapsed)
+	if rep.Errors > 0 {
+		return rep, fmt.Errorf("copy %s -> %s: %d entries: %w", c.src, c.dst, rep.Errors, ErrEntriesFailed)
+	}
+	return rep, nil
+}
+
+func (c *copier) report() *CopyReport {
+	c.repMu.Lock()
+	defer c.repMu.Unlock()
+	r := c.rep
+	r.Files, r.Dirs, r.Symlinks, r.Bytes = c.files.Load(), c.dirs.Load(), c.symlinks.Load(), c.bytes.Load()
+	r.Hardlinks, r.Copied, r.CopiedBytes = c.hardlinkN.Load(), c.copied.Load(), c.copiedBytes.Load()
+	r.Unchanged, r.MetadataFixed, r.StrippedSetID = c.unchanged.Load(), c.metaFixed.Load(), c.stripped.Load()
+	r.Specials, r.TempRemoved, r.Extra, r.Deleted = c.specials.Load(), c.tempRemoved.Load(), c.extra.Load(), c.deleted.Load()
+	r.Errors = c.errs.Load()
+	r.Elapsed = time.Since(c.start)
+	return &r
+}
+
+func (c *copier) progress(done bool) Progress {
+	return withRates(Progress{
+		Entries: c.entries.Load(), Files: c.files.Load(), Bytes: c.bytes.Load(),
+		CopiedBytes: c.copiedBytes.Load(), Unchanged: c.unchanged.Load(), Errors: c.errs.Load(),
+		Elapsed: time.Since(c.start), Done: done,
+	})
+}
+
+func (c *copier) pushProgress(done <-chan struct{}) {
+	t := time.NewTicker(c.opts.ProgressInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+			c.opts.Progress.Update(c.progress(false))
+		}
+	}
+}
+
+// fatal reports whether err makes going on pointless: nothing more can be written.
+func fatal(ctx context.Context, err error) bool {
+	return ctx.Err() != nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, syscall.EROFS) || errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) ||
+		errors.Is(err, ErrConnectionLost) || errors.Is(err, fs.ErrClosed)
+}
+
+// fail records a failed entry, or stops the copy when the error is fatal.
+func (c *copier) fail(ctx context.Context, name, op string, err error) {
+	if fatal(ctx, err) {
+		if ctx.Err() == nil {
+			c.log.Error("copy stopping", "path", name, "op", op, "err", err)
+			c.cancel(fmt.Errorf("%s %q: %w", op, name, err))
+		}
+		return
+	}
+	c.errs.Add(1)
+	c.log.Warn("copy failed for an entry", "path", name, "op", op, "err", err)
+	c.repMu.Lock()
+	if len(c.rep.ErrorList) < c.opts.MaxListed {
+		c.rep.ErrorList = append(c.rep.ErrorList, EntryError{Path: name, Op: op, Err: err.Error()})
+	}
+	c.repMu.Unlock()
+}
+
+func (c *copier) listPath(list *[]string, name string) {
+	c.repMu.Lock()
+	if len(*list) < c.opts.MaxListed {
+		*list = append(*list, name)
+	}
+	c.repMu.Unlock()
+}
+
+// limitation records something the destination cannot do, once.
+func (c *copier) limitation(what string) {
+	c.repMu.Lock()
+	defer c.repMu.Unlock()
+	if c.limit == nil {
+		c.limit = map[string]bool{}
+	}
+	if !c.limit[what] {
+		c.limit[what] = true
+		c.rep.Limitations = append(c.rep.Limitations, what)
+		c.log.Warn("destination limitation", "what", what)
+	}
+}
+
+// retry runs op again after ErrConnectionLost (the backend reconnects on the next
+// call), with a short backoff.
+func (c *copier) retry(ctx context.Context, op func() error) error {
+	var err error
+	for attempt := 0; ; attempt++ {
+		err = op()
+		if err == nil || !errors.Is(err, ErrConnectionLost) || attempt >= c.opts.Retries || ctx.Err() != nil {
+			return err
+		}
+		c.log.Debug("retrying after a lost connection", "attempt", attempt+1, "err", err)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(200<<attempt) * time.Millisecond):
+		}
+	}
+}
+
+func join(dir, base string) string {
+	if dir == "." {
+		return base
+	}
+	return dir + "/" + base
+}
+
+// permBits are the bits Attr.Perm carries.
+func permBits(m fs.FileMode) fs.FileMode {
+	return m & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
+}
+
+func (c *copier) gid(src Info) uint32 {
+	if c.opts.GID != nil {
+		return *c.opts.GID
+	}
+	return src.GID
+}
+
+// want is the attr the destination entry must have.
+func (c *copier) want(name string, src Info, count bool) Attr {
+	perm := permBits(src.Mode)
+	if src.Mode.IsRegular() && !c.opts.KeepSetID && perm&(fs.ModeSetuid|fs.ModeSetgid) != 0 {
+		perm &^= fs.ModeSetuid | fs.ModeSetgid
+		if count {
+			c.stripped.Add(1)
+			c.listPath(&c.rep.StrippedSetIDPaths, name)
+		}
+	}
+	return Attr{UID: c.opts.UID, GID: c.gid(src), Perm: perm, ModTime: src.ModTime}
+}
+
+func (c *copier) sameTime(a, b time.Time) bool {
+	return a.Truncate(c.gran).Equal(b.Truncate(c.gran))
+}
+
+// walkDir lists a directory in source and destination, makes missing
+// subdirectories, removes leftovers, queues files and links for the workers and
+// walks subdirectories (in a new goroutine while fewer than cap(c.walkers) run,
+// inline otherwise: bounded fan-out). It releases its own hold on n when done.
+func (c *copier) walkDir(ctx context.Context, n *dirNode) {
+	defer c.walkWG.Done()
+	defer c.release(ctx, n)
+	if ctx.Err() != nil {
+		return
+	}
+	var entries []Info
+	err := c.retry(ctx, func() (err error) {
+		entries, err = c.src.ReadDir(ctx, n.name)
+		return err
+	})
+	if err != nil {
+		c.fail(ctx, n.name, "reading source directory", err)
+		return
+	}
+	var dstEntries map[string]Info
+	if n.dst != nil {
+		var list []Info
+		err := c.retry(ctx, func() (err error) {
+			list, err = c.dst.ReadDir(ctx, n.name)
+			return err
+		})
+		if err != nil {
+			c.fail(ctx, n.name, "reading destination directory", err)
+			return
+		}
+		dstEntries = make(map[string]Info, len(list))
+		for _, d := range list {
+			dstEntries[d.Name] = d
+		}
+	}
+	for _, e := range entries {
+		if ctx.Err() != nil {
+			return
+		}
+		name := join(n.name, e.Name)
+		var dst *Info
+		if d, ok := dstEntries[e.Name]; ok {
+			dst = &d
+			delete(dstEntries, e.Name)
+		}
+		c.entries.Add(1)
+		switch e.Mode.Type() {
+		case fs.ModeDir:
+			c.dirs.Add(1)
+			if dst != nil && !dst.Mode.IsDir() {
+				if !c.removeAll(ctx, n, name, *dst) {
+					continue
+				}
+				dst = nil
+			}
+			if dst == nil {
+				// 0700 while its content is written; the real mode comes at the end.
+				if err := c.retry(ctx, func() error { return c.dst.Mkdir(ctx, name, 0o700) }); err != nil {
+					c.fail(ctx, name, "making directory", err)
+					continue
+				}
+				n.changed.Store(true)
+			}
+			child := &dirNode{name: name, parent: n, src: e, dst: dst}
+			child.pending.Store(1)
+			n.pending.Add(1)
+			c.walkWG.Add(1)
+			select {
+			case c.walkers <- struct{}{}:
+				go func() {
+					defer func() { <-c.walkers }()
+					c.walkDir(ctx, child)
+				}()
+			default:
+				c.walkDir(ctx, child)
+			}
+		case 0, fs.ModeSymlink:
+			n.pending.Add(1)
+			select {
+			case c.jobs <- job{dir: n, name: name, src: e, dst: dst}:
+			case <-ctx.Done():
+				n.pending.Add(-1)
+				return
+			}
+		default:
+			c.specials.Add(1)
+			c.listPath(&c.rep.SpecialsPaths, name)
+			c.log.Info("skipping special file", "path", name, "type", e.Mode.Type().String())
+			if dst != nil {
+				c.leftover(ctx, n, name, *dst)
+			}
+		}
+	}
+	for _, d := range dstEntries {
+		c.leftover(ctx, n, join(n.name, d.Name), d)
+	}
+}
+
+// leftover handles a destination entry with no source counterpart.
+func (c *copier) leftover(ctx context.Context, n *dirNode, name string, d Info) {
+	switch {
+	case isTempName(d.Name) && !d.Mode.IsDir():
+		if err := c.retry(ctx, func() error { return c.dst.Remove(ctx, name) }); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			c.fail(ctx, name, "removing a temporary file of an earlier run", err)
+			return
+		}
+		c.tempRemoved.Add(1)
+		n.changed.Store(true)
+	case c.opts.Delete:
+		if c.removeAll(ctx, n, name, d) {
+			c.deleted.Add(1)
+		}
+	default:
+		c.extra.Add(1)
+	}
+}
+
+// removeAll removes a destination entry, a directory with everything in it. Only
+// used for entries that are in the way of the source tree or not in it (Delete).
+func (c *copier) removeAll(ctx context.Context, n *dirNode, name string, d Info) bool {
+	if err := removeAll(ctx, c.dst, name, d); err != nil {
+		c.fail(ctx, name, "removing destination entry", err)
+		return false
+	}
+	n.changed.Store(true)
+	return true
+}
+
+func removeAll(ctx context.Context, f FS, name string, d Info) error {
+	if d.Mode.IsDir() {
+		list, err := f.ReadDir(ctx, name)
+		if err != nil {
+			return err
+		}
+		for _, e := range list {
+			if err := removeAll(ctx, f, join(name, e.Name), e); err != nil {
+				return err
+			}
+		}
+	}
+	err := f.Remove(ctx, name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
+// release drops one hold on n; the last one applies n's attributes and releases its
+// parent in turn.
+func (c *copier) release(ctx context.Context, n *dirNode) {
+	for n != nil && n.pending.Add(-1) == 0 {
+		c.finishDir(ctx, n)
+		n = n.parent
+	}
+}
+
+// finishDir applies a directory's owner, mode and mtime once its children are done.
+// When the copy was cancelled it does nothing: a rerun compares the directory again.
+func (c *copier) finishDir(ctx context.Context, n *dirNode) {
+	if ctx.Err() != nil {
+		return
+	}
+	want := c.want(n.name, n.src, false)
+	if !n.changed.Load() && n.dst != nil && c.attrMatch(*n.dst, want, true) {
+		if n.name != "." {
+			c.unchanged.Add(1)
+		}
+		return
+	}
+	if err := c.retry(ctx, func() error { return c.dst.Setattr(ctx, n.name, want, SetAll) }); err != nil {
+		c.fail(ctx, n.name, "setting directory attributes", err)
+	}
+}
+
+// attrMatch compares owner, permission bits and (with times) mtime.
+func (c *copier) attrMatch(d Info, want Attr, times bool) bool {
+	return d.UID == want.UID && d.GID == want.GID && permBits(d.Mode) == want.Perm &&
+		(!times || c.sameTime(d.ModTime, want.ModTime))
+}
+
+func (c *copier) doJob(ctx context.Context, j job) {
+	defer c.release(ctx, j.dir)
+	if ctx.Err() != nil {
+		return
+	}
+	if j.src.Mode.Type() == fs.ModeSymlink {
+		c.symlinks.Add(1)
+		c.copySymlink(ctx, j)
+		return
+	}
+	c.files.Add(1)
+	c.bytes.Add(j.src.Size)
+	if c.hardlinks && j.src.Nlink > 1 {
+		c.copyLinked(ctx, j)
+		return
+	}
+	c.copyRegular(ctx, j)
+}
+
+// copyRegular copies a regular file unless the destination already matches, and
+// reports whether the destination now holds it and whether data was written.
+func (c *copier) copyRegular(ctx context.Context, j job) (ok, written bool) {
+	want := c.want(j.name, j.src, true)
+	if d := j.dst; d != nil && d.Mode.IsRegular() && d.Size == j.src.Size && c.sameTime(d.ModTime, j.src.ModTime) {
+		if c.attrMatch(*d, want, false) {
+			c.unchanged.Add(1)
+			return true, false
+		}
+		err := c.retry(ctx, func() error { return c.dst.Setattr(ctx, j.name, want, SetOwner|SetPerm) })
+		if err != nil {
+			c.fail(ctx, j.name, "fixing owner and mode", err)
+			return false, false
+		}
+		c.metaFixed.Add(1)
+		return true, false
+	}
+	if d := j.dst; d != nil && d.Mode.IsDir() {
+		if !c.removeAll(ctx, j.dir, j.name, *d) {
+			return false, false
+		}
+	}
+	var n int64
+	err := c.retry(ctx, func() (err error) {
+		n, err = c.writeFile(ctx, j.name, want)
+		return err
+	})
+	if err != nil {
+		c.fail(ctx, j.name, "copying file", err)
+		return false, false
+	}
+	j.dir.changed.Store(true)
+	c.copied.Add(1)
+	c.copiedBytes.Add(n)
+	return true, true
+}
+
+// writeFile copies name's data to a temporary name beside it with attributes
+// applied at Close, then renames it into place.
+func (c *copier) writeFile(ctx context.Context, name string, attr Attr) (int64, error) {
+	tmp := tempName(name)
+	r, err := c.src.Open(ctx, name)
+	if err != nil {
+		return 0, fmt.Errorf("opening source: %w", err)
+	}
+	defer r.Close()
+	w, err := c.dst.Create(ctx, tmp, attr)
+	if err != nil {
+		return 0, fmt.Errorf("creating temporary file: %w", err)
+	}
+	n, err := io.Copy(w, r)
+	if err != nil {
+		w.Close()
+		c.removeTemp(tmp)
+		return n, fmt.Errorf("copying data: %w", err)
+	}
+	if err := w.Close(); err != nil {
+		c.removeTemp(tmp)
+		return n, fmt.Errorf("closing temporary file: %w", err)
+	}
+	if err := c.dst.Rename(ctx, tmp, name); err != nil {
+		c.removeTemp(tmp)
+		return n, fmt.Errorf("renaming into place: %w", err)
+	}
+	return n, nil
+}
+
+// removeTemp cleans up after a failed write, also when ctx is cancelled; if it
+// fails too, the next run removes the file.
+func (c *copier) removeTemp(tmp string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c.dst.Remove(ctx, tmp)
+}
+
+// copySymlink makes the destination a symlink with the source's target, stored
+// verbatim and never followed. It is made under a temporary name and renamed over
+// whatever was there, so the name is never missing.
+func (c *copier) copySymlink(ctx context.Context, j job) {
+	var target string
+	if err := c.retry(ctx, func() (err error) {
+		target, err = c.src.Readlink(ctx, j.name)
+		return err
+	}); err != nil {
+		c.fail(ctx, j.name, "reading symlink", err)
+		return
+	}
+	want := c.want(j.name, j.src, false)
+	mask := c.symlinkMask()
+	if d := j.dst; d != nil && d.Mode.Type() == fs.ModeSymlink {
+		var have string
+		if err := c.retry(ctx, func() (err error) {
+			have, err = c.dst.Readlink(ctx, j.name)
+			return err
+		}); err != nil {
+			c.fail(ctx, j.name, "reading destination symlink", err)
+			return
+		}
+		if have == target {
+			fix := SetMask(0)
+			if mask&SetOwner != 0 && (d.UID != want.UID || d.GID != want.GID) {
+				fix |= SetOwner
+			}
+			if mask&SetTimes != 0 && !c.sameTime(d.ModTime, want.ModTime) {
+				fix |= SetTimes
+			}
+			if fix == 0 {
+				c.unchanged.Add(1)
+				return
+			}
+			if err := c.retry(ctx, func() error { return c.dst.Setattr(ctx, j.name, want, fix) }); err != nil {
+				c.fail(ctx, j.name, "fixing symlink owner", err)
+				return
+			}
+			c.metaFixed.Add(1)
+			return
+		}
+	}
+	if d := j.dst; d != nil && d.Mode.IsDir() {
+		if !c.removeAll(ctx, j.dir, j.name, *d) {
+			return
+		}
+	}
+	err := c.retry(ctx, func() error {
+		tmp := tempName(j.name)
+		if err := c.dst.Symlink(ctx, target, tmp); err != nil {
+			return fmt.Errorf("making symlink: %w", err)
+		}
+		if mask != 0 {
+			if err := c.dst.Setattr(ctx, tmp, want, mask); err != nil {
+				c.removeTemp(tmp)
+				return fmt.Errorf("setting symlink owner and mtime: %w", err)
+			}
+		}
+		if err := c.dst.Rename(ctx, tmp, j.name); err != nil {
+			c.removeTemp(tmp)
+			return fmt.Errorf("renaming into place: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		c.fail(ctx, j.name, "copying symlink", err)
+		return
+	}
+	j.dir.changed.Store(true)
+	c.copied.Add(1)
+}
+
+func (c *copier) symlinkMask() SetMask {
+	var m SetMask
+	if c.df.SymlinkOwner {
+		m |= SetOwner
+	} else {
+		c.limitation("symlinks keep the owner of the process that made them: the destination cannot chown a symlink itself")
+	}
+	if c.df.SymlinkTimes {
+		m |= SetTimes
+	}
+	return m
+}
+
+// copyLinked handles one name of a hardlinked source file: the first name seen is
+// copied; the others become hardlinks to it once it is in place.
+func (c *copier) copyLinked(ctx context.Context, j job) {
+	key := devIno{j.src.Dev, j.src.Ino}
+	c.linksMu.Lock()
+	g, ok := c.links[key]
+	if !ok {
+		g = &linkGroup{first: j.name}
+		c.links[key] = g
+	}
+	c.linksMu.Unlock()
+	if ok {
+		g.mu.Lock()
+		if !g.done {
+			// Keep the hold on the directory until the link is made.
+			j.dir.pending.Add(1)
+			g.waiters = append(g.waiters, j)
+			g.mu.Unlock()
+			return
+		}
+		g.mu.Unlock()
+		c.linkTo(ctx, g, j)
+		return
+	}
+	okFirst, written := c.copyRegular(ctx, j)
+	var ino uint64
+	if okFirst && c.df.Inodes {
+		if d, err := c.dst.Lstat(ctx, j.name); err == nil {
+			ino = d.Ino
+		}
+	}
+	g.mu.Lock()
+	g.done, g.ok, g.written, g.dstIno = true, okFirst, written, ino
+	waiters := g.waiters
+	g.waiters = nil
+	g.mu.Unlock()
+	for _, w := range waiters {
+		c.linkTo(ctx, g, w)
+		c.release(ctx, w.dir)
+	}
+}
+
+// linkTo makes j.name a hardlink to the group's first name, or copies it on its own
+// when the first one failed.
+func (c *copier) linkTo(ctx context.Context, g *linkGroup, j job) {
+	if ctx.Err() != nil {
+		return
+	}
+	if !g.ok {
+		c.copyRegular(ctx, j)
+		return
+	}
+	if d := j.dst; d != nil && d.Mode.IsRegular() {
+		same := false
+		if c.df.Inodes {
+			same = g.dstIno != 0 && d.Ino == g.dstIno
+		} else {
+			// The destination cannot show inodes: trust a name that matches, unless
+			// the first name was rewritten (its inode is new).
+			same = !g.written && d.Size == j.src.Size && c.sameTime(d.ModTime, j.src.ModTime) &&
+				c.attrMatch(*d, c.want(j.name, j.src, false), false)
+		}
+		if same {
+			c.unchanged.Add(1)
+			return
+		}
+	}
+	err := c.retry(ctx, func() error {
+		if j.dst != nil {
+			if err := removeAll(ctx, c.dst, j.name, *j.dst); err != nil {
+				return fmt.Errorf("removing old entry: %w", err)
+			}
+		}
+		err := c.dst.Link(ctx, g.first, j.name)
+		if err != nil && errors.Is(err, ErrConnectionLost) {
+			// The link may have been made before the connection dropped: the
+			// next attempt removes it first.
+			if d, lerr := c.dst.Lstat(ctx, j.name); lerr == nil {
+				j.dst = &d
+			}
+		}
+		return err
+	})
+	if err != nil {
+		c.fail(ctx, j.name, "making hardlink to "+path.Base(g.first), err)
+		return
+	}
+	j.dir.changed.Store(true)
+	c.hardlinkN.Add(1)
+}

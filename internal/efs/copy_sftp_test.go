@@ -1,0 +1,139 @@
+package efs_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/studio-migrator/studio-migrator/internal/efs"
+)
+
+func TestCopyLocalToSFTP(t *testing.T) {
+	srv := newSFTPServer(t)
+	ctx := context.Background()
+	srcDir := filepath.Join(t.TempDir(), "old", fmt.Sprint(oldUID))
+	buildTree(t, srcDir)
+	must(t, os.Mkdir(filepath.Join(srv.Dir(), "new"), 0o755))
+
+	cfg := sftpConfig(srv)
+	cfg.Root = filepath.Join(srv.Dir(), "new")
+	parent := dialSFTP(t, cfg)
+	must(t, efs.PrepareDest(ctx, parent, fmt.Sprint(newUID), newUID, srcGID, false))
+	cfg.Root = filepath.Join(srv.Dir(), "new", fmt.Sprint(newUID))
+	dst := dialSFTP(t, cfg)
+	src := newLocalFS(t, srcDir)
+
+	rep, err := efs.Copy(ctx, src, dst, copyOpts())
+	if err != nil {
+		t.Fatalf("copy: %v %+v", err, rep.ErrorList)
+	}
+	f := dst.Features()
+	if !f.Hardlinks {
+		t.Log("sftp-server has no hardlink@openssh.com: hardlinks become copies")
+	}
+	co := checkOpts{gran: time.Second, hardlinks: f.Hardlinks, linkOwner: f.SymlinkOwner, linkTimes: f.SymlinkTimes}
+	checkTree(t, srcDir, cfg.Root, co)
+	if f.Hardlinks && rep.Hardlinks != 2 {
+		t.Errorf("hardlinks %d, want 2", rep.Hardlinks)
+	}
+
+	vr, err := efs.Verify(ctx, src, dst, efs.VerifyOptions{UID: newUID, Checksum: true})
+	if err != nil {
+		t.Fatalf("verify: %v %+v", err, vr.List)
+	}
+	// A rerun only lists: nothing written.
+	rep, err = efs.Copy(ctx, src, dst, copyOpts())
+	must(t, err)
+	if rep.Copied != 0 || rep.CopiedBytes != 0 || rep.MetadataFixed != 0 || rep.Hardlinks != 0 {
+		t.Errorf("rerun wrote: %+v", rep)
+	}
+	checkTree(t, srcDir, cfg.Root, co)
+}
+
+func TestCopySFTPToLocal(t *testing.T) {
+	srv := newSFTPServer(t)
+	ctx := context.Background()
+	srcDir := filepath.Join(srv.Dir(), "old", fmt.Sprint(oldUID))
+	buildTree(t, srcDir)
+	cfg := sftpConfig(srv)
+	cfg.Root = srcDir
+	src := dialSFTP(t, cfg)
+
+	base := t.TempDir()
+	dstDir := filepath.Join(base, fmt.Sprint(newUID))
+	must(t, efs.PrepareDest(ctx, newLocalFS(t, base), fmt.Sprint(newUID), newUID, srcGID, false))
+	dst := newLocalFS(t, dstDir)
+
+	rep, err := efs.Copy(ctx, src, dst, copyOpts())
+	if err != nil {
+		t.Fatalf("copy: %v %+v", err, rep.ErrorList)
+	}
+	// SFTP shows no inodes: each name of a hardlinked file is a separate copy.
+	co := checkOpts{gran: time.Second, hardlinks: false, linkOwner: true, linkTimes: src.Features().SymlinkTimes}
+	checkTree(t, srcDir, dstDir, co)
+	if rep.Specials != 2 || rep.StrippedSetID != 2 {
+		t.Errorf("specials %d stripped %d", rep.Specials, rep.StrippedSetID)
+	}
+	vr, err := efs.Verify(ctx, src, dst, efs.VerifyOptions{UID: newUID, Checksum: true})
+	if err != nil {
+		t.Fatalf("verify: %v %+v", err, vr.List)
+	}
+	rep, err = efs.Copy(ctx, src, dst, copyOpts())
+	must(t, err)
+	if rep.Copied != 0 || rep.MetadataFixed != 0 {
+		t.Errorf("rerun wrote: copied %d fixed %d", rep.Copied, rep.MetadataFixed)
+	}
+}
+
+// flakyFS fails the first Create of every file with ErrConnectionLost, as a
+// dropped SFTP connection would.
+type flakyFS struct {
+	efs.FS
+	mu   sync.Mutex
+	seen map[string]bool
+}
+
+func (f *flakyFS) Create(ctx context.Context, name string, attr efs.Attr) (io.WriteCloser, error) {
+	dir := filepath.Dir(name)
+	f.mu.Lock()
+	first := !f.seen[dir]
+	f.seen[dir] = true
+	f.mu.Unlock()
+	if first {
+		return nil, fmt.Errorf("creating %s: %w: %w", name, efs.ErrConnectionLost, io.EOF)
+	}
+	return f.FS.Create(ctx, name, attr)
+}
+
+func TestCopyRetriesLostConnection(t *testing.T) {
+	srcDir, dstDir, _ := homes(t)
+	src, dst := newLocalFS(t, srcDir), newLocalFS(t, dstDir)
+	rep, err := efs.Copy(context.Background(), src, &flakyFS{FS: dst, seen: map[string]bool{}}, copyOpts())
+	if err != nil {
+		t.Fatalf("copy with a flaky destination: %v %+v", err, rep.ErrorList)
+	}
+	checkTree(t, srcDir, dstDir, checkOpts{gran: time.Nanosecond, hardlinks: true, linkOwner: true, linkTimes: true})
+}
+
+// TestCopyConnectionGone: a destination that never comes back stops the copy with
+// ErrConnectionLost instead of failing every entry one by one.
+func TestCopyConnectionGone(t *testing.T) {
+	srcDir, dstDir, _ := homes(t)
+	src, dst := newLocalFS(t, srcDir), newLocalFS(t, dstDir)
+	_, err := efs.Copy(context.Background(), src, &deadFS{FS: dst}, efs.CopyOptions{UID: newUID, Retries: 1})
+	if !errors.Is(err, efs.ErrConnectionLost) {
+		t.Fatalf("copy to a dead destination: %v", err)
+	}
+}
+
+type deadFS struct{ efs.FS }
+
+func (deadFS) Create(context.Context, string, efs.Attr) (io.WriteCloser, error) {
+	return nil, fmt.Errorf("create: %w", efs.ErrConnectionLost)
+}
