@@ -88,6 +88,13 @@ func printReport(w io.Writer, rep *Report) {
 		for _, b := range sc.Baselines {
 			hdr = append(hdr, "x vs "+b)
 		}
+		fuse := false
+		for _, r := range rep.Results {
+			fuse = fuse || r.Scenario == sc.Name && len(r.Runs) > 0 && r.Runs[0].FUSEOps != nil
+		}
+		if fuse {
+			hdr = append(hdr, "EFS ops read/write")
+		}
 		hdr = append(hdr, "peak RSS MiB", "verified")
 		fmt.Fprintln(tw, strings.Join(hdr, "\t"))
 		for _, r := range rep.Results {
@@ -97,6 +104,9 @@ func printReport(w io.Writer, rep *Report) {
 			if !r.Verified {
 				row := []string{r.Tool, "-", "-"}
 				for range sc.Baselines {
+					row = append(row, "-")
+				}
+				if fuse {
 					row = append(row, "-")
 				}
 				why := r.Failure
@@ -114,6 +124,14 @@ func printReport(w io.Writer, rep *Report) {
 				case ok:
 					row = append(row, fmt.Sprintf("%.2f", s))
 				default:
+					row = append(row, "-")
+				}
+			}
+			if fuse {
+				// Operations of the first run: the delays a serial tool pays one by one.
+				if o := r.Runs[0].FUSEOps; o != nil {
+					row = append(row, fmt.Sprintf("%d/%d", o.Read, o.Write))
+				} else {
 					row = append(row, "-")
 				}
 			}
