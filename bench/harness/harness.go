@@ -41,7 +41,10 @@ type Config struct {
 	// Runs per tool; the report gives the median. EFSRuns, if not zero, caps the
 	// runs of the efs scenario, whose baselines take minutes each (and, being bound
 	// by the emulated round trips rather than CPU, vary little between runs).
-	Runs, EFSRuns int
+	// BigFileRuns, if larger than Runs, raises the bigfile scenario's runs: each
+	// takes a second, and a single large copy is the most sensitive to a neighbour's
+	// burst of CPU or memory bandwidth.
+	Runs, EFSRuns, BigFileRuns int
 	// Files per scenario (small files in the generated home).
 	TmpfsFiles, EFSFiles, SFTPFiles int
 	// LargeFiles of LargeSize bytes are added to each generated home.
@@ -75,6 +78,7 @@ func DefaultConfig() Config {
 		Scenarios:       slices.Clone(AllScenarios),
 		Runs:            3,
 		EFSRuns:         2,
+		BigFileRuns:     7,
 		TmpfsFiles:      100_000,
 		EFSFiles:        1_000,
 		SFTPFiles:       2_000,

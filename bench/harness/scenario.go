@@ -203,6 +203,9 @@ func runScenario(ctx context.Context, cfg Config, name, dir string) (ScenarioInf
 	if name == ScenarioEFS && cfg.EFSRuns > 0 {
 		runs = min(runs, cfg.EFSRuns)
 	}
+	if name == ScenarioBigFile {
+		runs = max(runs, cfg.BigFileRuns)
+	}
 	info.Runs = runs
 	for run := 0; run < runs; run++ {
 		for i, t := range sc.tools {

@@ -19,6 +19,13 @@
 // and streams them. RELEASE and FORGET are free: the kernel sends them after close
 // returned, so no caller waits for them.
 //
+// What still serializes is what serializes on a real NFS mount too: the kernel holds
+// a directory's lock while it creates, links, renames or removes a name in it, so
+// such operations in one directory queue behind each other on EFS as here, while
+// lookups and listings (FUSE_PARALLEL_DIROPS) and anything in different directories
+// overlap. The model sets no limit on requests in flight (the NFS client's RPC slot
+// table is large); a tool with 64 workers gets 64 round trips at once.
+//
 // Kernel caches: entries, attributes and negative lookups are cached for one second
 // (CacheTimeout). The Linux NFS client caches attributes for at least acregmin=3 s
 // (acdirmin=30 s for directories), so one second charges a little more than EFS

@@ -22,6 +22,7 @@ func main() {
 	flag.StringVar(&scenarios, "scenarios", scenarios, "comma-separated scenarios: "+strings.Join(harness.AllScenarios, ","))
 	flag.IntVar(&cfg.Runs, "runs", cfg.Runs, "runs per tool (the median is reported)")
 	flag.IntVar(&cfg.EFSRuns, "efs-runs", cfg.EFSRuns, "cap on the efs scenario's runs (0: --runs)")
+	flag.IntVar(&cfg.BigFileRuns, "bigfile-runs", cfg.BigFileRuns, "minimum runs of the bigfile scenario")
 	flag.IntVar(&files, "files", 0, "small files in the tmpfs home (default 100000); also caps the efs and sftp homes")
 	flag.IntVar(&cfg.TmpfsFiles, "tmpfs-files", cfg.TmpfsFiles, "small files in the tmpfs home")
 	flag.IntVar(&cfg.EFSFiles, "efs-files", cfg.EFSFiles, "small files in the emulated-EFS home (each costs cp ~20 ms)")
