@@ -157,6 +157,13 @@ func (o *copyHomeOptions) parseLocation(flag, s string) (location, error) {
 	}}, nil
 }
 
+// nested reports whether a and b are the same directory or one is inside the other
+// (a copy into itself would never end).
+func nested(a, b string) bool {
+	in := func(x, y string) bool { return x == y || strings.HasPrefix(x, strings.TrimSuffix(y, "/")+"/") }
+	return in(a, b) || in(b, a)
+}
+
 // open opens a location as an FS rooted at it.
 func open(ctx context.Context, g *globalOptions, l location) (efs.FS, error) {
 	if !l.isSFTP() {
@@ -197,6 +204,14 @@ func runCopyHome(ctx context.Context, g *globalOptions, opts *copyHomeOptions) (
 	to, err := opts.parseLocation("to", opts.to)
 	if err != nil {
 		return err
+	}
+	if !from.isSFTP() && !to.isSFTP() && nested(from.local, to.local) {
+		return fmt.Errorf("--from %s and --to %s overlap: one must not be inside the other", from, to)
+	}
+	switch opts.progress {
+	case "auto", "bar", "log", "none":
+	default:
+		return fmt.Errorf("--progress %q: want auto, bar, log or none", opts.progress)
 	}
 	if opts.workers <= 0 {
 		return fmt.Errorf("--workers %d: want at least 1", opts.workers)

@@ -172,6 +172,9 @@ func TestCopyHomeRefusesBadInput(t *testing.T) {
 		{"negative gid", []string{"--from", src, "--to", filepath.Join(base, "new", "x"), "--uid", "7", "--gid", "-1"}, "not a number"},
 		{"missing source", []string{"--from", filepath.Join(base, "nope"), "--to", filepath.Join(base, "new", "x"), "--uid", "200007"}, "no such file"},
 		{"missing parent", []string{"--from", src, "--to", filepath.Join(base, "nope", "x"), "--uid", "200007"}, "parent of the destination"},
+		{"destination inside source", []string{"--from", src, "--to", filepath.Join(src, "d00", "x"), "--uid", "200007"}, "overlap"},
+		{"bad workers", []string{"--from", src, "--to", filepath.Join(base, "new", "x"), "--uid", "200007", "--workers", "0"}, "--workers"},
+		{"password in url", []string{"--from", src, "--to", "sftp://u:pw@127.0.0.1:1/x/200007", "--uid", "200007"}, "passwords"},
 		{"someone else's home", []string{"--from", src, "--to", other, "--uid", "200007"}, "--merge"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -18,11 +18,12 @@ func TestConformance(t *testing.T) {
 			return l, l.Root()
 		})
 	})
-	// The fallback for kernels without openat2 must keep every guarantee too.
-	t.Run("LocalWalk", func(t *testing.T) {
+	// The fallbacks for kernels without openat2 and fchmodat2 must keep every
+	// guarantee too.
+	t.Run("LocalOldKernel", func(t *testing.T) {
 		efstest.Run(t, func(t *testing.T) (efs.FS, string) {
 			l := newLocal(t, t.TempDir())
-			efs.LocalUseWalk(l)
+			efs.LocalOldKernel(t, l)
 			return l, l.Root()
 		})
 	})

@@ -97,13 +97,14 @@ type CopyReport struct {
 	Elapsed   time.Duration `json:"elapsed"`
 }
 
-// ErrEntriesFailed is returned (wrapped) by Copy and Verify when some entries failed
-// but the run went on to the end; the report lists them.
+// ErrEntriesFailed is returned (wrapped) by Copy when some entries failed but the
+// copy went on to the end; the report lists them.
 var ErrEntriesFailed = errors.New("some entries failed")
 
 // Copy copies the tree at src "." into dst "." (both already rooted at the home
 // directories: /<oldUID> and /<newUID>, see PrepareDest), making every entry owned
-// by opts.UID. It returns a report, also when it fails; the error wraps
+// by opts.UID. It returns a report once the walk has started (also when it then
+// fails; nil for bad options or an unreadable root); the error wraps
 // ErrEntriesFailed when entries failed and the copy went on, or the fatal error
 // that stopped it (context cancelled, destination unwritable, connection gone).
 //
@@ -196,6 +197,9 @@ type dirNode struct {
 	dst     *Info // the destination's entry before this run; nil when created now
 	pending atomic.Int64
 	changed atomic.Bool // something inside was written or removed
+
+	mu      sync.Mutex
+	orphans []string // temporary files whose removal failed; tried again at the end
 }
 
 type job struct {
@@ -241,8 +245,11 @@ func (c *copier) run(ctx context.Context) (*CopyReport, error) {
 			}
 		}()
 	}
-	progDone := make(chan struct{})
-	go c.pushProgress(progDone)
+	progDone, progExited := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(progExited)
+		c.pushProgress(progDone)
+	}()
 
 	root := &dirNode{name: ".", src: rootSrc, dst: &rootDst}
 	root.pending.Store(1)
@@ -252,6 +259,7 @@ func (c *copier) run(ctx context.Context) (*CopyReport, error) {
 	close(c.jobs)
 	workWG.Wait()
 	close(progDone)
+	<-progExited // Update is never called concurrently
 
 	rep := c.report()
 	c.opts.Progress.Update(c.progress(true))
@@ -302,11 +310,27 @@ func (c *copier) pushProgress(done <-chan struct{}) {
 	}
 }
 
-// fatal reports whether err makes going on pointless: nothing more can be written.
+// destError marks an error of a write to the destination.
+type destError struct{ error }
+
+func (e destError) Unwrap() error { return e.error }
+
+func dstErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	return destError{err}
+}
+
+// fatal reports whether err makes going on pointless: nothing more can be written
+// (read-only, full, connection gone, or the destination refuses this process, e.g.
+// a chown by a user who is not root), so every other entry would fail the same way.
 func fatal(ctx context.Context, err error) bool {
+	var de destError
 	return ctx.Err() != nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
 		errors.Is(err, syscall.EROFS) || errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) ||
-		errors.Is(err, ErrConnectionLost) || errors.Is(err, fs.ErrClosed)
+		errors.Is(err, ErrConnectionLost) || errors.Is(err, fs.ErrClosed) ||
+		errors.As(err, &de) && errors.Is(err, fs.ErrPermission)
 }
 
 // fail records a failed entry, or stops the copy when the error is fatal.
@@ -460,7 +484,7 @@ func (c *copier) walkDir(ctx context.Context, n *dirNode) {
 			}
 			if dst == nil {
 				// 0700 while its content is written; the real mode comes at the end.
-				if err := c.retry(ctx, func() error { return c.dst.Mkdir(ctx, name, 0o700) }); err != nil {
+				if err := c.retry(ctx, func() error { return dstErr(c.dst.Mkdir(ctx, name, 0o700)) }); err != nil {
 					c.fail(ctx, name, "making directory", err)
 					continue
 				}
@@ -565,6 +589,12 @@ func (c *copier) finishDir(ctx context.Context, n *dirNode) {
 	if ctx.Err() != nil {
 		return
 	}
+	for _, tmp := range n.orphans { // no lock: every child is done
+		err := c.retry(ctx, func() error { return c.dst.Remove(ctx, tmp) })
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			c.fail(ctx, tmp, "removing a temporary file", dstErr(err))
+		}
+	}
 	want := c.want(n.name, n.src, false)
 	if !n.changed.Load() && n.dst != nil && c.attrMatch(*n.dst, want, true) {
 		if n.name != "." {
@@ -572,7 +602,7 @@ func (c *copier) finishDir(ctx context.Context, n *dirNode) {
 		}
 		return
 	}
-	if err := c.retry(ctx, func() error { return c.dst.Setattr(ctx, n.name, want, SetAll) }); err != nil {
+	if err := c.retry(ctx, func() error { return dstErr(c.dst.Setattr(ctx, n.name, want, SetAll)) }); err != nil {
 		c.fail(ctx, n.name, "setting directory attributes", err)
 	}
 }
@@ -611,7 +641,7 @@ func (c *copier) copyRegular(ctx context.Context, j job) (ok, written bool) {
 			c.unchanged.Add(1)
 			return true, false
 		}
-		err := c.retry(ctx, func() error { return c.dst.Setattr(ctx, j.name, want, SetOwner|SetPerm) })
+		err := c.retry(ctx, func() error { return dstErr(c.dst.Setattr(ctx, j.name, want, SetOwner|SetPerm)) })
 		if err != nil {
 			c.fail(ctx, j.name, "fixing owner and mode", err)
 			return false, false
@@ -626,7 +656,7 @@ func (c *copier) copyRegular(ctx context.Context, j job) (ok, written bool) {
 	}
 	var n int64
 	err := c.retry(ctx, func() (err error) {
-		n, err = c.writeFile(ctx, j.name, want)
+		n, err = c.writeFile(ctx, j.dir, j.name, want)
 		return err
 	})
 	if err != nil {
@@ -641,7 +671,7 @@ func (c *copier) copyRegular(ctx context.Context, j job) (ok, written bool) {
 
 // writeFile copies name's data to a temporary name beside it with attributes
 // applied at Close, then renames it into place.
-func (c *copier) writeFile(ctx context.Context, name string, attr Attr) (int64, error) {
+func (c *copier) writeFile(ctx context.Context, n *dirNode, name string, attr Attr) (int64, error) {
 	tmp := tempName(name)
 	r, err := c.src.Open(ctx, name)
 	if err != nil {
@@ -650,31 +680,42 @@ func (c *copier) writeFile(ctx context.Context, name string, attr Attr) (int64, 
 	defer r.Close()
 	w, err := c.dst.Create(ctx, tmp, attr)
 	if err != nil {
-		return 0, fmt.Errorf("creating temporary file: %w", err)
+		if errors.Is(err, ErrConnectionLost) {
+			// The server may have made the file before the answer was lost.
+			c.removeTemp(n, tmp)
+		}
+		return 0, fmt.Errorf("creating temporary file: %w", dstErr(err))
 	}
-	n, err := io.Copy(w, r)
+	written, err := io.Copy(w, r)
 	if err != nil {
 		w.Close()
-		c.removeTemp(tmp)
-		return n, fmt.Errorf("copying data: %w", err)
+		c.removeTemp(n, tmp)
+		return written, fmt.Errorf("copying data: %w", err)
 	}
 	if err := w.Close(); err != nil {
-		c.removeTemp(tmp)
-		return n, fmt.Errorf("closing temporary file: %w", err)
+		c.removeTemp(n, tmp)
+		return written, fmt.Errorf("closing temporary file: %w", dstErr(err))
 	}
 	if err := c.dst.Rename(ctx, tmp, name); err != nil {
-		c.removeTemp(tmp)
-		return n, fmt.Errorf("renaming into place: %w", err)
+		c.removeTemp(n, tmp)
+		return written, fmt.Errorf("renaming into place: %w", dstErr(err))
 	}
-	return n, nil
+	return written, nil
 }
 
-// removeTemp cleans up after a failed write, also when ctx is cancelled; if it
-// fails too, the next run removes the file.
-func (c *copier) removeTemp(tmp string) {
+// removeTemp cleans up after a failed write, also when ctx is cancelled. When that
+// fails too (the connection is still down), the directory tries again when it is
+// finished, and the next run removes whatever is left.
+func (c *copier) removeTemp(n *dirNode, tmp string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c.dst.Remove(ctx, tmp)
+	err := c.dst.Remove(ctx, tmp)
+	if err == nil || errors.Is(err, fs.ErrNotExist) {
+		return
+	}
+	n.mu.Lock()
+	n.orphans = append(n.orphans, tmp)
+	n.mu.Unlock()
 }
 
 // copySymlink makes the destination a symlink with the source's target, stored
@@ -712,7 +753,7 @@ func (c *copier) copySymlink(ctx context.Context, j job) {
 				c.unchanged.Add(1)
 				return
 			}
-			if err := c.retry(ctx, func() error { return c.dst.Setattr(ctx, j.name, want, fix) }); err != nil {
+			if err := c.retry(ctx, func() error { return dstErr(c.dst.Setattr(ctx, j.name, want, fix)) }); err != nil {
 				c.fail(ctx, j.name, "fixing symlink owner", err)
 				return
 			}
@@ -728,17 +769,20 @@ func (c *copier) copySymlink(ctx context.Context, j job) {
 	err := c.retry(ctx, func() error {
 		tmp := tempName(j.name)
 		if err := c.dst.Symlink(ctx, target, tmp); err != nil {
-			return fmt.Errorf("making symlink: %w", err)
+			if errors.Is(err, ErrConnectionLost) {
+				c.removeTemp(j.dir, tmp)
+			}
+			return fmt.Errorf("making symlink: %w", dstErr(err))
 		}
 		if mask != 0 {
 			if err := c.dst.Setattr(ctx, tmp, want, mask); err != nil {
-				c.removeTemp(tmp)
-				return fmt.Errorf("setting symlink owner and mtime: %w", err)
+				c.removeTemp(j.dir, tmp)
+				return fmt.Errorf("setting symlink owner and mtime: %w", dstErr(err))
 			}
 		}
 		if err := c.dst.Rename(ctx, tmp, j.name); err != nil {
-			c.removeTemp(tmp)
-			return fmt.Errorf("renaming into place: %w", err)
+			c.removeTemp(j.dir, tmp)
+			return fmt.Errorf("renaming into place: %w", dstErr(err))
 		}
 		return nil
 	})
@@ -789,7 +833,11 @@ func (c *copier) copyLinked(ctx context.Context, j job) {
 	}
 	okFirst, written := c.copyRegular(ctx, j)
 	var ino uint64
-	if okFirst && c.df.Inodes {
+	switch {
+	case !okFirst || !c.df.Inodes:
+	case !written && j.dst != nil:
+		ino = j.dst.Ino // unchanged: the listing has it, no lstat on a rerun
+	default:
 		if d, err := c.dst.Lstat(ctx, j.name); err == nil {
 			ino = d.Ino
 		}
@@ -836,7 +884,7 @@ func (c *copier) linkTo(ctx context.Context, g *linkGroup, j job) {
 				return fmt.Errorf("removing old entry: %w", err)
 			}
 		}
-		err := c.dst.Link(ctx, g.first, j.name)
+		err := dstErr(c.dst.Link(ctx, g.first, j.name))
 		if err != nil && errors.Is(err, ErrConnectionLost) {
 			// The link may have been made before the connection dropped: the
 			// next attempt removes it first.

@@ -5,9 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -136,4 +141,90 @@ type deadFS struct{ efs.FS }
 
 func (deadFS) Create(context.Context, string, efs.Attr) (io.WriteCloser, error) {
 	return nil, fmt.Errorf("create: %w", efs.ErrConnectionLost)
+}
+
+type permFS struct{ efs.FS }
+
+func (permFS) Create(_ context.Context, name string, _ efs.Attr) (io.WriteCloser, error) {
+	return nil, &fs.PathError{Op: "open", Path: name, Err: syscall.EPERM}
+}
+
+// unreadableFS refuses to open one source file.
+type unreadableFS struct {
+	efs.FS
+	name string
+}
+
+func (u unreadableFS) Open(ctx context.Context, name string) (io.ReadCloser, error) {
+	if name == u.name {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: syscall.EACCES}
+	}
+	return u.FS.Open(ctx, name)
+}
+
+// TestCopyErrorPolicy: a destination that refuses this process stops the copy at
+// once; a source entry that cannot be read is reported and the copy goes on.
+func TestCopyErrorPolicy(t *testing.T) {
+	srcDir, dstDir, _ := homes(t)
+	src, dst := newLocalFS(t, srcDir), newLocalFS(t, dstDir)
+	rep, err := efs.Copy(context.Background(), src, permFS{dst}, copyOpts())
+	if !errors.Is(err, fs.ErrPermission) || errors.Is(err, efs.ErrEntriesFailed) || rep.Errors != 0 {
+		t.Fatalf("unwritable destination: err %v, %d entry errors", err, rep.Errors)
+	}
+
+	rep, err = efs.Copy(context.Background(), unreadableFS{src, "a/one"}, dst, copyOpts())
+	if !errors.Is(err, efs.ErrEntriesFailed) || rep.Errors != 1 || len(rep.ErrorList) != 1 || rep.ErrorList[0].Path != "a/one" {
+		t.Fatalf("unreadable source file: err %v, report %+v", err, rep.ErrorList)
+	}
+	if _, err := os.Lstat(filepath.Join(dstDir, "a/one")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a/one: %v", err)
+	}
+	if _, err := os.Lstat(filepath.Join(dstDir, "a/b/c/three")); err != nil {
+		t.Errorf("copy did not go on: %v", err)
+	}
+}
+
+// dropFS drops every SFTP connection once, at the n-th Create, mid-copy.
+type dropFS struct {
+	efs.FS
+	n    atomic.Int64
+	at   int64
+	drop func()
+}
+
+func (d *dropFS) Create(ctx context.Context, name string, attr efs.Attr) (io.WriteCloser, error) {
+	if d.n.Add(1) == d.at {
+		d.drop()
+	}
+	return d.FS.Create(ctx, name, attr)
+}
+
+// TestCopySFTPConnectionDrop: connections dropped in the middle of a copy to SFTP
+// are re-established and the entries that failed are retried.
+func TestCopySFTPConnectionDrop(t *testing.T) {
+	srv := newSFTPServer(t)
+	srcDir := filepath.Join(t.TempDir(), "src")
+	manyFiles(t, srcDir, 300, 5)
+	dstDir := filepath.Join(srv.Dir(), "dst")
+	must(t, os.Mkdir(dstDir, 0o700))
+	cfg := sftpConfig(srv)
+	cfg.Root = dstDir
+	dst := dialSFTP(t, cfg)
+	src := newLocalFS(t, srcDir)
+	var logBuf syncBuffer
+	opts := copyOpts()
+	opts.Logger = slog.New(slog.NewTextHandler(&logBuf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	rep, err := efs.Copy(context.Background(), src, &dropFS{FS: dst, at: 100, drop: srv.DropConnections}, opts)
+	if err != nil {
+		t.Fatalf("copy across a dropped connection: %v %+v", err, rep.ErrorList)
+	}
+	t.Logf("entries retried after the drop: %d", strings.Count(logBuf.String(), "retrying after a lost connection"))
+	if srv.Connections() < 2 {
+		t.Errorf("no reconnect happened (%d connections)", srv.Connections())
+	}
+	vr, err := efs.Verify(context.Background(), src, dst, efs.VerifyOptions{UID: newUID, Checksum: true})
+	if err != nil {
+		t.Fatalf("verify: %v %+v", err, vr.List)
+	}
+	checkTree(t, srcDir, dstDir, checkOpts{gran: time.Second})
 }

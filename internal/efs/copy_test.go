@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -252,11 +253,18 @@ func TestCopyLocalToLocal(t *testing.T) {
 	srcDir, dstDir, fx := homes(t)
 	ctx := context.Background()
 	src, dst := newLocalFS(t, srcDir), newLocalFS(t, dstDir)
-	rep, err := efs.Copy(ctx, src, dst, copyOpts())
+	spy := &openSpy{FS: src}
+	rep, err := efs.Copy(ctx, spy, dst, copyOpts())
 	if err != nil {
 		t.Fatalf("copy: %v (%+v)", err, rep)
 	}
 	checkTree(t, srcDir, dstDir, checkOpts{gran: time.Nanosecond, hardlinks: true, linkOwner: true, linkTimes: true})
+	// Symlinks were read with Readlink only; their targets never opened or listed.
+	for _, name := range spy.names() {
+		if strings.HasPrefix(name, "links/") && name != "links/h1" && name != "links/h2" || name == "fifo" || name == "sock" {
+			t.Errorf("copier opened or listed %q", name)
+		}
+	}
 
 	if rep.StrippedSetID != 2 || rep.Specials != 2 || rep.Hardlinks != 2 || rep.Symlinks != 5 || rep.Errors != 0 {
 		t.Errorf("report: stripped %d specials %d hardlinks %d symlinks %d errors %d", rep.StrippedSetID, rep.Specials, rep.Hardlinks, rep.Symlinks, rep.Errors)
@@ -566,4 +574,66 @@ func TestCopyReplacesPlantedSymlink(t *testing.T) {
 		t.Errorf("outside file chowned")
 	}
 	checkTree(t, srcDir, dstDir, checkOpts{gran: time.Nanosecond, hardlinks: true, linkOwner: true, linkTimes: true})
+}
+
+// noLinkOwnerFS is a destination that cannot own or time a symlink (SFTP without
+// lsetstat@openssh.com).
+type noLinkOwnerFS struct{ efs.FS }
+
+func (f noLinkOwnerFS) Features() efs.Features {
+	ft := f.FS.Features()
+	ft.SymlinkOwner, ft.SymlinkTimes = false, false
+	return ft
+}
+
+func TestCopyReportsLimitationAndProgress(t *testing.T) {
+	srcDir, dstDir, _ := homes(t)
+	var snaps []efs.Progress
+	opts := copyOpts()
+	opts.ProgressInterval = time.Millisecond
+	opts.Progress = efs.ReporterFunc(func(p efs.Progress) { snaps = append(snaps, p) })
+	rep, err := efs.Copy(context.Background(), newLocalFS(t, srcDir), noLinkOwnerFS{newLocalFS(t, dstDir)}, opts)
+	must(t, err)
+	if len(rep.Limitations) != 1 || !strings.Contains(rep.Limitations[0], "symlink") {
+		t.Errorf("limitations: %q", rep.Limitations)
+	}
+	checkTree(t, srcDir, dstDir, checkOpts{gran: time.Nanosecond, hardlinks: true})
+	if len(snaps) == 0 {
+		t.Fatal("no progress")
+	}
+	last := snaps[len(snaps)-1]
+	if !last.Done || last.Files != rep.Files || last.Bytes != rep.Bytes || last.CopiedBytes != rep.CopiedBytes {
+		t.Errorf("last progress %+v, report %+v", last, rep)
+	}
+}
+
+// openSpy records the names a copy opens or lists in the source.
+type openSpy struct {
+	efs.FS
+	mu     sync.Mutex
+	opened []string
+}
+
+func (s *openSpy) names() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.opened...)
+}
+
+func (s *openSpy) record(name string) {
+	s.mu.Lock()
+	s.opened = append(s.opened, name)
+	s.mu.Unlock()
+}
+
+func (s *openSpy) Open(ctx context.Context, name string) (io.ReadCloser, error) {
+	s.record(name)
+	return s.FS.Open(ctx, name)
+}
+
+func (s *openSpy) ReadDir(ctx context.Context, name string) ([]efs.Info, error) {
+	if name != "." && name != "links" {
+		s.record(name + "/")
+	}
+	return s.FS.ReadDir(ctx, name)
 }

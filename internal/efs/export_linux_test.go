@@ -1,5 +1,18 @@
 package efs
 
+import "testing"
+
 // LocalUseWalk makes l resolve names with the component-by-component walk used on
 // kernels without openat2, so tests cover both paths.
 func LocalUseWalk(l *Local) { l.walkFn = true }
+
+// LocalOldKernel makes l behave as on a kernel older than 5.6: no openat2 (the
+// component walk) and no fchmodat2 (chmod through an O_PATH descriptor and
+// /proc/self/fd), until the test ends. The fchmodat2 switch is process-wide, so
+// tests using it must not run in parallel with other Local tests.
+func LocalOldKernel(t testing.TB, l *Local) {
+	l.walkFn = true
+	prev := noFchmodat2.Load()
+	noFchmodat2.Store(true)
+	t.Cleanup(func() { noFchmodat2.Store(prev) })
+}

@@ -79,7 +79,7 @@ func TestLocalSymlinkInMiddleComponent(t *testing.T) {
 			os.Symlink("../out", filepath.Join(root, "d", "deep"))
 			l := newLocal(t, root)
 			if mode == "walk" {
-				efs.LocalUseWalk(l)
+				efs.LocalOldKernel(t, l)
 			}
 			ctx := context.Background()
 			attr := efs.Attr{UID: 4242, GID: 4242, Perm: 0o4777, ModTime: time.Unix(1, 0)}
@@ -146,6 +146,23 @@ func TestLocalCopyFastPath(t *testing.T) {
 	attr := efs.Attr{UID: uint32(os.Getuid()), GID: uint32(os.Getgid()), Perm: 0o640, ModTime: time.Unix(1e9, 123456789)}
 	writeFile(t, src, "f", data, attr)
 	ctx := context.Background()
+	// The copier relies on these to hit copy_file_range through a plain io.Copy.
+	r, err := src.Open(ctx, "f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := r.(io.WriterTo); !ok {
+		t.Error("Open's reader is not an io.WriterTo")
+	}
+	r.Close()
+	w, err := dst.Create(ctx, "probe", attr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := w.(io.ReaderFrom); !ok {
+		t.Error("Create's writer is not an io.ReaderFrom")
+	}
+	w.Close()
 	for i, how := range []string{"io.Copy", "os.File", "plain reader", "WriteTo plain writer"} {
 		name := "f" + string(rune('a'+i))
 		w, err := dst.Create(ctx, name, attr)
@@ -267,7 +284,7 @@ func TestLocalSwapRace(t *testing.T) {
 			root, outside := t.TempDir(), t.TempDir()
 			l := newLocal(t, root)
 			if mode == "walk" {
-				efs.LocalUseWalk(l)
+				efs.LocalOldKernel(t, l)
 			}
 			ctx := context.Background()
 			os.Mkdir(filepath.Join(root, "d"), 0o755)
@@ -313,5 +330,40 @@ func TestLocalSwapRace(t *testing.T) {
 			}
 			t.Logf("%d creates succeeded inside", ok)
 		})
+	}
+}
+
+// A Write or Read after Close fails instead of reaching a descriptor number the
+// process has since reused for another file.
+func TestLocalUseAfterClose(t *testing.T) {
+	l := newLocal(t, t.TempDir())
+	ctx := context.Background()
+	attr := efs.Attr{UID: uint32(os.Getuid()), GID: uint32(os.Getgid()), Perm: 0o644, ModTime: time.Unix(1e9, 0)}
+	w, err := l.Create(ctx, "f", attr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte("data"))
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	victim, err := l.Create(ctx, "victim", attr) // likely reuses the descriptor number
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte("stray")); err == nil {
+		t.Error("Write after Close succeeded")
+	}
+	victim.Close()
+	r, err := l.Open(ctx, "f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	if _, err := r.Read(make([]byte, 4)); err == nil {
+		t.Error("Read after Close succeeded")
+	}
+	if b, _ := os.ReadFile(filepath.Join(l.Root(), "victim")); len(b) != 0 {
+		t.Errorf("victim holds %q", b)
 	}
 }

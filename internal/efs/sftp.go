@@ -56,7 +56,9 @@ type SFTPConfig struct {
 //     extension lsetstat@openssh.com (OpenSSH 8.0 and later). Without it,
 //     Features.SymlinkOwner/SymlinkTimes are false and Setattr on a symlink returns
 //     ErrNotSupported: setstat would follow the link, so it is never sent for one.
-//   - Mtimes are whole seconds (Features.TimeGranularity is 1s).
+//   - Mtimes are whole seconds (Features.TimeGranularity is 1s), unsigned 32-bit: a
+//     time before 1970 or after 2106 is refused with ErrNotSupported (by Create,
+//     before anything is written, and by Setattr) instead of being stored wrapped.
 //   - The protocol has no O_NOFOLLOW and the server resolves every path itself, so
 //     confinement is checked on the client (no "..", no absolute names), Open and
 //     Setattr check the type with lstat first, and a symlink that appears in an

@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/pkg/sftp"
 )
@@ -145,6 +147,9 @@ func (r *sftpReader) Close() error { return r.wrap("closing", r.file.Close()) }
 func (f *SFTP) Create(ctx context.Context, name string, attr Attr) (io.WriteCloser, error) {
 	var w *sftpWriter
 	err := f.do(ctx, "creating", name, false, func(s *sftpSlot, p string) error {
+		if _, err := sftpTime(attr.ModTime); err != nil {
+			return err // before anything exists on the server
+		}
 		file, err := s.c.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL)
 		if err != nil {
 			if _, lerr := s.c.Lstat(p); lerr == nil {
@@ -239,8 +244,10 @@ func (w *sftpWriter) finish() error {
 	if err := w.file.Chmod(w.attr.Perm & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)); err != nil {
 		return w.wrap("chmod", err)
 	}
-	mt := uint32(w.attr.ModTime.Unix())
-	var err error
+	mt, err := sftpTime(w.attr.ModTime)
+	if err != nil {
+		return w.wrap("setting mtime of", err)
+	}
 	if w.s.ext != nil {
 		err = w.s.ext.lsetstat(w.path, fxAttrACModTime, 0, 0, 0, mt, mt)
 	} else {
@@ -349,7 +356,13 @@ func (f *SFTP) Remove(ctx context.Context, name string) error {
 // server has it; otherwise a symlink gets ErrNotSupported and nothing is sent.
 func (f *SFTP) Setattr(ctx context.Context, name string, attr Attr, mask SetMask) error {
 	return f.do(ctx, "setattr", name, true, func(s *sftpSlot, p string) error {
-		mt := uint32(attr.ModTime.Unix())
+		var mt uint32
+		if mask&SetTimes != 0 {
+			var err error
+			if mt, err = sftpTime(attr.ModTime); err != nil {
+				return err // before any change
+			}
+		}
 		// Fast path: owner and times only, never following a link: one request.
 		if s.ext != nil && mask&SetPerm == 0 {
 			var flags uint32
@@ -402,6 +415,17 @@ func (f *SFTP) Setattr(ctx context.Context, name string, attr Attr, mask SetMask
 		}
 		return nil
 	})
+}
+
+// sftpTime converts t to SFTP v3's unsigned 32-bit seconds. A time it cannot hold
+// (before 1970 or after 2106) is ErrNotSupported rather than silently wrapped to
+// another date.
+func sftpTime(t time.Time) (uint32, error) {
+	sec := t.Unix()
+	if sec < 0 || sec > math.MaxUint32 {
+		return 0, fmt.Errorf("mtime %v is outside what SFTP v3 stores (1970 to 2106): %w", t.UTC(), ErrNotSupported)
+	}
+	return uint32(sec), nil
 }
 
 // chownHint explains a refused chown: only root can give files away.

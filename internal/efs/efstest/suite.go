@@ -38,6 +38,7 @@ func Run(t *testing.T, newFS NewFS) {
 		{"Symlink", testSymlink},
 		{"Link", testLink},
 		{"Rename", testRename},
+		{"RenameAtomic", testRenameAtomic},
 		{"Remove", testRemove},
 		{"Setattr", testSetattr},
 		{"SetattrSymlink", testSetattrSymlink},
@@ -47,6 +48,8 @@ func Run(t *testing.T, newFS NewFS) {
 		{"SymlinkParent", testSymlinkParent},
 		{"NotExist", testNotExist},
 		{"Concurrent", testConcurrent},
+		{"Canceled", testCanceled},
+		{"MtimeRange", testMtimeRange},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -488,6 +491,55 @@ func testRename(t *testing.T, e *env) {
 	isErr(t, "Rename of a missing name", e.fs.Rename(e.ctx, "missing", "x"), fs.ErrNotExist)
 }
 
+// testRenameAtomic: while a name is replaced again and again, a reader always finds
+// it, and always finds one complete version, never a mix or a missing file.
+func testRenameAtomic(t *testing.T, e *env) {
+	versions := [][]byte{bytes.Repeat([]byte("A"), 64<<10), bytes.Repeat([]byte("B"), 64<<10)}
+	e.write("target", versions[0], e.attr(0o644))
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	reads := 0
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			r, err := e.fs.Open(e.ctx, "target")
+			if err != nil {
+				t.Errorf("Open during renames: %v", err)
+				return
+			}
+			b, err := io.ReadAll(r)
+			r.Close()
+			if err != nil {
+				t.Errorf("reading during renames: %v", err)
+				return
+			}
+			if !bytes.Equal(b, versions[0]) && !bytes.Equal(b, versions[1]) {
+				t.Errorf("read a partial or mixed version (%d bytes)", len(b))
+				return
+			}
+			reads++
+		}
+	}()
+	for i := 1; i <= 40 && !t.Failed(); i++ {
+		tmp := fmt.Sprintf("tmp%d", i)
+		e.write(tmp, versions[i%2], e.attr(0o644))
+		if err := e.fs.Rename(e.ctx, tmp, "target"); err != nil {
+			t.Errorf("Rename: %v", err)
+			break
+		}
+	}
+	close(stop)
+	wg.Wait()
+	e.checkFile("target", versions[0], e.attr(0o644))
+	t.Logf("%d reads during 40 renames", reads)
+}
+
 func testRemove(t *testing.T, e *env) {
 	e.write("f", []byte("x"), e.attr(0o644))
 	e.mkdir("d")
@@ -868,6 +920,8 @@ func testNotExist(t *testing.T, e *env) {
 		isErr(t, "Open("+n+")", errOf(e.fs.Open(e.ctx, n)), fs.ErrNotExist)
 		isErr(t, "Remove("+n+")", e.fs.Remove(e.ctx, n), fs.ErrNotExist)
 		isErr(t, "Setattr("+n+")", e.fs.Setattr(e.ctx, n, attr, efs.SetAll), fs.ErrNotExist)
+		isErr(t, "Setattr("+n+", owner and times)", e.fs.Setattr(e.ctx, n, attr, efs.SetOwner|efs.SetTimes), fs.ErrNotExist)
+		isErr(t, "Link("+n+")", e.fs.Link(e.ctx, n, "d/l"), fs.ErrNotExist)
 		isErr(t, "Rename("+n+")", e.fs.Rename(e.ctx, n, "d/x"), fs.ErrNotExist)
 		if err := errOf(e.fs.Lstat(e.ctx, n)); err != nil && !strings.Contains(err.Error(), n) {
 			t.Errorf("error %q does not name %q", err, n)
@@ -927,6 +981,73 @@ func testConcurrent(t *testing.T, e *env) {
 			if got := e.read(name); string(got) != name {
 				t.Errorf("%s holds %q", name, got)
 			}
+		}
+	}
+}
+
+// testCanceled: an operation under a canceled context fails and changes nothing.
+func testCanceled(t *testing.T, e *env) {
+	e.write("f", []byte("f"), e.attr(0o644))
+	before := e.tree()
+	ctx, cancel := context.WithCancel(e.ctx)
+	cancel()
+	if w, err := e.fs.Create(ctx, "new", e.attr(0o644)); err == nil {
+		w.Close()
+		t.Error("Create under a canceled context succeeded")
+	}
+	for op, err := range map[string]error{
+		"Mkdir":   e.fs.Mkdir(ctx, "newdir", 0o755),
+		"Symlink": e.fs.Symlink(ctx, "f", "newlink"),
+		"Rename":  e.fs.Rename(ctx, "f", "g"),
+		"Remove":  e.fs.Remove(ctx, "f"),
+		"Setattr": e.fs.Setattr(ctx, "f", e.attr(0o600), efs.SetAll),
+	} {
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("%s under a canceled context = %v, want context.Canceled", op, err)
+		}
+	}
+	if after := e.tree(); after != before {
+		t.Errorf("canceled operations changed the tree:\nbefore %s\nafter  %s", before, after)
+	}
+}
+
+// testMtimeRange: mtimes far from now are stored exactly (to the granularity), or
+// refused with ErrNotSupported; never silently stored as another date.
+func testMtimeRange(t *testing.T, e *env) {
+	times := []time.Time{
+		time.Unix(0, 0), // the epoch (tar archives without times)
+		time.Date(2040, 1, 2, 3, 4, 5, 500, time.UTC),    // past 2038
+		time.Date(1969, 7, 20, 20, 17, 40, 0, time.UTC),  // before the epoch
+		time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC),      // past 2106 (unsigned 32-bit seconds)
+		time.Date(1901, 12, 13, 20, 45, 52, 0, time.UTC), // the signed 32-bit minimum
+	}
+	for i, mt := range times {
+		name := fmt.Sprintf("f%d", i)
+		a := e.attr(0o644)
+		a.ModTime = mt
+		w, err := e.fs.Create(e.ctx, name, a)
+		if err == nil {
+			w.Write([]byte("x"))
+			err = w.Close()
+		}
+		switch {
+		case errors.Is(err, efs.ErrNotSupported):
+			t.Logf("mtime %v: %v", mt, err)
+		case err != nil:
+			t.Errorf("Create with mtime %v: %v, want success or ErrNotSupported", mt, err)
+		default:
+			e.checkFile(name, []byte("x"), a)
+		}
+		// Setattr on an existing file: exact, or refused without a change.
+		e.write(name+".s", nil, e.attr(0o644))
+		err = e.fs.Setattr(e.ctx, name+".s", a, efs.SetTimes)
+		switch {
+		case errors.Is(err, efs.ErrNotSupported):
+			e.checkFile(name+".s", nil, e.attr(0o644))
+		case err != nil:
+			t.Errorf("Setattr with mtime %v: %v, want success or ErrNotSupported", mt, err)
+		default:
+			e.checkFile(name+".s", nil, a)
 		}
 	}
 }
