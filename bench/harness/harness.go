@@ -38,6 +38,9 @@ type Config struct {
 	OutDir string
 	// Scenarios to run, from AllScenarios.
 	Scenarios []string
+	// Tools, if not empty, keeps only the tools whose name contains one of these
+	// strings (e.g. "migrator" to try a mover change quickly).
+	Tools []string
 	// Runs per tool; the report gives the median. EFSRuns, if not zero, caps the
 	// runs of the efs scenario, whose baselines take minutes each (and, being bound
 	// by the emulated round trips rather than CPU, vary little between runs).

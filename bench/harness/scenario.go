@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -187,6 +188,11 @@ func runScenario(ctx context.Context, cfg Config, name, dir string) (ScenarioInf
 		return info, nil, nil
 	}
 
+	if len(cfg.Tools) > 0 {
+		sc.tools = slices.DeleteFunc(sc.tools, func(t tool) bool {
+			return !slices.ContainsFunc(cfg.Tools, func(s string) bool { return strings.Contains(t.name, s) })
+		})
+	}
 	srcMan, err := scan(sc.srcLocal, 4)
 	if err != nil {
 		return info, nil, err

@@ -17,9 +17,11 @@ func main() {
 	cfg := harness.DefaultConfig()
 	scenarios := strings.Join(cfg.Scenarios, ",")
 	files := 0
+	tools := ""
 	flag.StringVar(&cfg.WorkDir, "workdir", cfg.WorkDir, "scratch directory for trees, copies and mounts (use a tmpfs)")
 	flag.StringVar(&cfg.OutDir, "out", cfg.OutDir, `directory for the JSON report ("" for none)`)
 	flag.StringVar(&scenarios, "scenarios", scenarios, "comma-separated scenarios: "+strings.Join(harness.AllScenarios, ","))
+	flag.StringVar(&tools, "tools", "", "comma-separated substrings: run only the tools whose name contains one (e.g. migrator,cp -a)")
 	flag.IntVar(&cfg.Runs, "runs", cfg.Runs, "runs per tool (the median is reported)")
 	flag.IntVar(&cfg.EFSRuns, "efs-runs", cfg.EFSRuns, "cap on the efs scenario's runs (0: --runs)")
 	flag.IntVar(&cfg.BigFileRuns, "bigfile-runs", cfg.BigFileRuns, "minimum runs of the bigfile scenario")
@@ -46,6 +48,9 @@ func main() {
 		cfg.SFTPFiles = min(cfg.SFTPFiles, files)
 	}
 	cfg.Scenarios = strings.Split(scenarios, ",")
+	if tools != "" {
+		cfg.Tools = strings.Split(tools, ",")
+	}
 	if cfg.Mover != "" {
 		abs, err := filepath.Abs(cfg.Mover)
 		if err != nil {
