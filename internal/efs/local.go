@@ -473,17 +473,19 @@ func (l *Local) Create(ctx context.Context, name string, attr Attr) (io.WriteClo
 	return w, nil
 }
 
-// createMode is the mode a file is created with, so that most files need no chmod
-// after their chown: the permission bits asked for, never setuid or setgid (the file
-// is owned by this process until Close, and chown clears them anyway), and group bits
-// no wider than the other bits (until Close the group is this process's, not the
-// one asked for). Nobody can read the file's data before Close who could not read
-// it in its final state: its directory is private while the copier writes into it,
-// and the bits are at most those of the source.
+// createMode is the mode a file is created with, so that most files (0644, 0755,
+// 0600, 0700, 0444, ...) need no chmod after their chown: the owner bits asked for,
+// never setuid or setgid (the file is owned by this process until Close, and chown
+// clears them anyway), and group and other bits both reduced to what the group and
+// the other bits asked for have in common. Until Close the file's owner and group
+// are this process's, not the ones asked for, so a user may fall in another class
+// than in the end; with both classes at the common bits, nobody but the new owner
+// (who may chmod the final file anyway) can do more with the file before Close than
+// after it.
 func createMode(perm fs.FileMode) uint32 {
 	m := uint32(perm.Perm())
-	other := m & 0o007
-	return m&0o700 | m&(other<<3) | other
+	common := m >> 3 & m & 0o007
+	return m&0o700 | common<<3 | common
 }
 
 // Mkdir makes name with exactly perm (chmod-ed after mkdir when the umask, a default

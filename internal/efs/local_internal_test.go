@@ -50,7 +50,8 @@ func TestValidFSName(t *testing.T) {
 func TestCreateMode(t *testing.T) {
 	for perm, want := range map[fs.FileMode]uint32{
 		0o644: 0o644, 0o755: 0o755, 0o600: 0o600, 0o700: 0o700, 0o444: 0o444, 0o777: 0o777,
-		0o640: 0o600, 0o750: 0o700, 0o660: 0o600, 0o604: 0o604, 0o674: 0o644, 0: 0,
+		0o640: 0o600, 0o750: 0o700, 0o660: 0o600, 0o604: 0o600, 0o674: 0o644, 0o705: 0o700,
+		0o775: 0o755, 0o664: 0o644, 0o646: 0o644, 0o044: 0o044, 0: 0,
 		fs.ModeSetuid | 0o755: 0o755, fs.ModeSetgid | 0o2750: 0o700, fs.ModeSticky | 0o644: 0o644,
 	} {
 		if got := createMode(perm); got != want {
@@ -78,7 +79,7 @@ func TestLocalCreateModeUnderUmask(t *testing.T) {
 	defer l.Close()
 	ctx := context.Background()
 	mtime := time.Unix(1_600_000_000, 0)
-	for i, perm := range []fs.FileMode{0o644, 0o600, 0o700, 0o777, 0o666, 0o640, 0o755, 0, fs.ModeSetuid | 0o755} {
+	for i, perm := range []fs.FileMode{0o644, 0o600, 0o700, 0o777, 0o666, 0o640, 0o604, 0o755, 0, fs.ModeSetuid | 0o755} {
 		for _, dir := range []string{"", "sgid/"} {
 			name := fmt.Sprintf("%sf%d", dir, i)
 			attr := Attr{UID: uint32(os.Getuid()), GID: uint32(os.Getgid()), Perm: perm, ModTime: mtime}
