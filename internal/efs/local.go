@@ -46,7 +46,8 @@ import (
 // fast path is lost. Per file, a copy costs openat2+fstat+close on the source, and
 // openat2+fstat+copy_file_range+fchown+utimensat+close on the destination (the file
 // is created with its final permission bits where that is safe, see createMode, and
-// the fstat, answered from cached attributes on NFS and FUSE, tells whether a fchmod
+// the fstat, answered from the attributes the create returned (no extra request on the
+// bench's FUSE-emulated EFS; NFS clients cache them the same way), tells whether a fchmod
 // is still needed), plus openat2+renameat+close for the Rename into place. On EFS
 // each of create, fchown, utimensat, close (the commit) and renameat is a round trip.
 //
