@@ -81,7 +81,7 @@ func BenchmarkCopyTreeSFTPLatency(b *testing.B) {
 	cfg := efs.SFTPConfig{Addr: latencyProxy(b, srv.Addr(), time.Millisecond), Root: srv.Dir(),
 		InsecureIgnoreHostKey: true, IdentityFiles: []string{srv.ClientKeyFile()}, Concurrency: 16}
 	seq := 0
-	for _, workers := range []int{1, 8, 32, 64} {
+	for _, workers := range []int{1, 8, 32, 64, 128} {
 		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
 			for b.Loop() {
 				b.StopTimer()

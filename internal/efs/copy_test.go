@@ -421,6 +421,55 @@ func TestCopyResumeAfterCancel(t *testing.T) {
 	checkTree(t, srcDir, dstDir, checkOpts{gran: time.Nanosecond, hardlinks: true, linkOwner: true, linkTimes: true})
 }
 
+type mkdirCancelFS struct {
+	efs.FS
+	n      atomic.Int64
+	after  int64
+	cancel context.CancelFunc
+}
+
+func (c *mkdirCancelFS) Mkdir(ctx context.Context, name string, perm fs.FileMode) error {
+	if c.n.Add(1) == c.after {
+		c.cancel()
+	}
+	return c.FS.Mkdir(ctx, name, perm)
+}
+
+// A copy cancelled while a wide level's subdirectories are being made (before their
+// walks start) returns instead of waiting for walks that will never run, and a
+// rerun finishes the tree.
+func TestCopyCancelDuringWideLevel(t *testing.T) {
+	testutil.RequireRoot(t)
+	base := t.TempDir()
+	srcDir, dstDir := filepath.Join(base, "src"), filepath.Join(base, "dst")
+	for i := range 30 {
+		manyFiles(t, filepath.Join(srcDir, fmt.Sprintf("w%02d", i)), 30, 30)
+	}
+	must(t, os.Mkdir(dstDir, 0o700))
+	src, dst := newLocalFS(t, srcDir), newLocalFS(t, dstDir)
+	for _, after := range []int64{5, 31, 200, 500} {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() {
+			_, err := efs.Copy(ctx, src, &mkdirCancelFS{FS: dst, after: after, cancel: cancel}, efs.CopyOptions{UID: newUID, Workers: 2})
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("cancelled after %d mkdirs: err %v", after, err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("copy cancelled after %d mkdirs did not return", after)
+		}
+		cancel()
+	}
+	if _, err := efs.Copy(context.Background(), src, dst, copyOpts()); err != nil {
+		t.Fatal(err)
+	}
+	checkTree(t, srcDir, dstDir, checkOpts{gran: time.Nanosecond, hardlinks: true, linkOwner: true, linkTimes: true})
+}
+
 func TestVerifyFindsDifferences(t *testing.T) {
 	srcDir, dstDir, _ := homes(t)
 	ctx := context.Background()

@@ -16,7 +16,11 @@
 //     not bandwidth, is what a copy of many small files pays for) while memory stays
 //     independent of the number of files. Directories are listed by at most
 //     Workers/4 walkers (a walker that finds no free slot walks the subdirectory
-//     itself); files and symlinks go through a queue of 2*Workers entries. A directory
+//     itself); files and symlinks go through a queue of 2*Workers entries. A walker
+//     makes a directory's missing subdirectories first, back to back (creations in
+//     one directory are serialized by the kernel, so a wide level such as
+//     .git/objects is the longest chain of a copy on EFS), then queues its files,
+//     then walks the subdirectories no other walker took. A directory
 //     stays in memory only while it has unfinished children (a counter); the last
 //     child applies its owner, mode and mtime, after everything written into it.
 //     Every entry is owned by the new UID (symlinks too where the destination can

@@ -44,8 +44,12 @@ import (
 // loop across file systems. The copier should pass the reader and writer to io.Copy
 // unwrapped (count bytes from io.Copy's result, not with a wrapping reader), or the
 // fast path is lost. Per file, a copy costs openat2+fstat+close on the source, and
-// openat2+copy_file_range+fchown+fchmod+utimensat+close on the destination, plus
-// openat2+renameat+close for the Rename into place.
+// openat2+fstat+copy_file_range+fchown+utimensat+close on the destination (the file
+// is created with its final permission bits where that is safe, see createMode, and
+// the fstat, answered from the attributes the create returned (no extra request on the
+// bench's FUSE-emulated EFS; NFS clients cache them the same way), tells whether a fchmod
+// is still needed), plus openat2+renameat+close for the Rename into place. On EFS
+// each of create, fchown, utimensat, close (the commit) and renameat is a round trip.
 //
 // Directory descriptors are deliberately not cached between calls: every call
 // resolves its name afresh, so a directory that someone else renamed or swapped for a
@@ -437,9 +441,10 @@ func (l *Local) Open(ctx context.Context, name string) (io.ReadCloser, error) {
 	return &localReader{ctx: ctx, fd: fd, name: name, l: l, size: st.Size}, nil
 }
 
-// Create makes name exclusively (O_CREAT|O_EXCL|O_NOFOLLOW), mode 0600 while it is
-// written. Close applies attr with fchown, then fchmod (chown clears setuid and
-// setgid, so the mode goes second), then futimens after the last write.
+// Create makes name exclusively (O_CREAT|O_EXCL|O_NOFOLLOW) with the mode
+// createMode gives. Close applies attr with fchown, then fchmod (chown clears setuid
+// and setgid, so the mode goes second; skipped when the file was created with
+// exactly attr.Perm, the usual case), then futimens after the last write.
 func (l *Local) Create(ctx context.Context, name string, attr Attr) (io.WriteCloser, error) {
 	const op = "creating"
 	if err := l.begin(ctx, op, name); err != nil {
@@ -449,24 +454,50 @@ func (l *Local) Create(ctx context.Context, name string, attr Attr) (io.WriteClo
 	if name == "." {
 		return nil, l.opErr(op, name, fs.ErrExist)
 	}
-	fd, err := l.openFile(name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL, 0o600)
+	mode := createMode(attr.Perm)
+	fd, err := l.openFile(name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL, mode)
 	if err != nil {
 		if err == errIsSymlink { // O_EXCL: a symlink is an existing name
 			err = fmt.Errorf("%w (a symlink)", fs.ErrExist)
 		}
 		return nil, l.opErr(op, name, err)
 	}
-	return &localWriter{ctx: ctx, fd: fd, name: name, attr: attr, l: l}, nil
+	w := &localWriter{ctx: ctx, fd: fd, name: name, attr: attr, l: l, chmod: true}
+	if mode == unixMode(attr.Perm) {
+		// The umask, a default ACL or a setgid parent may have changed the bits asked
+		// for; fstat says (from the attributes the create returned, on NFS and FUSE).
+		var st unix.Stat_t
+		if unix.Fstat(fd, &st) == nil && st.Mode&0o7777 == mode {
+			w.chmod = false
+		}
+	}
+	return w, nil
 }
 
-// Mkdir makes name with exactly perm (chmod-ed after mkdir, so the umask and the
-// parent's setgid bit do not matter); an existing directory is left alone.
+// createMode is the mode a file is created with, so that most files (0644, 0755,
+// 0600, 0700, 0444, ...) need no chmod after their chown: the owner bits asked for,
+// never setuid or setgid (the file is owned by this process until Close, and chown
+// clears them anyway), and group and other bits both reduced to what the group and
+// the other bits asked for have in common. Until Close the file's owner and group
+// are this process's, not the ones asked for, so a user may fall in another class
+// than in the end; with both classes at the common bits, nobody but the new owner
+// (who may chmod the final file anyway) can do more with the file before Close than
+// after it.
+func createMode(perm fs.FileMode) uint32 {
+	m := uint32(perm.Perm())
+	common := m >> 3 & m & 0o007
+	return m&0o700 | common<<3 | common
+}
+
+// Mkdir makes name with exactly perm (chmod-ed after mkdir when the umask, a default
+// ACL or the parent's setgid bit changed it); an existing directory is left alone.
 func (l *Local) Mkdir(ctx context.Context, name string, perm fs.FileMode) error {
 	return l.at(ctx, "mkdir", name, true, func(pfd int, base string) error {
 		if base == "" {
 			return nil // the root exists
 		}
-		err := unix.Mkdirat(pfd, base, 0o700)
+		want := unixMode(perm)
+		err := unix.Mkdirat(pfd, base, want&0o1777)
 		if err == unix.EEXIST {
 			var st unix.Stat_t
 			if serr := fstatat(pfd, base, &st); serr == nil {
@@ -480,7 +511,14 @@ func (l *Local) Mkdir(ctx context.Context, name string, perm fs.FileMode) error 
 		if err != nil {
 			return err
 		}
-		_, err = chmodNoFollow(pfd, base, unixMode(perm))
+		// The umask, a default ACL or a setgid parent may have changed the bits:
+		// chmod only then (the lstat is answered from the attributes mkdir
+		// returned, on NFS and FUSE; a chmod is a round trip).
+		var st unix.Stat_t
+		if fstatat(pfd, base, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR && st.Mode&0o7777 == want {
+			return nil
+		}
+		_, err = chmodNoFollow(pfd, base, want)
 		return err
 	})
 }
@@ -799,6 +837,7 @@ type localWriter struct {
 	name   string
 	attr   Attr
 	l      *Local
+	chmod  bool // the mode made at create is not attr.Perm
 	mu     sync.Mutex
 	closed bool
 }
@@ -918,7 +957,11 @@ func (w *localWriter) Close() error {
 	w.closed = true
 	err := w.ctx.Err()
 	if err == nil {
-		err = fsetattr(w.fd, w.attr, SetAll)
+		mask := SetAll
+		if !w.chmod {
+			mask &^= SetPerm
+		}
+		err = fsetattr(w.fd, w.attr, mask)
 	}
 	if cerr := unix.Close(w.fd); err == nil {
 		err = cerr

@@ -1,0 +1,267 @@
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/studio-migrator/studio-migrator/bench/latencyfs"
+	"github.com/studio-migrator/studio-migrator/bench/treegen"
+)
+
+// Scenario names.
+const (
+	ScenarioTmpfs   = "tmpfs"
+	ScenarioEFS     = "efs"
+	ScenarioSFTP    = "sftp"
+	ScenarioBigFile = "bigfile"
+)
+
+// AllScenarios is every scenario in the order they run.
+var AllScenarios = []string{ScenarioTmpfs, ScenarioEFS, ScenarioSFTP, ScenarioBigFile}
+
+// Config is one benchmark invocation. DefaultConfig fills every field.
+type Config struct {
+	// WorkDir holds the generated trees, the destinations and the FUSE mounts. It
+	// should be a tmpfs (default /dev/shm/homebench) so the "tmpfs" scenario measures
+	// the tools, not a disk; it is removed at the end.
+	WorkDir string
+	// OutDir receives the JSON report ("" writes none).
+	OutDir string
+	// Scenarios to run, from AllScenarios.
+	Scenarios []string
+	// Tools, if not empty, keeps only the tools whose name contains one of these
+	// strings (e.g. "migrator" to try a mover change quickly).
+	Tools []string
+	// Runs per tool; the report gives the median. EFSRuns, if not zero, caps the
+	// runs of the efs scenario, whose baselines take minutes each (and, being bound
+	// by the emulated round trips rather than CPU, vary little between runs).
+	// BigFileRuns, if larger than Runs, raises the bigfile scenario's runs: each
+	// takes a second, and a single large copy is the most sensitive to a neighbour's
+	// burst of CPU or memory bandwidth.
+	Runs, EFSRuns, BigFileRuns int
+	// Files per scenario (small files in the generated home).
+	TmpfsFiles, EFSFiles, SFTPFiles int
+	// LargeFiles of LargeSize bytes are added to each generated home.
+	LargeFiles int
+	LargeSize  int64
+	// BigFileSize is the single file of the bigfile scenario.
+	BigFileSize int64
+	Seed        int64
+	// OldUID:GID own the source; NewUID is the UID every tool must give the copy.
+	OldUID, GID, NewUID uint32
+	// Mover is the migrator binary; "" leaves the mover out. MoverWorkers, if not
+	// zero, is passed as --workers.
+	Mover        string
+	MoverWorkers int
+	// EFS model (bench/latencyfs).
+	EFSDelays       latencyfs.Delays
+	EFSCacheTimeout time.Duration
+	// SFTPRTT is the round-trip time a proxy adds in front of the SFTP server (0: none).
+	SFTPRTT time.Duration
+	// RunTimeout bounds one run of one tool.
+	RunTimeout time.Duration
+	// Out receives progress lines and the final table.
+	Out io.Writer
+}
+
+// DefaultConfig is what bench/run.sh runs without flags.
+func DefaultConfig() Config {
+	return Config{
+		WorkDir:         "/dev/shm/homebench",
+		OutDir:          "bench/out",
+		Scenarios:       slices.Clone(AllScenarios),
+		Runs:            3,
+		EFSRuns:         2,
+		BigFileRuns:     7,
+		TmpfsFiles:      100_000,
+		EFSFiles:        1_000,
+		SFTPFiles:       2_000,
+		LargeFiles:      3,
+		LargeSize:       50 << 20,
+		BigFileSize:     1 << 30,
+		Seed:            1,
+		OldUID:          200001,
+		GID:             1001,
+		NewUID:          300001,
+		EFSDelays:       latencyfs.DefaultDelays,
+		EFSCacheTimeout: latencyfs.DefaultCacheTimeout,
+		SFTPRTT:         time.Millisecond,
+		RunTimeout:      30 * time.Minute,
+		Out:             os.Stdout,
+	}
+}
+
+// Tool names as they appear in the report.
+const (
+	ToolCpA     = "cp -a"
+	ToolCpChown = "cp -rp && chown -R"
+	ToolRsync   = "rsync -a --chown"
+	ToolMover   = "migrator copy-home"
+	ToolScp     = "scp -rp"
+	ToolSFTP    = "sftp put -Rp"
+)
+
+// Sample is one timed run of one tool.
+type Sample struct {
+	Seconds   float64 `json:"seconds"`
+	MaxRSSKiB int64   `json:"max_rss_kib"`
+	// FUSEOps counts the delayed operations both latencyfs mounts served (efs only).
+	FUSEOps *latencyfs.Counts `json:"fuse_ops,omitempty"`
+	Error   string            `json:"error,omitempty"`
+}
+
+// Result is one tool in one scenario. Seconds and the speedups are set only when
+// every run finished and passed verification.
+type Result struct {
+	Scenario  string   `json:"scenario"`
+	Tool      string   `json:"tool"`
+	Command   string   `json:"command"`
+	Contract  string   `json:"contract"`
+	Runs      []Sample `json:"runs"`
+	Verified  bool     `json:"verified"`
+	Failure   string   `json:"failure,omitempty"`
+	Seconds   float64  `json:"median_seconds,omitempty"`
+	MaxRSSKiB int64    `json:"max_rss_kib,omitempty"`
+	// Speedup[b] is b's median time over this tool's: above 1, this tool is faster.
+	Speedup map[string]float64 `json:"speedup,omitempty"`
+	// MiBps is the data throughput (bytes of regular files / median time).
+	MiBps float64 `json:"mib_per_s,omitempty"`
+}
+
+// ScenarioInfo describes the tree a scenario copied.
+type ScenarioInfo struct {
+	Name      string        `json:"name"`
+	Tree      treegen.Stats `json:"tree"`
+	Baselines []string      `json:"baselines"`
+	Runs      int           `json:"runs"`
+	Notes     []string      `json:"notes,omitempty"`
+	Skipped   string        `json:"skipped,omitempty"`
+}
+
+// Report is everything one invocation measured.
+type Report struct {
+	Started   time.Time      `json:"started"`
+	Finished  time.Time      `json:"finished"`
+	Host      string         `json:"host"`
+	CPUs      int            `json:"cpus"`
+	LoadAvg   string         `json:"loadavg_at_start"`
+	LoadAvgE  string         `json:"loadavg_at_end"`
+	Config    reportConfig   `json:"config"`
+	Scenarios []ScenarioInfo `json:"scenarios"`
+	Results   []Result       `json:"results"`
+	Targets   []Target       `json:"targets"`
+}
+
+type reportConfig struct {
+	Runs            int     `json:"runs"`
+	TmpfsFiles      int     `json:"tmpfs_files"`
+	EFSFiles        int     `json:"efs_files"`
+	SFTPFiles       int     `json:"sftp_files"`
+	LargeFiles      int     `json:"large_files"`
+	LargeSize       int64   `json:"large_size"`
+	BigFileSize     int64   `json:"bigfile_size"`
+	Seed            int64   `json:"seed"`
+	OldUID          uint32  `json:"old_uid"`
+	GID             uint32  `json:"gid"`
+	NewUID          uint32  `json:"new_uid"`
+	Mover           string  `json:"mover"`
+	MoverWorkers    int     `json:"mover_workers,omitempty"`
+	EFSReadDelayMs  float64 `json:"efs_read_delay_ms"`
+	EFSWriteDelayMs float64 `json:"efs_write_delay_ms"`
+	EFSCacheSec     float64 `json:"efs_cache_timeout_s"`
+	SFTPRTTMs       float64 `json:"sftp_rtt_ms"`
+}
+
+// Run runs every configured scenario and returns the report; it also prints the
+// table to cfg.Out and writes the JSON report to cfg.OutDir. An error means the
+// harness itself failed (a scenario could not be set up); a tool that fails or copies
+// wrongly is a result, not an error.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	if cfg.Out == nil {
+		cfg.Out = io.Discard
+	}
+	if cfg.Runs < 1 {
+		cfg.Runs = 1
+	}
+	for _, s := range cfg.Scenarios {
+		if !slices.Contains(AllScenarios, s) {
+			return nil, fmt.Errorf("unknown scenario %q (want %s)", s, strings.Join(AllScenarios, ","))
+		}
+	}
+	if os.Geteuid() != 0 {
+		return nil, errors.New("homebench must run as root: every tool chowns to another UID")
+	}
+	host, _ := os.Hostname()
+	rep := &Report{Started: time.Now().UTC(), Host: host, CPUs: runtime.NumCPU(), LoadAvg: loadAvg(), Config: reportConfig{
+		Runs: cfg.Runs, TmpfsFiles: cfg.TmpfsFiles, EFSFiles: cfg.EFSFiles, SFTPFiles: cfg.SFTPFiles,
+		LargeFiles: cfg.LargeFiles, LargeSize: cfg.LargeSize, BigFileSize: cfg.BigFileSize, Seed: cfg.Seed,
+		OldUID: cfg.OldUID, GID: cfg.GID, NewUID: cfg.NewUID, Mover: cfg.Mover, MoverWorkers: cfg.MoverWorkers,
+		EFSReadDelayMs: ms(cfg.EFSDelays.Read), EFSWriteDelayMs: ms(cfg.EFSDelays.Write),
+		EFSCacheSec: cfg.EFSCacheTimeout.Seconds(), SFTPRTTMs: ms(cfg.SFTPRTT),
+	}}
+	if err := os.MkdirAll(cfg.WorkDir, 0o755); err != nil {
+		return nil, err
+	}
+	work, err := os.MkdirTemp(cfg.WorkDir, "run-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(work)
+
+	for _, name := range cfg.Scenarios {
+		if err := ctx.Err(); err != nil {
+			return rep, err
+		}
+		info, results, err := runScenario(ctx, cfg, name, filepath.Join(work, name))
+		if err != nil {
+			return rep, fmt.Errorf("scenario %s: %w", name, err)
+		}
+		rep.Scenarios = append(rep.Scenarios, info)
+		rep.Results = append(rep.Results, results...)
+	}
+	rep.Finished = time.Now().UTC()
+	rep.LoadAvgE = loadAvg()
+	rep.Targets = evaluateTargets(rep)
+	printReport(cfg.Out, rep)
+	if cfg.OutDir != "" {
+		file, err := writeJSON(cfg.OutDir, rep)
+		if err != nil {
+			return rep, err
+		}
+		fmt.Fprintf(cfg.Out, "\nJSON report: %s\n", file)
+	}
+	return rep, nil
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func loadAvg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// scenario is a set-up scenario: where the source is, how tools reach it, and where
+// their copies go.
+type scenario struct {
+	name      string
+	src       string // the source home as the tools see it
+	srcLocal  string // the same directory for the verifier (a FUSE mount's backing dir)
+	dstParent func(run string) (tool, local string, err error)
+	tools     []tool
+	onRun     func() *latencyfs.Counts // counts delayed ops since the last call (efs)
+}
+
+func (cfg Config) uidArg() string { return strconv.FormatUint(uint64(cfg.NewUID), 10) }

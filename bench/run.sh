@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The home-directory copy benchmark, in one command (as root):
+#
+#   bash bench/run.sh [--files 100000] [--runs 3] [--scenarios tmpfs,efs,sftp,bigfile] [homebench flags...]
+#
+# Builds the migrator (the mover) and homebench, installs the compared tools when
+# missing, and runs bench/cmd/homebench with the mover; all flags pass through
+# (`go run ./bench/cmd/homebench -h` lists them). Prints a table of medians, speedups
+# and the project's performance targets, and writes JSON to bench/out/.
+#
+# Timings share the machine with whatever else runs: run it on a quiet host, and
+# compare ratios rather than absolute seconds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "bench/run.sh: run as root (every tool chowns to another UID; FUSE mounts)" >&2
+  exit 1
+fi
+
+declare -A want=(
+  [/usr/bin/rsync]=rsync
+  [/usr/bin/scp]=openssh-client
+  [/usr/bin/sftp]=openssh-client
+  [/usr/lib/openssh/sftp-server]=openssh-sftp-server
+)
+missing=()
+for f in "${!want[@]}"; do [ -e "$f" ] || missing+=("${want[$f]}"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "== installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+mkdir -p bench/out
+echo "== building migrator and homebench"
+go build -o bench/out/migrator ./cmd/migrator
+go build -o bench/out/homebench ./bench/cmd/homebench
+
+exec bench/out/homebench -mover bench/out/migrator "$@"
