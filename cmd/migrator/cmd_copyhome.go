@@ -363,9 +363,15 @@ func newProgress(g *globalOptions, mode string) (efs.Reporter, func()) {
 			progressbar.OptionClearOnFinish(),
 		)
 		return efs.ReporterFunc(func(p efs.Progress) {
+			if p.Done {
+				// Clear the bar before Copy logs its summary, or the log line lands
+				// on the bar's line. Finish is idempotent, so stop may call it again.
+				_ = bar.Finish()
+				return
+			}
 			bar.Describe(fmt.Sprintf("%d files (%d unchanged), %.0f files/s", p.Files, p.Unchanged, p.FilesPerSec))
-			bar.Set64(p.CopiedBytes)
-		}), func() { bar.Finish() }
+			_ = bar.Set64(p.CopiedBytes)
+		}), func() { _ = bar.Finish() }
 	case "none":
 		return efs.NopReporter, func() {}
 	default:
