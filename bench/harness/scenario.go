@@ -166,7 +166,7 @@ func runScenario(ctx context.Context, cfg Config, name, dir string) (ScenarioInf
 		defer srv.Close()
 		addr := srv.Addr()
 		if cfg.SFTPRTT > 0 {
-			px, err := startLatencyProxy(addr, cfg.SFTPRTT/2)
+			px, err := sftptest.StartLatencyProxy(addr, cfg.SFTPRTT/2)
 			if err != nil {
 				return info, nil, err
 			}

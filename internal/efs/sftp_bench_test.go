@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"sync"
 	"testing"
@@ -15,58 +14,16 @@ import (
 	"github.com/studio-migrator/studio-migrator/internal/efs/sftptest"
 )
 
-// latencyProxy forwards TCP to target, delaying every chunk by delay in each
-// direction (so the round trip grows by 2*delay) without limiting bandwidth.
+// latencyProxy forwards TCP to target through sftptest.LatencyProxy for the rest of
+// the benchmark (so the round trip grows by 2*delay).
 func latencyProxy(tb testing.TB, target string, delay time.Duration) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	tb.Helper()
+	p, err := sftptest.StartLatencyProxy(target, delay)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { ln.Close() })
-	pipe := func(dst, src net.Conn) {
-		type chunk struct {
-			due time.Time
-			b   []byte
-		}
-		q := make(chan chunk, 4096)
-		go func() {
-			defer close(q)
-			for {
-				b := make([]byte, 64<<10)
-				n, err := src.Read(b)
-				if n > 0 {
-					q <- chunk{time.Now().Add(delay), b[:n]}
-				}
-				if err != nil {
-					return
-				}
-			}
-		}()
-		for c := range q {
-			time.Sleep(time.Until(c.due))
-			if _, err := dst.Write(c.b); err != nil {
-				break
-			}
-		}
-		dst.Close()
-		src.Close()
-	}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			go pipe(s, c)
-			go pipe(c, s)
-		}
-	}()
-	return ln.Addr().String()
+	tb.Cleanup(func() { p.Close() })
+	return p.Addr()
 }
 
 // BenchmarkSFTPThroughput writes then reads one file through the SFTP backend,

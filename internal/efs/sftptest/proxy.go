@@ -1,4 +1,4 @@
-package harness
+package sftptest
 
 import (
 	"net"
@@ -6,22 +6,23 @@ import (
 	"time"
 )
 
-// latencyProxy forwards TCP connections to target, delaying every chunk by delay in
-// each direction (a round trip grows by 2*delay) without limiting bandwidth: it is
-// the idea of internal/efs's latencyProxy test helper, as a closable value.
-type latencyProxy struct {
+// LatencyProxy forwards TCP connections to a target, delaying every chunk by a fixed
+// delay in each direction (a round trip grows by twice the delay) without limiting
+// bandwidth: an SFTP server "far away" on loopback, for benchmarks.
+type LatencyProxy struct {
 	ln    net.Listener
 	wg    sync.WaitGroup
 	mu    sync.Mutex
 	conns []net.Conn
 }
 
-func startLatencyProxy(target string, delay time.Duration) (*latencyProxy, error) {
+// StartLatencyProxy listens on a free loopback port and forwards to target.
+func StartLatencyProxy(target string, delay time.Duration) (*LatencyProxy, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	p := &latencyProxy{ln: ln}
+	p := &LatencyProxy{ln: ln}
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
@@ -45,9 +46,11 @@ func startLatencyProxy(target string, delay time.Duration) (*latencyProxy, error
 	return p, nil
 }
 
-func (p *latencyProxy) Addr() string { return p.ln.Addr().String() }
+// Addr is the address to dial instead of the target.
+func (p *LatencyProxy) Addr() string { return p.ln.Addr().String() }
 
-func (p *latencyProxy) Close() error {
+// Close stops listening and closes every forwarded connection.
+func (p *LatencyProxy) Close() error {
 	err := p.ln.Close()
 	p.mu.Lock()
 	for _, c := range p.conns {
