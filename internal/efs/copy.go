@@ -484,11 +484,7 @@ func (c *copier) walkDir(ctx context.Context, n *dirNode) {
 			return
 		}
 		name := join(n.name, e.Name)
-		var dst *Info
-		if d, ok := dstEntries[e.Name]; ok {
-			dst = &d
-			delete(dstEntries, e.Name)
-		}
+		dst := claim(dstEntries, e.Name)
 		c.entries.Add(1)
 		c.dirs.Add(1)
 		if dst != nil && !dst.Mode.IsDir() {
@@ -522,11 +518,7 @@ func (c *copier) walkDir(ctx context.Context, n *dirNode) {
 			return
 		}
 		name := join(n.name, e.Name)
-		var dst *Info
-		if d, ok := dstEntries[e.Name]; ok {
-			dst = &d
-			delete(dstEntries, e.Name)
-		}
+		dst := claim(dstEntries, e.Name)
 		c.entries.Add(1)
 		switch e.Mode.Type() {
 		case 0, fs.ModeSymlink:
@@ -956,4 +948,16 @@ func (c *copier) linkTo(ctx context.Context, g *linkGroup, j job) {
 	}
 	j.dir.changed.Store(true)
 	c.hardlinkN.Add(1)
+}
+
+// claim takes name's entry out of a directory's destination listing and returns it
+// (nil when the destination has none), so that what is left once every source entry
+// has claimed its own is what only the destination has.
+func claim(dstEntries map[string]Info, name string) *Info {
+	d, ok := dstEntries[name]
+	if !ok {
+		return nil
+	}
+	delete(dstEntries, name)
+	return &d
 }
