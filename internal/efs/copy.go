@@ -684,7 +684,11 @@ func (c *copier) doJob(ctx context.Context, j job) {
 // reports whether the destination now holds it and whether data was written.
 func (c *copier) copyRegular(ctx context.Context, j job) (ok, written bool) {
 	want := c.want(j.name, j.src, true)
-	if d := j.dst; d != nil && d.Mode.IsRegular() && d.Size == j.src.Size && c.sameTime(d.ModTime, j.src.ModTime) {
+	// A fix in place is only for an inode no other name shares: a hardlink planted
+	// in the destination may point outside it, and a chown or chmod would reach the
+	// file there too. Such a name is rewritten instead, which breaks the link.
+	if d := j.dst; d != nil && d.Mode.IsRegular() && d.Size == j.src.Size && c.sameTime(d.ModTime, j.src.ModTime) &&
+		(d.Nlink <= 1 || c.attrMatch(*d, want, false)) {
 		if c.attrMatch(*d, want, false) {
 			c.unchanged.Add(1)
 			return true, false

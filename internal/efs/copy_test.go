@@ -686,3 +686,37 @@ func (s *openSpy) ReadDir(ctx context.Context, name string) ([]efs.Info, error) 
 	}
 	return s.FS.ReadDir(ctx, name)
 }
+
+// TestCopyResumeDoesNotChownPlantedHardlink: a user of the new domain hardlinks a file
+// from outside the home (another user's, root's) into the destination under a name the
+// source has, with the same size and mtime (the source's owner controls those). The
+// resume "metadata fix" must not chown or chmod the shared inode: the name is
+// rewritten instead, and the outside file keeps its owner and mode.
+func TestCopyResumeDoesNotChownPlantedHardlink(t *testing.T) {
+	srcDir, dstDir, fx := homes(t)
+	secret := filepath.Join(fx.outside, "secret")
+	// The source file mimics the outside file: same size, same mtime.
+	src := filepath.Join(srcDir, "top.txt")
+	must(t, os.WriteFile(src, []byte("outside SECRET"), 0o644))
+	must(t, os.Chown(src, oldUID, srcGID))
+	must(t, os.Chmod(src, 0o644))
+	st, _ := lstatSys(t, secret)
+	must(t, os.Chtimes(src, st.ModTime(), st.ModTime()))
+	must(t, os.Link(secret, filepath.Join(dstDir, "top.txt")))
+
+	_, err := efs.Copy(context.Background(), newLocalFS(t, srcDir), newLocalFS(t, dstDir), copyOpts())
+	must(t, err)
+	_, sys := lstatSys(t, secret)
+	if sys.Uid != 0 || sys.Mode&0o7777 != 0o600 {
+		t.Errorf("outside file re-owned through a hardlink: uid %d mode %o", sys.Uid, sys.Mode&0o7777)
+	}
+	if b, _ := os.ReadFile(secret); string(b) != "outside secret" {
+		t.Errorf("outside file changed: %q", b)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dstDir, "top.txt")); string(b) != "outside SECRET" {
+		t.Errorf("destination holds %q, not the source's data", b)
+	}
+	if _, d := lstatSys(t, filepath.Join(dstDir, "top.txt")); d.Uid != newUID || d.Nlink != 1 {
+		t.Errorf("destination top.txt: uid %d nlink %d", d.Uid, d.Nlink)
+	}
+}
