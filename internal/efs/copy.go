@@ -793,7 +793,8 @@ func (c *copier) copySymlink(ctx context.Context, j job) {
 			c.fail(ctx, j.name, "reading destination symlink", err)
 			return
 		}
-		if have == target {
+		// Re-owned in place only when no other name shares the inode (see copyRegular).
+		if have == target && d.Nlink <= 1 {
 			fix := SetMask(0)
 			if mask&SetOwner != 0 && (d.UID != want.UID || d.GID != want.GID) {
 				fix |= SetOwner

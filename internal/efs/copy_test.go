@@ -720,3 +720,25 @@ func TestCopyResumeDoesNotChownPlantedHardlink(t *testing.T) {
 		t.Errorf("destination top.txt: uid %d nlink %d", d.Uid, d.Nlink)
 	}
 }
+
+// TestCopyResumeDoesNotChownPlantedSymlinkHardlink: the same for a symlink: a hardlink
+// to a symlink outside the destination, with the source's target, is recreated rather
+// than re-owned in place (which would re-own the outside symlink too).
+func TestCopyResumeDoesNotChownPlantedSymlinkHardlink(t *testing.T) {
+	srcDir, dstDir, fx := homes(t)
+	outLink := filepath.Join(fx.outside, "link")
+	must(t, os.Symlink("secret", outLink))
+	must(t, os.Remove(filepath.Join(srcDir, "top.txt")))
+	must(t, os.Symlink("secret", filepath.Join(srcDir, "top.txt")))
+	must(t, os.Lchown(filepath.Join(srcDir, "top.txt"), oldUID, srcGID))
+	must(t, unix.Linkat(unix.AT_FDCWD, outLink, unix.AT_FDCWD, filepath.Join(dstDir, "top.txt"), 0))
+
+	_, err := efs.Copy(context.Background(), newLocalFS(t, srcDir), newLocalFS(t, dstDir), copyOpts())
+	must(t, err)
+	if _, sys := lstatSys(t, outLink); sys.Uid != 0 {
+		t.Errorf("outside symlink re-owned through a hardlink: uid %d", sys.Uid)
+	}
+	if _, d := lstatSys(t, filepath.Join(dstDir, "top.txt")); d.Uid != newUID || d.Nlink != 1 {
+		t.Errorf("destination top.txt: uid %d nlink %d", d.Uid, d.Nlink)
+	}
+}
