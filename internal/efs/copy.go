@@ -686,9 +686,11 @@ func (c *copier) copyRegular(ctx context.Context, j job) (ok, written bool) {
 	want := c.want(j.name, j.src, true)
 	// A fix in place is only for an inode no other name shares: a hardlink planted
 	// in the destination may point outside it, and a chown or chmod would reach the
-	// file there too. Such a name is rewritten instead, which breaks the link.
+	// file there too. Such a name is rewritten instead, which breaks the link; so is
+	// a linked name whose source is no longer linked (a group broken since).
+	linked := c.hardlinks && j.src.Nlink > 1
 	if d := j.dst; d != nil && d.Mode.IsRegular() && d.Size == j.src.Size && c.sameTime(d.ModTime, j.src.ModTime) &&
-		(d.Nlink <= 1 || c.attrMatch(*d, want, false)) {
+		(d.Nlink <= 1 || linked && c.attrMatch(*d, want, false)) {
 		if c.attrMatch(*d, want, false) {
 			c.unchanged.Add(1)
 			return true, false

@@ -742,3 +742,28 @@ func TestCopyResumeDoesNotChownPlantedSymlinkHardlink(t *testing.T) {
 		t.Errorf("destination top.txt: uid %d nlink %d", d.Uid, d.Nlink)
 	}
 }
+
+// TestCopyResumeSplitsBrokenHardlink: a hardlink group copied by an earlier run and
+// broken in the source since (a name replaced by a copy with the same data and mtime,
+// as cp -p does) is split in the destination too on the rerun, so Verify passes.
+func TestCopyResumeSplitsBrokenHardlink(t *testing.T) {
+	srcDir, dstDir, _ := homes(t)
+	ctx := context.Background()
+	src, dst := newLocalFS(t, srcDir), newLocalFS(t, dstDir)
+	_, err := efs.Copy(ctx, src, dst, copyOpts())
+	must(t, err)
+	// Break links/h2 out of the group in the source, keeping data, owner and mtime.
+	h2 := filepath.Join(srcDir, "links/h2")
+	fi, _ := lstatSys(t, h2)
+	must(t, os.Remove(h2))
+	must(t, os.WriteFile(h2, []byte("hard"), 0o644))
+	must(t, os.Chown(h2, oldUID, srcGID))
+	must(t, os.Chtimes(h2, fi.ModTime(), fi.ModTime()))
+
+	_, err = efs.Copy(ctx, src, dst, copyOpts())
+	must(t, err)
+	vr, err := efs.Verify(ctx, src, dst, efs.VerifyOptions{UID: newUID, Checksum: true})
+	if err != nil {
+		t.Fatalf("verify after rerun: %v %+v", err, vr.List)
+	}
+}
