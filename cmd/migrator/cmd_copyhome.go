@@ -164,6 +164,18 @@ func nested(a, b string) bool {
 	return in(a, b) || in(b, a)
 }
 
+// resolvePath resolves symlinks in p as NewLocal will (p itself may not exist yet:
+// then its parent is resolved), so nested sees the directories that will be used.
+func resolvePath(p string) string {
+	if r, err := filepath.EvalSymlinks(p); err == nil {
+		return r
+	}
+	if r, err := filepath.EvalSymlinks(filepath.Dir(p)); err == nil {
+		return filepath.Join(r, filepath.Base(p))
+	}
+	return p
+}
+
 // open opens a location as an FS rooted at it.
 func open(ctx context.Context, g *globalOptions, l location) (efs.FS, error) {
 	if !l.isSFTP() {
@@ -205,7 +217,7 @@ func runCopyHome(ctx context.Context, g *globalOptions, opts *copyHomeOptions) (
 	if err != nil {
 		return err
 	}
-	if !from.isSFTP() && !to.isSFTP() && nested(from.local, to.local) {
+	if !from.isSFTP() && !to.isSFTP() && (nested(from.local, to.local) || nested(resolvePath(from.local), resolvePath(to.local))) {
 		return fmt.Errorf("--from %s and --to %s overlap: one must not be inside the other", from, to)
 	}
 	switch opts.progress {

@@ -269,3 +269,29 @@ func TestCopyHomeSurvivesSIGKILL(t *testing.T) {
 	}
 	assertTempFree(t, to)
 }
+
+// TestCopyHomeRefusesOverlapThroughSymlink: a destination inside the source reached
+// through a symlinked path (or the other way round) is an overlap too: the copy
+// would copy into itself.
+func TestCopyHomeRefusesOverlapThroughSymlink(t *testing.T) {
+	base := t.TempDir()
+	src := filepath.Join(base, "old", "200001")
+	homeTree(t, src, 3)
+	if err := os.Symlink(filepath.Join(base, "old"), filepath.Join(base, "alias")); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range [][2]string{
+		{src, filepath.Join(base, "alias", "200001", "d00", "x")},
+		{filepath.Join(base, "alias", "200001"), filepath.Join(src, "d01", "x")},
+	} {
+		_, err := copyHome(t, "--from", tc[0], "--to", tc[1], "--uid", "200007", "--progress", "none")
+		if err == nil || !strings.Contains(err.Error(), "overlap") {
+			t.Errorf("--from %s --to %s: err %v, want an overlap", tc[0], tc[1], err)
+		}
+	}
+	for _, d := range []string{"d00", "d01"} {
+		if _, err := os.Lstat(filepath.Join(src, d, "x")); err == nil {
+			t.Errorf("destination made inside the source: %s/x", d)
+		}
+	}
+}
