@@ -767,3 +767,41 @@ func TestCopyResumeSplitsBrokenHardlink(t *testing.T) {
 		t.Fatalf("verify after rerun: %v %+v", err, vr.List)
 	}
 }
+
+// swapFS swaps a destination directory for a hardlink to a file outside the home
+// just before the copier applies that directory's attributes: a user of the new
+// domain racing the copy in a home they can write to.
+type swapFS struct {
+	efs.FS
+	dstDir, dir, outside string
+	once                 sync.Once
+}
+
+func (f *swapFS) Setattr(ctx context.Context, name string, attr efs.Attr, mask efs.SetMask) error {
+	if name == f.dir {
+		f.once.Do(func() {
+			p := filepath.Join(f.dstDir, f.dir)
+			if err := os.Rename(p, p+".moved"); err == nil {
+				os.Link(f.outside, p)
+			}
+		})
+	}
+	return f.FS.Setattr(ctx, name, attr, mask)
+}
+
+// TestCopyDirSwappedForHardlinkNotChowned: the directory's owner, mode and mtime
+// must not land on the outside file, and the entry is reported as failed.
+func TestCopyDirSwappedForHardlinkNotChowned(t *testing.T) {
+	srcDir, dstDir, fx := homes(t)
+	secret := filepath.Join(fx.outside, "secret")
+	fi0, _ := lstatSys(t, secret)
+	dst := &swapFS{FS: newLocalFS(t, dstDir), dstDir: dstDir, dir: "empty", outside: secret}
+	rep, err := efs.Copy(context.Background(), newLocalFS(t, srcDir), dst, copyOpts())
+	if !errors.Is(err, efs.ErrEntriesFailed) || rep == nil || rep.Errors != 1 {
+		t.Errorf("copy: %v, report %+v; want one failed entry", err, rep)
+	}
+	fi, sys := lstatSys(t, secret)
+	if sys.Uid != 0 || sys.Mode&0o7777 != 0o600 || !fi.ModTime().Equal(fi0.ModTime()) {
+		t.Errorf("outside file changed through a swapped-in hardlink: uid %d mode %o mtime %v", sys.Uid, sys.Mode&0o7777, fi.ModTime())
+	}
+}

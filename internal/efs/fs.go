@@ -117,7 +117,9 @@ type FS interface {
 	Remove(ctx context.Context, name string) error
 	// Setattr applies the parts of attr selected by mask to name itself, never to a
 	// symlink's target. On a symlink SetPerm is ignored, and SetOwner / SetTimes
-	// return ErrNotSupported where Features says so (and change nothing).
+	// return ErrNotSupported where Features says so (and change nothing). Local
+	// refuses (ErrUnsafePath) a non-directory that has other hardlinks: one of them
+	// may be outside the root, and the change would reach it too.
 	Setattr(ctx context.Context, name string, attr Attr, mask SetMask) error
 
 	// Close releases the backend's resources (connections, cached handles).

@@ -595,13 +595,34 @@ func (l *Local) Setattr(ctx context.Context, name string, attr Attr, mask SetMas
 		if base == "" { // the root: its descriptor is the directory itself
 			return fsetattr(pfd, attr, mask)
 		}
+		if mask&(SetOwner|SetPerm|SetTimes) == 0 {
+			return nil
+		}
+		// Pin the inode (O_PATH|O_NOFOLLOW) and check it before changing anything: a
+		// file or symlink (not a directory) that has other names is refused, since
+		// one of them may be outside the root (a hardlink planted in a home, or an
+		// entry swapped for one after it was listed). Owner and mode then go through
+		// the pinned descriptor, so they reach the inode that was checked.
+		fd, err := openatRetry(pfd, base, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			return err
+		}
+		t := st.Mode & unix.S_IFMT
+		if t != unix.S_IFDIR && st.Nlink > 1 {
+			return errSharedInode
+		}
 		if mask&SetOwner != 0 {
-			if err := unix.Fchownat(pfd, base, int(attr.UID), int(attr.GID), unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			if err := unix.Fchownat(fd, "", int(attr.UID), int(attr.GID), unix.AT_EMPTY_PATH); err != nil {
 				return fmt.Errorf("chown: %w", err)
 			}
 		}
-		if mask&SetPerm != 0 {
-			if _, err := chmodNoFollow(pfd, base, unixMode(attr.Perm)); err != nil {
+		if mask&SetPerm != 0 && t != unix.S_IFLNK {
+			if err := fchmodPath(fd, unixMode(attr.Perm)); err != nil {
 				return fmt.Errorf("chmod: %w", err)
 			}
 		}
@@ -613,6 +634,22 @@ func (l *Local) Setattr(ctx context.Context, name string, attr Attr, mask SetMas
 		}
 		return nil
 	})
+}
+
+// errSharedInode refuses a change on a file another name shares.
+var errSharedInode = fmt.Errorf("a file with other hardlinks, which may be outside the root, is not changed: %w", ErrUnsafePath)
+
+// fchmodPath sets the mode of an O_PATH descriptor (not a symlink): fchmodat2 with
+// AT_EMPTY_PATH, or through /proc/self/fd where fchmodat2 is missing.
+func fchmodPath(fd int, mode uint32) error {
+	if !noFchmodat2.Load() {
+		err := unix.Fchmodat(fd, "", mode, unix.AT_EMPTY_PATH)
+		if err != unix.EOPNOTSUPP {
+			return err
+		}
+		noFchmodat2.Store(true)
+	}
+	return unix.Fchmodat(unix.AT_FDCWD, fmt.Sprintf("/proc/self/fd/%d", fd), mode, 0)
 }
 
 // fsetattr applies attr to an open descriptor (not O_PATH), in the order that keeps
