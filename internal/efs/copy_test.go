@@ -555,6 +555,20 @@ func TestPrepareDest(t *testing.T) {
 	}
 	must(t, efs.PrepareDest(ctx, parent, "other", newUID, srcGID, true)) // merge
 
+	// A root-owned folder with content (the EFS root given instead of /<newUID>):
+	// refused, its owner untouched; an empty root-owned one (an admin's mkdir) is fine.
+	efsRoot := filepath.Join(base, "efs-root")
+	must(t, os.MkdirAll(filepath.Join(efsRoot, "200001"), 0o755))
+	err = efs.PrepareDest(ctx, parent, "efs-root", newUID, srcGID, false)
+	if !errors.Is(err, efs.ErrDestinationInUse) || !strings.Contains(err.Error(), "EFS root") {
+		t.Fatalf("root-owned folder with content: %v", err)
+	}
+	if _, st := lstatSys(t, efsRoot); st.Uid != 0 {
+		t.Errorf("refused root-owned destination was re-owned to %d", st.Uid)
+	}
+	must(t, os.Mkdir(filepath.Join(base, "admin-mkdir"), 0o755))
+	must(t, efs.PrepareDest(ctx, parent, "admin-mkdir", newUID, srcGID, false))
+
 	// Bad names and a symlink in place of the home.
 	for _, n := range []string{"..", "a/b", "/abs", ""} {
 		if err := efs.PrepareDest(ctx, parent, n, newUID, srcGID, false); err == nil {
