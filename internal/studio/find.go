@@ -43,6 +43,10 @@ const (
 	statusDeleting  = "Deleting"
 	statusFailed    = "Failed"
 	statusDeleted   = "Deleted"
+	// A domain, profile or space whose last update or delete failed; it still
+	// exists, and can be deleted again.
+	statusUpdateFailed = "Update_Failed"
+	statusDeleteFailed = "Delete_Failed"
 	// statusGone stands for "Describe says it does not exist" in wait targets.
 	statusGone = ""
 )
@@ -78,7 +82,7 @@ func (w Waiter) timeout() time.Duration {
 // exist is reported as err wrapping ErrNotFound.
 type statusFunc func(ctx context.Context) (status, reason string, err error)
 
-// waitFor polls status until it is one of target. A Failed status that is not a
+// waitFor polls status until it is one of target. A Failed (Update_Failed, Delete_Failed) status that is not a
 // target is a *FailedError; a status that is neither pending nor target is an error
 // (someone else is changing the resource); not-found is success when target holds
 // statusGone and an error wrapping ErrNotFound otherwise.
@@ -104,7 +108,7 @@ func (w Waiter) waitFor(ctx context.Context, resource string, status statusFunc,
 			if slices.Contains(target, st) {
 				return st, nil
 			}
-			if st == statusFailed {
+			if st == statusFailed || st == statusUpdateFailed || st == statusDeleteFailed {
 				return st, &FailedError{Resource: resource, Reason: reason}
 			}
 			if !slices.Contains(pending, st) {
