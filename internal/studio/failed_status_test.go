@@ -3,6 +3,7 @@ package studio
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -22,7 +23,7 @@ func TestWaitsHandleUpdateAndDeleteFailed(t *testing.T) {
 		}
 		_, err := a.waitFor(ctx, "space d-x/s", fixed(st, "ENI in use"), []string{statusDeleting}, []string{statusGone})
 		var fe *FailedError
-		if !errors.As(err, &fe) || fe.Reason != "ENI in use" {
+		if !errors.As(err, &fe) || fe.Reason != "ENI in use" || !strings.Contains(err.Error(), st) {
 			t.Errorf("waiting for a space that went %s: %v, want a FailedError with its FailureReason", st, err)
 		}
 	}

@@ -24,6 +24,8 @@ type FailedError struct {
 	Resource string
 	// Reason is the service's FailureReason.
 	Reason string
+	// Status is Failed, Update_Failed or Delete_Failed ("" reads as Failed).
+	Status string
 }
 
 func (e *FailedError) Error() string {
@@ -31,7 +33,11 @@ func (e *FailedError) Error() string {
 	if reason == "" {
 		reason = "no FailureReason given"
 	}
-	return fmt.Sprintf("%s is Failed: %s", e.Resource, reason)
+	status := e.Status
+	if status == "" {
+		status = statusFailed
+	}
+	return fmt.Sprintf("%s is %s: %s", e.Resource, status, reason)
 }
 
 // Resource statuses as the service spells them (domains, profiles, spaces and apps
@@ -109,7 +115,7 @@ func (w Waiter) waitFor(ctx context.Context, resource string, status statusFunc,
 				return st, nil
 			}
 			if st == statusFailed || st == statusUpdateFailed || st == statusDeleteFailed {
-				return st, &FailedError{Resource: resource, Reason: reason}
+				return st, &FailedError{Resource: resource, Reason: reason, Status: st}
 			}
 			if !slices.Contains(pending, st) {
 				return st, fmt.Errorf("waiting for %s to be %s: unexpected status %s", resource, targetNames(target), st)
