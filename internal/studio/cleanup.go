@@ -61,7 +61,7 @@ func (a *Applier) Cleanup(ctx context.Context, domainID string, o CleanupOptions
 func (a *Applier) deleteDomain(ctx context.Context, domainID string, o CleanupOptions) error {
 	// A domain in Pending or Updating cannot be deleted yet.
 	if _, err := a.waitFor(ctx, domainLabel(domainID), statusDomain(a.SageMaker, domainID),
-		[]string{statusPending, statusUpdating}, []string{statusInService, statusFailed, statusDeleting}); err != nil {
+		[]string{statusPending, statusUpdating}, []string{statusInService, statusFailed, statusUpdateFailed, statusDeleteFailed, statusDeleting}); err != nil {
 		return err
 	}
 	policy := smtypes.RetentionTypeRetain
@@ -209,11 +209,12 @@ func (a *Applier) deleteUserProfiles(ctx context.Context, domainID string) error
 	return nil
 }
 
-// settleForDelete waits out Pending and Updating, which refuse a delete; Failed and
-// InService can be deleted, Deleting and gone are fine too.
+// settleForDelete waits out Pending and Updating, which refuse a delete; InService
+// and the Failed states (a failed delete is retried) can be deleted, Deleting and
+// gone are fine too.
 func (a *Applier) settleForDelete(ctx context.Context, resource string, status statusFunc) error {
 	_, err := a.waitFor(ctx, resource, status, []string{statusPending, statusUpdating},
-		[]string{statusInService, statusFailed, statusDeleting, statusGone})
+		[]string{statusInService, statusFailed, statusUpdateFailed, statusDeleteFailed, statusDeleting, statusGone})
 	return err
 }
 

@@ -24,6 +24,8 @@ type FailedError struct {
 	Resource string
 	// Reason is the service's FailureReason.
 	Reason string
+	// Status is Failed, Update_Failed or Delete_Failed ("" reads as Failed).
+	Status string
 }
 
 func (e *FailedError) Error() string {
@@ -31,7 +33,11 @@ func (e *FailedError) Error() string {
 	if reason == "" {
 		reason = "no FailureReason given"
 	}
-	return fmt.Sprintf("%s is Failed: %s", e.Resource, reason)
+	status := e.Status
+	if status == "" {
+		status = statusFailed
+	}
+	return fmt.Sprintf("%s is %s: %s", e.Resource, status, reason)
 }
 
 // Resource statuses as the service spells them (domains, profiles, spaces and apps
@@ -43,6 +49,10 @@ const (
 	statusDeleting  = "Deleting"
 	statusFailed    = "Failed"
 	statusDeleted   = "Deleted"
+	// A domain, profile or space whose last update or delete failed; it still
+	// exists, and can be deleted again.
+	statusUpdateFailed = "Update_Failed"
+	statusDeleteFailed = "Delete_Failed"
 	// statusGone stands for "Describe says it does not exist" in wait targets.
 	statusGone = ""
 )
@@ -78,7 +88,7 @@ func (w Waiter) timeout() time.Duration {
 // exist is reported as err wrapping ErrNotFound.
 type statusFunc func(ctx context.Context) (status, reason string, err error)
 
-// waitFor polls status until it is one of target. A Failed status that is not a
+// waitFor polls status until it is one of target. A Failed (Update_Failed, Delete_Failed) status that is not a
 // target is a *FailedError; a status that is neither pending nor target is an error
 // (someone else is changing the resource); not-found is success when target holds
 // statusGone and an error wrapping ErrNotFound otherwise.
@@ -104,8 +114,8 @@ func (w Waiter) waitFor(ctx context.Context, resource string, status statusFunc,
 			if slices.Contains(target, st) {
 				return st, nil
 			}
-			if st == statusFailed {
-				return st, &FailedError{Resource: resource, Reason: reason}
+			if st == statusFailed || st == statusUpdateFailed || st == statusDeleteFailed {
+				return st, &FailedError{Resource: resource, Reason: reason, Status: st}
 			}
 			if !slices.Contains(pending, st) {
 				return st, fmt.Errorf("waiting for %s to be %s: unexpected status %s", resource, targetNames(target), st)

@@ -185,7 +185,8 @@ func MarshalPolicy(p *PolicyDocument) ([]byte, error) {
 }
 
 // executionRoles are the roles the new domain's creates pass to SageMaker: the
-// domain's default, the default space role, and each profile's own.
+// domain's default, the default space role, the RStudio domain role, and each
+// profile's own.
 func executionRoles(s *Snapshot) []string {
 	var roles []string
 	role := func(settings json.RawMessage) {
@@ -196,6 +197,12 @@ func executionRoles(s *Snapshot) []string {
 	}
 	role(s.Domain.DefaultUserSettings)
 	role(s.Domain.DefaultSpaceSettings)
+	var ds struct {
+		RStudioServerProDomainSettings struct{ DomainExecutionRoleArn string }
+	}
+	if len(s.Domain.DomainSettings) > 0 && json.Unmarshal(s.Domain.DomainSettings, &ds) == nil && ds.RStudioServerProDomainSettings.DomainExecutionRoleArn != "" {
+		roles = append(roles, ds.RStudioServerProDomainSettings.DomainExecutionRoleArn)
+	}
 	for _, p := range s.UserProfiles {
 		if p.ExecutionRole != "" {
 			roles = append(roles, p.ExecutionRole)

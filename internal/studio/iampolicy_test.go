@@ -135,3 +135,24 @@ func TestIAMPolicyNeedsAnAccount(t *testing.T) {
 		t.Errorf("account not used: %v", p.Statement[2].Resource)
 	}
 }
+
+// CreateDomain passes the RStudio domain execution role too: without iam:PassRole on
+// it the generated policy's CreateDomain is denied.
+func TestIAMPolicyPassesTheRStudioDomainRole(t *testing.T) {
+	s := policySnapshot("IAM")
+	const rstudio = "arn:aws:iam::111122223333:role/RStudioDomain"
+	s.Domain.DomainSettings = json.RawMessage(`{"RStudioServerProDomainSettings":{"DomainExecutionRoleArn":"` + rstudio + `"}}`)
+	p, err := IAMPolicy(s, IAMPolicyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range p.Statement {
+		if st.Sid == "PassExecutionRoles" {
+			if !slices.Contains(st.Resource, rstudio) {
+				t.Errorf("PassExecutionRoles resources %v: want %s", st.Resource, rstudio)
+			}
+			return
+		}
+	}
+	t.Error("no PassExecutionRoles statement")
+}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
@@ -252,6 +253,12 @@ func (a *Applier) RestartApp(ctx context.Context, domainID string, owner AppOwne
 		_, err := a.SageMaker.CreateApp(ctx, in, withMembers(map[string]json.RawMessage{"ResourceSpec": resourceSpec}), observe)
 		return err
 	})
+	if errorCode(err) == "ResourceInUse" && strings.Contains(err.Error(), "already exists") {
+		// An SDK retry of a create whose first attempt succeeded (or the user started
+		// it meanwhile): either way a new app, started after the change.
+		log.Info("app appeared while creating it")
+		err = nil
+	}
 	if err != nil {
 		return fmt.Errorf("restarting %s: creating it: %w", res, err)
 	}

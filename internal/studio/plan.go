@@ -52,6 +52,9 @@ const (
 	maxDomainSecurityGroups = 3 // DomainSettings.SecurityGroupIds
 )
 
+// maxTags is the most tags a SageMaker resource takes (aws: tags not counted).
+const maxTags = 50
+
 // ssoUserIdentifier is the only SingleSignOnUserIdentifier the service accepts.
 const ssoUserIdentifier = "UserName"
 
@@ -505,6 +508,11 @@ func (b *planBuilder) copyTags(res string, tags []Tag) []Tag {
 	}
 	if len(reserved) > 0 {
 		b.warnf(res, "tags %s are not copied: keys starting with aws: are reserved for AWS", strings.Join(reserved, ", "))
+	}
+	if len(out) >= maxTags {
+		// Apply adds JobTagKey to every create; the create would fail after the
+		// domain (and perhaps other resources) had been made.
+		b.errorf(res, "%d tags to copy, but a resource takes at most %d and the migrator adds its own %s tag: remove at least %d tags from the old resource or from the snapshot", len(out), maxTags, JobTagKey, len(out)-maxTags+1)
 	}
 	return out
 }

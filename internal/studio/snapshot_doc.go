@@ -205,6 +205,9 @@ func (s *Snapshot) Validate() error {
 			return bad("user profile %q appears twice", p.Name)
 		}
 		seen[p.Name] = true
+		if !validUID(p.HomeEfsFileSystemUID) {
+			return bad("user profile %q: homeEfsFileSystemUid %q is not a number", p.Name, p.HomeEfsFileSystemUID)
+		}
 		if p.UserSettings != nil && !isJSONObject(p.UserSettings) {
 			return bad("user profile %q: userSettings is not a JSON object", p.Name)
 		}
@@ -218,6 +221,9 @@ func (s *Snapshot) Validate() error {
 			return bad("space %q appears twice", sp.Name)
 		}
 		seen[sp.Name] = true
+		if !validUID(sp.HomeEfsFileSystemUID) {
+			return bad("space %q: homeEfsFileSystemUid %q is not a number", sp.Name, sp.HomeEfsFileSystemUID)
+		}
 		for _, raw := range []json.RawMessage{sp.OwnershipSettings, sp.SpaceSharingSettings, sp.SpaceSettings} {
 			if raw != nil && !isJSONObject(raw) {
 				return bad("space %q: a settings member is not a JSON object", sp.Name)
@@ -225,6 +231,18 @@ func (s *Snapshot) Validate() error {
 		}
 	}
 	return nil
+}
+
+// validUID is true for "" (no home) and a decimal number: the UID names the home
+// directory /<uid> on the EFS, so anything else (.., /, spaces) could name a path
+// outside it.
+func validUID(uid string) bool {
+	for _, r := range uid {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return len(uid) <= 10
 }
 
 func isJSONObject(m json.RawMessage) bool {
