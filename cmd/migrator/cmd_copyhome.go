@@ -6,12 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
-	"path"
-	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -20,6 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/studio-migrator/studio-migrator/internal/efs"
+	"github.com/studio-migrator/studio-migrator/internal/location"
 )
 
 // copyHomeOptions are the flags of `migrator copy-home`.
@@ -94,21 +91,6 @@ type copyHomeResult struct {
 	Error  string            `json:"error,omitempty"`
 }
 
-// location is a parsed --from or --to.
-type location struct {
-	local string         // absolute local path, or
-	sftp  efs.SFTPConfig // Root is the remote path
-}
-
-func (l location) isSFTP() bool { return l.local == "" }
-
-func (l location) String() string {
-	if l.isSFTP() {
-		return "sftp://" + l.sftp.User + "@" + l.sftp.Addr + l.sftp.Root
-	}
-	return l.local
-}
-
 func parseUID(flag, s string, required bool) (*uint32, error) {
 	if s == "" {
 		if required {
@@ -124,76 +106,26 @@ func parseUID(flag, s string, required bool) (*uint32, error) {
 	return &v, nil
 }
 
-func (o *copyHomeOptions) parseLocation(flag, s string) (location, error) {
+func (o *copyHomeOptions) parseLocation(flag, s string) (location.Location, error) {
 	if s == "" {
-		return location{}, fmt.Errorf("--%s is required", flag)
+		return location.Location{}, fmt.Errorf("--%s is required", flag)
 	}
-	if !strings.HasPrefix(s, "sftp://") {
-		abs, err := filepath.Abs(s)
-		if err != nil {
-			return location{}, fmt.Errorf("--%s %q: %w", flag, s, err)
-		}
-		return location{local: filepath.Clean(abs)}, nil
-	}
-	u, err := url.Parse(s)
+	l, err := location.Parse(s)
 	if err != nil {
-		return location{}, fmt.Errorf("--%s: %w", flag, err)
+		return location.Location{}, fmt.Errorf("--%s: %w", flag, err)
 	}
-	if u.Host == "" || u.Path == "" || u.Path == "/" {
-		return location{}, fmt.Errorf("--%s %q: want sftp://[user@]host[:port]/path", flag, s)
-	}
-	if _, hasPw := u.User.Password(); hasPw {
-		return location{}, fmt.Errorf("--%s: passwords in URLs are not accepted; use --identity or the SSH agent", flag)
-	}
-	return location{sftp: efs.SFTPConfig{
-		Addr:                  u.Host,
-		User:                  u.User.Username(),
-		Root:                  path.Clean(u.Path),
+	return l, nil
+}
+
+func (o *copyHomeOptions) locationOptions(g *globalOptions) location.Options {
+	return location.Options{
 		KnownHostsFile:        o.knownHosts,
 		IdentityFiles:         o.identities,
 		UseAgent:              os.Getenv("SSH_AUTH_SOCK") != "",
 		InsecureIgnoreHostKey: o.insecure,
-		Concurrency:           o.sftpSessions,
-	}}, nil
-}
-
-// nested reports whether a and b are the same directory or one is inside the other
-// (a copy into itself would never end).
-func nested(a, b string) bool {
-	in := func(x, y string) bool { return x == y || strings.HasPrefix(x, strings.TrimSuffix(y, "/")+"/") }
-	return in(a, b) || in(b, a)
-}
-
-// resolvePath resolves symlinks in p as NewLocal will (p itself may not exist yet:
-// then its parent is resolved), so nested sees the directories that will be used.
-func resolvePath(p string) string {
-	if r, err := filepath.EvalSymlinks(p); err == nil {
-		return r
+		Sessions:              o.sftpSessions,
+		Log:                   g.log,
 	}
-	if r, err := filepath.EvalSymlinks(filepath.Dir(p)); err == nil {
-		return filepath.Join(r, filepath.Base(p))
-	}
-	return p
-}
-
-// open opens a location as an FS rooted at it.
-func open(ctx context.Context, g *globalOptions, l location) (efs.FS, error) {
-	if !l.isSFTP() {
-		return efs.NewLocal(l.local)
-	}
-	cfg := l.sftp
-	cfg.Log = g.log
-	return efs.DialSFTP(ctx, cfg)
-}
-
-// parentOf is the location of l's parent directory and l's base name.
-func parentOf(l location) (location, string) {
-	if !l.isSFTP() {
-		return location{local: filepath.Dir(l.local)}, filepath.Base(l.local)
-	}
-	p := l
-	p.sftp.Root = path.Dir(l.sftp.Root)
-	return p, path.Base(l.sftp.Root)
 }
 
 // runCopyHome copies --from to --to; tests call it directly.
@@ -217,7 +149,7 @@ func runCopyHome(ctx context.Context, g *globalOptions, opts *copyHomeOptions) (
 	if err != nil {
 		return err
 	}
-	if !from.isSFTP() && !to.isSFTP() && (nested(from.local, to.local) || nested(resolvePath(from.local), resolvePath(to.local))) {
+	if location.Overlap(from, to) {
 		return fmt.Errorf("--from %s and --to %s overlap: one must not be inside the other", from, to)
 	}
 	switch opts.progress {
@@ -228,7 +160,7 @@ func runCopyHome(ctx context.Context, g *globalOptions, opts *copyHomeOptions) (
 	if opts.workers <= 0 {
 		return fmt.Errorf("--workers %d: want at least 1", opts.workers)
 	}
-	if opts.insecure && (from.isSFTP() || to.isSFTP()) {
+	if opts.insecure && (from.IsSFTP() || to.IsSFTP()) {
 		fmt.Fprintln(g.stderr, "WARNING: --insecure-ignore-host-key: the SFTP host key is NOT verified; anyone on the network path can impersonate the host and read or change the data.")
 	}
 	if opts.checksum && !opts.verify {
@@ -247,7 +179,8 @@ func runCopyHome(ctx context.Context, g *globalOptions, opts *copyHomeOptions) (
 		}()
 	}
 
-	src, err := open(ctx, g, from)
+	lopts := opts.locationOptions(g)
+	src, err := location.Open(ctx, from, lopts)
 	if err != nil {
 		return fmt.Errorf("opening source %s: %w", from, err)
 	}
@@ -262,8 +195,8 @@ func runCopyHome(ctx context.Context, g *globalOptions, opts *copyHomeOptions) (
 	} else if inf, err := src.Lstat(ctx, "."); err == nil {
 		gidFor = inf.GID
 	}
-	parentLoc, name := parentOf(to)
-	parent, err := open(ctx, g, parentLoc)
+	parentLoc, name := to.Parent()
+	parent, err := location.Open(ctx, parentLoc, lopts)
 	if err != nil {
 		return fmt.Errorf("opening the parent of the destination %s (it must exist): %w", parentLoc, err)
 	}
@@ -275,7 +208,7 @@ func runCopyHome(ctx context.Context, g *globalOptions, opts *copyHomeOptions) (
 		}
 		return err
 	}
-	dst, err := open(ctx, g, to)
+	dst, err := location.Open(ctx, to, lopts)
 	if err != nil {
 		return fmt.Errorf("opening destination %s: %w", to, err)
 	}

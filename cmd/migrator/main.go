@@ -11,8 +11,13 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := newRootCommand().ExecuteContext(ctx); err != nil {
+	err := newRootCommand().ExecuteContext(ctx)
+	code := exitCode(ctx, err)
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "migrator:", err)
-		os.Exit(1)
+		if code == exitInterrupted {
+			fmt.Fprintln(os.Stderr, "migrator: interrupted; run the same command again to resume")
+		}
 	}
+	os.Exit(code)
 }

@@ -37,6 +37,9 @@ func newRootCommand() *cobra.Command {
 			return nil
 		},
 	}
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		return &exitError{code: exitUsage, err: err}
+	})
 	cmd.PersistentFlags().StringVar(&g.logLevel, "log-level", "", "debug, info, warn or error (default: $LOG_LEVEL or info)")
 	cmd.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "text or json")
 	cmd.AddCommand(
