@@ -233,7 +233,14 @@ type WorkerConfig struct {
 	// 15s): a killed worker's home is taken over after at most LeaseTTL plus one
 	// reaper interval.
 	LeaseTTL time.Duration
-	Log      *slog.Logger
+	// Preflight runs the live checks of a plan (VPC, subnets, KMS key, roles) in the
+	// target account; its problems join the plan's, and errors among them fail the
+	// job before anything is created. nil: no live checks, only NewPlan's.
+	Preflight func(ctx context.Context, cfg aws.Config, p *studio.Plan) ([]studio.Problem, error)
+	// RetryDelay is the backoff before retry n (0-based) of a failed step or home
+	// (default: 5s doubling up to 10 minutes).
+	RetryDelay func(n int) time.Duration
+	Log        *slog.Logger
 }
 
 // Worker runs job tasks until its context ends.

@@ -1,0 +1,99 @@
+package jobs
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/hibiken/asynq"
+)
+
+// parseRedisURL is ParseRedisURL. It does not use asynq.ParseRedisURI: that drops the
+// user name of redis://user:pw@ (Redis ACLs), puts a sentinel URL's password on the
+// sentinels only, and its errors quote the whole URL, password included.
+func parseRedisURL(s string) (asynq.RedisConnOpt, error) {
+	if s == "" {
+		return nil, errors.New("no Redis URL: pass --redis or set REDIS_URL (e.g. redis://127.0.0.1:6379/0)")
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		// url's errors quote the input, which may hold a password.
+		return nil, fmt.Errorf("redis URL %s: not a URL", redactURL(s))
+	}
+	user := u.User.Username()
+	pw, _ := u.User.Password()
+	db := 0
+	if p := strings.Trim(u.Path, "/"); p != "" {
+		db, err = strconv.Atoi(p)
+		if err != nil || db < 0 {
+			return nil, fmt.Errorf("redis URL %s: the path must be a database number, e.g. /0", redactURL(s))
+		}
+	}
+	if v := u.Query().Get("db"); v != "" {
+		db, err = strconv.Atoi(v)
+		if err != nil || db < 0 {
+			return nil, fmt.Errorf("redis URL %s: db=%q is not a database number", redactURL(s), v)
+		}
+	}
+	if u.Host == "" {
+		return nil, fmt.Errorf("redis URL %s: no host", redactURL(s))
+	}
+	switch u.Scheme {
+	case "redis", "rediss":
+		if strings.Contains(u.Host, ",") {
+			return nil, fmt.Errorf("redis URL %s: several hosts need redis-sentinel://host:port,host:port/?master=NAME", redactURL(s))
+		}
+		o := asynq.RedisClientOpt{Addr: withPort(u.Host), Username: user, Password: pw, DB: db}
+		if u.Scheme == "rediss" {
+			o.TLSConfig = &tls.Config{ServerName: u.Hostname(), MinVersion: tls.VersionTLS12}
+		}
+		return o, nil
+	case "redis-sentinel":
+		master := u.Query().Get("master")
+		if master == "" {
+			return nil, fmt.Errorf("redis URL %s: redis-sentinel:// needs ?master=NAME (the monitored master's name)", redactURL(s))
+		}
+		var addrs []string
+		for _, h := range strings.Split(u.Host, ",") {
+			if h == "" {
+				continue
+			}
+			addrs = append(addrs, withPort(h))
+		}
+		// The password is the master's (what clients authenticate with); sentinels
+		// that need their own take sentinelPassword=... in the query.
+		return asynq.RedisFailoverClientOpt{
+			MasterName: master, SentinelAddrs: addrs, Username: user, Password: pw, DB: db,
+			SentinelPassword: u.Query().Get("sentinelPassword"),
+		}, nil
+	default:
+		return nil, fmt.Errorf("redis URL %s: unsupported scheme %q; want redis://, rediss:// or redis-sentinel://", redactURL(s), u.Scheme)
+	}
+}
+
+// withPort adds Redis's default port to a host without one.
+func withPort(h string) string {
+	if _, _, err := net.SplitHostPort(h); err == nil {
+		return h
+	}
+	return net.JoinHostPort(strings.Trim(h, "[]"), "6379")
+}
+
+// redactURL hides the password of a Redis URL for errors and logs.
+func redactURL(s string) string {
+	if u, err := url.Parse(s); err == nil {
+		return u.Redacted()
+	}
+	// Unparseable: drop everything before the last '@' of the authority.
+	if i := strings.Index(s, "://"); i >= 0 {
+		rest := s[i+3:]
+		if at := strings.LastIndex(rest, "@"); at >= 0 {
+			return s[:i+3] + "xxxxx@" + rest[at+1:]
+		}
+	}
+	return s
+}
