@@ -229,6 +229,9 @@ type WorkerConfig struct {
 	Location location.Options
 	// Waiter for SageMaker resources (default: studio's).
 	Waiter studio.Waiter
+	// CreateInterval spaces out SageMaker create calls (default:
+	// studio.DefaultCreateInterval); throttling widens it.
+	CreateInterval time.Duration
 	// LeaseTTL is how long a home or step lease lives without a heartbeat (default
 	// 15s): a killed worker's home is taken over after at most LeaseTTL plus one
 	// reaper interval.

@@ -75,7 +75,10 @@ func testWorkerConfig(name string, ttl time.Duration, log *slog.Logger) WorkerCo
 		LeaseTTL:    ttl,
 		Waiter:      studio.Waiter{PollInterval: 50 * time.Millisecond, Timeout: 2 * time.Minute},
 		RetryDelay:  func(int) time.Duration { return time.Second },
-		Log:         log,
+		// Fast enough for tests, slow enough that a crash test catches
+		// create-profiles in the middle.
+		CreateInterval: 40 * time.Millisecond,
+		Log:            log,
 	}
 }
 
@@ -164,11 +167,16 @@ func oldPlan(profiles, spaces int) *studio.Plan {
 		p.UserProfiles = append(p.UserProfiles, studio.ProfileSpec{Name: name, Tags: []studio.Tag{{Key: "studiouserid", Value: name}}})
 	}
 	for i := range spaces {
+		settings := `{"AppType":"JupyterServer"}`
+		if i == 4 {
+			// A current-Studio JupyterLab space: its home is on EBS.
+			settings = `{"AppType":"JupyterLab"}`
+		}
 		p.Spaces = append(p.Spaces, studio.SpaceSpec{
 			Name: fmt.Sprintf("space%d", i), OwnerUserProfileName: "user00",
 			OwnershipSettings:    js(`{"OwnerUserProfileName":"user00"}`),
 			SpaceSharingSettings: js(`{"SharingType":"Shared"}`),
-			SpaceSettings:        js(`{"AppType":"JupyterServer"}`),
+			SpaceSettings:        js(settings),
 		})
 	}
 	return p
@@ -346,7 +354,6 @@ func waitDone(t *testing.T, c *Client, id string, timeout time.Duration) *Status
 	t.Helper()
 	return waitFor(t, c, id, timeout, "the job to end", func(s *Status) bool { return Terminal(s.State) })
 }
-
 
 func statUID(fi os.FileInfo) string {
 	return strconv.FormatUint(uint64(fi.Sys().(*syscall.Stat_t).Uid), 10)

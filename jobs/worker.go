@@ -401,7 +401,8 @@ func (r *unitRun) applier(ctx context.Context, side AWSTarget) (*studio.Applier,
 	if err != nil {
 		return nil, fmt.Errorf("AWS configuration: %w", err)
 	}
-	return &studio.Applier{Clients: studio.NewClients(cfg), Waiter: r.w.cfg.Waiter, JobID: r.id, Log: r.log}, nil
+	return &studio.Applier{Clients: studio.NewClients(cfg), Waiter: r.w.cfg.Waiter, JobID: r.id,
+		CreateInterval: r.w.cfg.CreateInterval, Log: r.log}, nil
 }
 
 // target is the side where the new domain is built: the spec's Target, each empty
