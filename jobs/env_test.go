@@ -248,14 +248,18 @@ func (w *world) client(t *testing.T) *Client {
 }
 
 // startWorker runs a worker in this process until the test ends.
-func (w *world) startWorker(t *testing.T, name string) {
+func (w *world) startWorker(t *testing.T, name string, edit ...func(*WorkerConfig)) {
 	t.Helper()
 	r, err := ParseRedisURL(w.redis.URL())
 	if err != nil {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	wk, err := NewWorker(r, testWorkerConfig(name, 0, log))
+	cfg := testWorkerConfig(name, 0, log)
+	for _, e := range edit {
+		e(&cfg)
+	}
+	wk, err := NewWorker(r, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -48,7 +48,7 @@ func copyHome(ctx context.Context, r *unitRun) error {
 	srcLoc := from.Join(u["oldUid"])
 	src, err := location.Open(ctx, srcLoc, opts)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
+		if !srcLoc.IsSFTP() && errors.Is(err, fs.ErrNotExist) {
 			return permanent(fmt.Errorf("the old home %s does not exist: %w", srcLoc, err))
 		}
 		return fmt.Errorf("opening the old home %s: %w", srcLoc, err)
