@@ -136,6 +136,8 @@ type HomeStatus struct {
 	State   string `json:"state"`
 	// Reason says why a home is not moved or failed.
 	Reason string `json:"reason,omitempty"`
+	// Error is the last error of a home that is being retried (or was stopped).
+	Error string `json:"error,omitempty"`
 	// Counts: done so far, and the source's totals once known.
 	Files       int64   `json:"files"`
 	Bytes       int64   `json:"bytes"`

@@ -49,6 +49,7 @@ func sameTree(t *testing.T, what string, before, after map[string]string) {
 }
 
 func TestBadInputUnknownDomain(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, 2, 0, 3)
 	c := w.client(t)
 	w.startWorker(t, "w1")
@@ -75,6 +76,7 @@ func TestBadInputUnknownDomain(t *testing.T) {
 }
 
 func TestBadInputPlanErrors(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, 2, 0, 3)
 	c := w.client(t)
 	w.startWorker(t, "w1")
@@ -103,6 +105,7 @@ func TestBadInputPlanErrors(t *testing.T) {
 // on. The control plane is built, each home fails (after its retries) with an error
 // that names the host, the old homes are untouched, and the job fails listing them.
 func TestBadInputUnreachableSFTP(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, 2, 0, 3)
 	c := w.client(t)
 	knownHosts := filepath.Join(t.TempDir(), "known_hosts")
@@ -159,6 +162,7 @@ func TestBadInputUnreachableSFTP(t *testing.T) {
 // were; every other home is moved; the job fails naming it; after the
 // administrator clears it, Retry moves just that home and the job succeeds.
 func TestBadInputDestinationInUse(t *testing.T) {
+	t.Parallel()
 	const profiles = 3
 	w := newWorld(t, profiles, 0, 3)
 	c := w.client(t)

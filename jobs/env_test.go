@@ -37,6 +37,7 @@ func TestMain(m *testing.M) {
 	if name := os.Getenv(envWorker); name != "" {
 		os.Exit(workerMain(name))
 	}
+	testAWSEnv()
 	os.Exit(m.Run())
 }
 
@@ -82,15 +83,21 @@ func testWorkerConfig(name string, ttl time.Duration, log *slog.Logger) WorkerCo
 	}
 }
 
-// testAWSEnv gives worker processes (and in-process workers) static credentials and
-// keeps the SDK away from shared files and instance metadata.
-func testAWSEnv(t *testing.T) {
-	t.Setenv("AWS_ACCESS_KEY_ID", "TESTACCESSKEY")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "test-secret")
-	t.Setenv("AWS_REGION", emulator.DefaultRegion)
-	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+// testAWSEnv gives worker processes (they inherit it) and in-process workers static
+// credentials, and keeps the SDK away from shared files and instance metadata. It is
+// set once for the process, so tests may run in parallel.
+func testAWSEnv() {
+	for k, v := range map[string]string{
+		"AWS_ACCESS_KEY_ID":           "TESTACCESSKEY",
+		"AWS_SECRET_ACCESS_KEY":       "test-secret",
+		"AWS_REGION":                  emulator.DefaultRegion,
+		"AWS_CONFIG_FILE":             "/nonexistent/aws-config",
+		"AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/aws-credentials",
+		"AWS_EC2_METADATA_DISABLED":   "true",
+		"AWS_PROFILE":                 "",
+	} {
+		os.Setenv(k, v)
+	}
 }
 
 // world is one test's emulator, EFS folders and Redis.
@@ -120,7 +127,6 @@ func startEmulator(t *testing.T, o emulator.Options) (*emulator.Emulator, string
 func newWorld(t *testing.T, profiles, spaces int, filesPerHome int) *world {
 	t.Helper()
 	testutil.RequireRoot(t)
-	testAWSEnv(t)
 	w := &world{efsRoot: filepath.Join(t.TempDir(), "efs")}
 	if err := os.MkdirAll(w.efsRoot, 0o755); err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 // create domain, profiles, spaces -> copy every home -> verify -> succeeded, with
 // two workers in this process.
 func TestMigrateInProcess(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, 4, 1, 6)
 	c := w.client(t)
 	w.startWorker(t, "w1")
