@@ -105,7 +105,8 @@ type world struct {
 	em      *emulator.Emulator
 	url     string
 	efsRoot string
-	redis   *testutil.Redis
+	// redisURL is the test's redis-server, unless a test points it elsewhere.
+	redisURL string
 	clients studio.Clients
 	old     *studio.Result
 }
@@ -131,7 +132,7 @@ func newWorld(t *testing.T, profiles, spaces int, filesPerHome int) *world {
 	if err := os.MkdirAll(w.efsRoot, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	w.redis = testutil.StartRedis(t)
+	w.redisURL = testutil.StartRedis(t).URL()
 	w.em, w.url = startEmulator(t, emulator.Options{ReadyAfter: 30 * time.Millisecond, EFSRoot: w.efsRoot})
 	w.clients = studio.NewClients(aws.Config{
 		Region:       emulator.DefaultRegion,
@@ -241,7 +242,7 @@ func (w *world) spec() Spec {
 
 func (w *world) client(t *testing.T) *Client {
 	t.Helper()
-	r, err := ParseRedisURL(w.redis.URL())
+	r, err := ParseRedisURL(w.redisURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,7 +257,7 @@ func (w *world) client(t *testing.T) *Client {
 // startWorker runs a worker in this process until the test ends.
 func (w *world) startWorker(t *testing.T, name string, edit ...func(*WorkerConfig)) {
 	t.Helper()
-	r, err := ParseRedisURL(w.redis.URL())
+	r, err := ParseRedisURL(w.redisURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,7 +300,7 @@ func (w *world) startProc(t *testing.T, name string, ttl time.Duration) *proc {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), envWorker+"="+name, envRedis+"="+w.redis.URL(), envLeaseTTL+"="+ttl.String())
+	cmd.Env = append(os.Environ(), envWorker+"="+name, envRedis+"="+w.redisURL, envLeaseTTL+"="+ttl.String())
 	cmd.Stdout, cmd.Stderr = f, f
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -15,10 +15,10 @@ import (
 	"github.com/studio-migrator/studio-migrator/internal/location"
 )
 
-// HandleCopyHomeTask copies one home from <copy-from>/<oldUID> to
+// handleCopyHome copies one home from <copy-from>/<oldUID> to
 // <copy-to>/<newUID>, re-owned to the new UID, and verifies it. A rerun (retry,
 // takeover, jobs retry) resumes: efs.Copy moves only what differs.
-func (w *worker) HandleCopyHomeTask(ctx context.Context, t *asynq.Task) error {
+func (w *worker) handleCopyHome(ctx context.Context, t *asynq.Task) error {
 	return w.runUnit(ctx, t, copyHome)
 }
 

@@ -63,6 +63,16 @@ func TestParseRedisURL(t *testing.T) {
 // miniredis (the demo's), whose Lua and TTLs must behave the same for our scripts.
 func redisURLs(t *testing.T) map[string]string {
 	t.Helper()
+	return map[string]string{
+		"redis-server": testutil.StartRedis(t).URL(),
+		"miniredis":    startMiniredis(t),
+	}
+}
+
+// startMiniredis runs an in-process miniredis whose clock a goroutine moves
+// forward, as the demo does (ClockTTL would sort every key on every command).
+func startMiniredis(t *testing.T) string {
+	t.Helper()
 	mr := miniredis.RunT(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -81,10 +91,7 @@ func redisURLs(t *testing.T) map[string]string {
 		}
 	}()
 	t.Cleanup(func() { cancel(); <-done })
-	return map[string]string{
-		"redis-server": testutil.StartRedis(t).URL(),
-		"miniredis":    "redis://" + mr.Addr() + "/0",
-	}
+	return "redis://" + mr.Addr() + "/0"
 }
 
 func testWorker(t *testing.T, url, name string, ttl time.Duration) *worker {
