@@ -85,7 +85,8 @@ type Spec struct {
 	// for KindCleanup); DeleteEFS also deletes its EFS.
 	Cleanup   bool `json:"cleanup,omitempty"`
 	DeleteEFS bool `json:"deleteEfs,omitempty"`
-	// LeaveEBSSpaces accepts that EBS-backed spaces are not moved.
+	// LeaveEBSSpaces accepts that EBS-backed spaces are not moved: the preflight
+	// no longer warns about each (they are listed as not moved either way).
 	LeaveEBSSpaces bool `json:"leaveEbsSpaces,omitempty"`
 }
 
