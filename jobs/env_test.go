@@ -107,8 +107,8 @@ type world struct {
 	efsRoot string
 	// redisURL is the test's redis-server, unless a test points it elsewhere.
 	redisURL string
-	clients studio.Clients
-	old     *studio.Result
+	clients  studio.Clients
+	old      *studio.Result
 }
 
 func startEmulator(t *testing.T, o emulator.Options) (*emulator.Emulator, string) {
