@@ -205,7 +205,8 @@ func (w *worker) runUnit(ctx context.Context, t *asynq.Task, work func(ctx conte
 
 	switch {
 	case errors.Is(cause, errLeaseLost):
-		log.Warn("stopped: another worker took the unit over")
+		// Taken over (or fenced off from Redis): the record is the new holder's now.
+		log.Warn("stopped: "+cause.Error(), "held_for", time.Since(start).Round(time.Millisecond))
 		return nil
 	case errors.Is(cause, errJobEnded):
 		log.Info("stopped: " + cause.Error())
