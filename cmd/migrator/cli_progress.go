@@ -83,7 +83,13 @@ func (b *bytesBar) newBar(max int64) *progressbar.ProgressBar {
 		progressbar.OptionSetElapsedTime(true),
 		progressbar.OptionSetWidth(24),
 		progressbar.OptionSpinnerType(14),
-		progressbar.OptionThrottle(100*time.Millisecond),
+		// The spinner turns on each update: its own ticker goroutine would write
+		// to w behind LogWriter's back.
+		progressbar.OptionSetSpinnerChangeInterval(0),
+		// No throttle: Set renders the new status and bytes together (with one,
+		// the second of two quick renders is dropped and the line lags a tick).
+		// Callers update a few times a second.
+		progressbar.OptionThrottle(0),
 		progressbar.OptionClearOnFinish(),
 	)
 }
@@ -97,14 +103,15 @@ func (b *bytesBar) SetTotal(total int64) {
 	}
 	if b.total == 0 {
 		// From a spinner to a bar: a new bar, or percent and ETA stay off.
-		_ = b.bar.Clear()
-		b.bar = b.newBar(total + 1)
+		_ = b.bar.Finish() // clears it (OptionClearOnFinish)
+		b.bar = b.newBar(total)
 		b.total = total
 		b.setLocked(b.done)
 		return
 	}
 	b.total = total
-	b.bar.ChangeMax64(total + 1)
+	b.bar.ChangeMax64(total)
+	b.setLocked(b.done)
 }
 
 // Set shows done bytes and status (e.g. "1200/5000 files").
@@ -120,12 +127,36 @@ func (b *bytesBar) Set(done int64, status string) {
 	b.setLocked(done)
 }
 
+// LogWriter returns a writer for log lines that clears the bar before each write
+// and draws it again after, so logs and the bar share stderr without garbling.
+func (b *bytesBar) LogWriter() io.Writer { return barLogWriter{b} }
+
+type barLogWriter struct{ b *bytesBar }
+
+func (lw barLogWriter) Write(p []byte) (int, error) {
+	b := lw.b
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.finished {
+		_ = b.bar.Clear()
+	}
+	n, err := b.w.Write(p)
+	if !b.finished {
+		_ = b.bar.Add64(0) // redraw
+	}
+	return n, err
+}
+
 func (b *bytesBar) setLocked(done int64) {
 	b.done = done
-	if b.total > 0 && done > b.total {
-		// More than counted (files grew or appeared): widen rather than stop.
-		b.total = done
-		b.bar.ChangeMax64(done + 1)
+	if b.total > 0 && done >= b.total {
+		// Held just below the total: the bar finishes (and clears) at Finish
+		// only. More than counted (files grew or appeared) widens it.
+		if done > b.total {
+			b.total = done
+			b.bar.ChangeMax64(done)
+		}
+		done = b.total - 1
 	}
 	_ = b.bar.Set64(done)
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strconv"
 	"strings"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/studio-migrator/studio-migrator/internal/efs"
 	"github.com/studio-migrator/studio-migrator/internal/location"
+	"github.com/studio-migrator/studio-migrator/internal/logging"
 )
 
 // copyHomeOptions are the flags of `migrator copy-home`.
@@ -301,7 +303,7 @@ func runCopyHome(ctx context.Context, g *globalOptions, opts *copyHomeOptions) (
 		KeepSetID: opts.keepSetID,
 		Delete:    opts.delete,
 		Progress:  prog,
-		Logger:    g.log,
+		Logger:    prog.log,
 		ProgressInterval: func() time.Duration {
 			if mode == progressLog {
 				return 5 * time.Second
@@ -405,6 +407,8 @@ func printVerifySummary(w io.Writer, r *efs.VerifyReport) {
 // alongside the copy (efs.Count) so both can show percent and ETA.
 type copyProgress struct {
 	efs.Reporter
+	// log is the logger to use while the bar is up: it clears the bar for each line.
+	log  *slog.Logger
 	stop func()
 }
 
@@ -415,12 +419,25 @@ const countWait = 2 * time.Second
 
 func startCopyProgress(ctx context.Context, g *globalOptions, mode string, src efs.FS) *copyProgress {
 	if mode == progressNone {
-		return &copyProgress{Reporter: efs.NopReporter, stop: func() {}}
+		return &copyProgress{Reporter: efs.NopReporter, log: g.log, stop: func() {}}
 	}
-	var totals atomic.Pointer[efs.Totals]
-	var bar *bytesBar
+	var (
+		totals atomic.Pointer[efs.Totals]
+		last   atomic.Pointer[efs.Progress]
+		bar    *bytesBar
+		log    = g.log
+	)
+	status := func(p efs.Progress) string {
+		if t := totals.Load(); t != nil {
+			return fmt.Sprintf("%d/%d files", p.Files, t.Files)
+		}
+		return fmt.Sprintf("%d files", p.Files)
+	}
 	if mode == progressBar {
 		bar = newBytesBar(g.stderr, "copying")
+		if l, err := logging.New(bar.LogWriter(), g.logFormat, g.logLevel); err == nil {
+			log = l
+		}
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	counted := make(chan struct{})
@@ -435,19 +452,18 @@ func startCopyProgress(ctx context.Context, g *globalOptions, mode string, src e
 		}
 		totals.Store(&t)
 		if bar != nil {
+			var p efs.Progress
+			if l := last.Load(); l != nil {
+				p = *l
+			}
 			bar.SetTotal(t.Bytes)
+			bar.Set(p.Bytes, status(p))
 		}
 	}()
 	select {
 	case <-counted:
 	case <-time.After(countWait):
 	case <-ctx.Done():
-	}
-	status := func(p efs.Progress) string {
-		if t := totals.Load(); t != nil {
-			return fmt.Sprintf("%d/%d files", p.Files, t.Files)
-		}
-		return fmt.Sprintf("%d files", p.Files)
 	}
 	stop := func() {
 		cancel()
@@ -464,8 +480,9 @@ func startCopyProgress(ctx context.Context, g *globalOptions, mode string, src e
 				bar.Finish()
 				return
 			}
+			last.Store(&p)
 			bar.Set(p.Bytes, status(p))
-		}), stop: stop}
+		}), log: log, stop: stop}
 	}
 	return &copyProgress{Reporter: efs.ReporterFunc(func(p efs.Progress) {
 		if p.Done {
@@ -482,5 +499,5 @@ func startCopyProgress(ctx context.Context, g *globalOptions, mode string, src e
 			}
 		}
 		g.log.Info("copy progress", attrs...)
-	}), stop: stop}
+	}), log: log, stop: stop}
 }
