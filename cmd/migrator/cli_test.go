@@ -7,6 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -430,4 +433,64 @@ func TestVersion(t *testing.T) {
 	if err != nil || json.Unmarshal([]byte(stdout), &info) != nil || info.GoVersion == "" || info.Version == "" {
 		t.Errorf("version -o json: %v %q", err, stdout)
 	}
+}
+
+// TestSnapshotAWSErrors: a wrong --endpoint-url fails within seconds naming the
+// endpoint; missing credentials say how to provide them; the SDK's own warnings
+// land in our log on stderr, not as a stray "SDK <date> WARN" line.
+func TestSnapshotAWSErrors(t *testing.T) {
+	t.Setenv("AWS_CONFIG_FILE", "/nonexistent")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+	t.Setenv("AWS_PROFILE", "")
+	t.Setenv("AWS_ENDPOINT_URL", "")
+	t.Setenv("AWS_ENDPOINT_URL_SAGEMAKER", "")
+
+	t.Run("closed port", func(t *testing.T) {
+		t.Setenv("AWS_ACCESS_KEY_ID", "x")
+		t.Setenv("AWS_SECRET_ACCESS_KEY", "y")
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		endpoint := "http://" + ln.Addr().String()
+		ln.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		start := time.Now()
+		_, stderr, code, err := runMigratorIn(t, ctx, "", "snapshot", "--domain", "d-x", "--region", "us-east-1", "--endpoint-url", endpoint)
+		if took := time.Since(start); took > 8*time.Second {
+			t.Errorf("took %v", took)
+		}
+		if code != exitFatal || err == nil || !strings.HasPrefix(errorMessage(err), "cannot reach the AWS endpoint "+endpoint) {
+			t.Errorf("exit %d, %v\n%s", code, err, stderr)
+		}
+	})
+
+	t.Run("no credentials", func(t *testing.T) {
+		for _, v := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_WEB_IDENTITY_TOKEN_FILE",
+			"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_EC2_METADATA_DISABLED"} {
+			t.Setenv(v, "")
+		}
+		imds := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPut {
+				w.WriteHeader(http.StatusForbidden) // so the SDK warns about falling back to IMDSv1
+				return
+			}
+			w.WriteHeader(http.StatusNotFound)
+		}))
+		defer imds.Close()
+		t.Setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.URL)
+		_, stderr, code, err := runMigratorIn(t, context.Background(), "", "snapshot", "--domain", "d-x", "--region", "us-east-1",
+			"--endpoint-url", "http://127.0.0.1:9", "--log-level", "debug")
+		msg := ""
+		if err != nil {
+			msg = errorMessage(err)
+		}
+		if code != exitFatal || !strings.HasPrefix(msg, "no AWS credentials found") || !strings.Contains(msg, "aws sso login") {
+			t.Errorf("exit %d, message %q", code, msg)
+		}
+		if !strings.Contains(stderr, `level=DEBUG msg="aws sdk: falling back to IMDSv1`) {
+			t.Errorf("the SDK's warning is not in our log:\n%s", stderr)
+		}
+	})
 }
