@@ -106,7 +106,7 @@ func TestUnresolvableEndpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second) // a resolver with no DNS server answers after its own timeouts
 	defer cancel()
 	_, err = sagemaker.NewFromConfig(cfg).ListDomains(ctx, &sagemaker.ListDomainsInput{})
 	var ue *UnreachableError
