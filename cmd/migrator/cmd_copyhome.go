@@ -412,9 +412,9 @@ type copyProgress struct {
 	stop func()
 }
 
-// countWait is how long the copy waits for the count before it starts: a home
-// directory is counted in well under that, so its bar has totals from the start;
-// a huge tree starts copying at once and gets its totals when the count ends.
+// countWait is how long a copy with a bar waits for the count before it starts: a
+// home directory is counted in well under that, so its bar has totals from the
+// start; a huge tree starts copying after it and gets its totals when the count ends.
 const countWait = 2 * time.Second
 
 func startCopyProgress(ctx context.Context, g *globalOptions, mode string, src efs.FS) *copyProgress {
@@ -460,10 +460,14 @@ func startCopyProgress(ctx context.Context, g *globalOptions, mode string, src e
 			bar.Set(p.Bytes, status(p))
 		}
 	}()
-	select {
-	case <-counted:
-	case <-time.After(countWait):
-	case <-ctx.Done():
+	if bar != nil {
+		// Only a bar waits: log lines have their first report seconds away, and
+		// an unattended copy (a benchmark, a job) should not start later.
+		select {
+		case <-counted:
+		case <-time.After(countWait):
+		case <-ctx.Done():
+		}
 	}
 	stop := func() {
 		cancel()
