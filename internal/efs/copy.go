@@ -113,8 +113,8 @@ var ErrEntriesFailed = errors.New("some entries failed")
 //
 // Running it again over a finished or interrupted copy moves only what differs.
 func Copy(ctx context.Context, src, dst FS, opts CopyOptions) (*CopyReport, error) {
-	if opts.UID == 0 {
-		return nil, errors.New("copy: the new owner UID must be set and not 0 (root)")
+	if err := checkOwner(opts.UID, opts.GID); err != nil {
+		return nil, fmt.Errorf("copy: %w", err)
 	}
 	if opts.Workers <= 0 {
 		opts.Workers = DefaultWorkers

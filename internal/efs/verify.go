@@ -77,8 +77,8 @@ var ErrDifferences = errors.New("destination differs from source")
 // times are compared only where the destination can set them. It returns the report
 // and an error wrapping ErrDifferences when anything differs.
 func Verify(ctx context.Context, src, dst FS, opts VerifyOptions) (*VerifyReport, error) {
-	if opts.UID == 0 {
-		return nil, errors.New("verify: the new owner UID must be set and not 0 (root)")
+	if err := checkOwner(opts.UID, opts.GID); err != nil {
+		return nil, fmt.Errorf("verify: %w", err)
 	}
 	if opts.Workers <= 0 {
 		opts.Workers = DefaultWorkers
