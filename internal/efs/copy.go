@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"log/slog"
 	"path"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -52,7 +54,9 @@ type CopyOptions struct {
 // over SFTP (CPU-bound there) 64 and 128 are the same within noise.
 const DefaultWorkers = 128
 
-// EntryError is one entry that could not be copied or verified.
+// EntryError is one entry that could not be copied or verified. Path is the entry's
+// name, cut in the middle when longer than 512 bytes (a path nested beyond PATH_MAX
+// would otherwise fill the screen); Err names it at most once more, shortened too.
 type EntryError struct {
 	Path string `json:"path"`
 	Op   string `json:"op"`
@@ -94,7 +98,8 @@ type CopyReport struct {
 	// Limitations are things the destination cannot do, each said once (e.g. owning
 	// a symlink over SFTP without lsetstat@openssh.com).
 	Limitations []string `json:"limitations,omitempty"`
-	// Errors counts entries that failed; ErrorList holds the first of them.
+	// Errors counts entries that failed, the one whose fatal error stopped the copy
+	// (destination full, read-only, gone) included; ErrorList holds the first of them.
 	Errors    int64         `json:"errors"`
 	ErrorList []EntryError  `json:"errorList,omitempty"`
 	Elapsed   time.Duration `json:"elapsed"`
@@ -338,20 +343,41 @@ func fatal(ctx context.Context, err error) bool {
 
 // fail records a failed entry, or stops the copy when the error is fatal.
 func (c *copier) fail(ctx context.Context, name, op string, err error) {
+	shown := shortName(name)
 	if fatal(ctx, err) {
-		if ctx.Err() == nil {
-			c.log.Error("copy stopping", "path", name, "op", op, "err", err)
-			c.cancel(fmt.Errorf("%s %q: %w", op, name, err))
+		if ctx.Err() != nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			return // stopped from outside, or an entry failing because of the stop
 		}
+		// The error that stops the copy (destination full, read-only, gone) is the
+		// entry's error too: counted and listed, so the summary does not say errors=0.
+		c.cancel(fmt.Errorf("%s %q: %w", op, shown, err))
+		c.recordErr(shown, op, err)
+		c.log.Error("copy stopping", "path", shown, "op", op, "err", errText(shown, err))
 		return
 	}
+	c.recordErr(shown, op, err)
+	c.log.Warn("copy failed for an entry", "path", shown, "op", op, "err", errText(shown, err))
+}
+
+// recordErr counts a failed entry and lists it (up to MaxListed). Only the first
+// fatal error is recorded: the cancel above makes every later one see ctx.Err().
+func (c *copier) recordErr(shown, op string, err error) {
 	c.errs.Add(1)
-	c.log.Warn("copy failed for an entry", "path", name, "op", op, "err", err)
 	c.repMu.Lock()
 	if len(c.rep.ErrorList) < c.opts.MaxListed {
-		c.rep.ErrorList = append(c.rep.ErrorList, EntryError{Path: name, Op: op, Err: err.Error()})
+		c.rep.ErrorList = append(c.rep.ErrorList, EntryError{Path: shown, Op: op, Err: errText(shown, err)})
 	}
 	c.repMu.Unlock()
+}
+
+// errText is err's text for an entry's error line, which names the entry already:
+// a huge name (already cut by shortName) is not said a second time.
+func errText(shown string, err error) string {
+	msg := err.Error()
+	if !strings.Contains(shown, "...[") {
+		return msg // not cut: said whole, as for any other name
+	}
+	return strings.ReplaceAll(msg, strconv.Quote(shown), "(this path)")
 }
 
 func (c *copier) listPath(list *[]string, name string) {

@@ -140,7 +140,7 @@ func (l *Local) opErr(op, name string, err error) error {
 	if err == nil {
 		return nil
 	}
-	return fmt.Errorf("%s: %s %q: %w", l.name, op, name, err)
+	return fmt.Errorf("%s: %s %q: %w", l.name, op, shortName(name), err)
 }
 
 // check validates name: relative, slash-separated, no "..", no empty component, no NUL.
@@ -560,16 +560,21 @@ func (l *Local) two(ctx context.Context, op, oldname, newname string, fn func(op
 		odir, _ := split(oldname)
 		ndir, nbase := split(newname)
 		npfd := opfd
+		// The new name is said once: as a base name when it is in the same
+		// directory (a temporary file renamed into place), shortened when huge.
+		shown := newname
 		if ndir != odir {
 			fd, err := l.openDir(ndir)
 			if err != nil {
-				return fmt.Errorf("to %q: %w", newname, err)
+				return fmt.Errorf("to %q: %w", shortName(newname), err)
 			}
 			defer l.closeDir(fd)
 			npfd = fd
+		} else {
+			shown = nbase
 		}
 		if err := fn(opfd, obase, npfd, nbase); err != nil {
-			return fmt.Errorf("to %q: %w", newname, err)
+			return fmt.Errorf("to %q: %w", shortName(shown), err)
 		}
 		return nil
 	})

@@ -56,3 +56,19 @@ func checkOwner(uid uint32, gid *uint32) error {
 	}
 	return nil
 }
+
+// maxShownName is the longest name errors and logs show whole; a longer one (a path
+// nested beyond PATH_MAX, 6 KB and more) is cut in the middle by shortName.
+const maxShownName = 512
+
+// shortName returns name, or its first and last 240 bytes around a note of how
+// many bytes were left out when it is longer than maxShownName, so that an error
+// about a huge path stays readable and says where the path starts and ends. The cut
+// may split a multibyte character; names are bytes anyway (%q shows them escaped).
+func shortName(name string) string {
+	if len(name) <= maxShownName {
+		return name
+	}
+	const keep = 240
+	return fmt.Sprintf("%s...[%d bytes]...%s", name[:keep], len(name)-2*keep, name[len(name)-keep:])
+}
