@@ -16,3 +16,11 @@ func LocalOldKernel(t testing.TB, l *Local) {
 	noFchmodat2.Store(true)
 	t.Cleanup(func() { noFchmodat2.Store(prev) })
 }
+
+// SetLocalHook makes fn run at Local's check-then-act points ("setattr-pinned",
+// "mkdir-chmod") until the test ends, so a test can swap the name in the window.
+// Process-wide: tests using it must not run in parallel with other Local tests.
+func SetLocalHook(t testing.TB, fn func(point, name string)) {
+	localTestHook = fn
+	t.Cleanup(func() { localTestHook = nil })
+}

@@ -92,6 +92,9 @@ func NewLocal(root string) (*Local, error) {
 		return nil, fmt.Errorf("local root %s: %w", abs, err)
 	}
 	l := &Local{root: abs, name: "local:" + abs, rootFD: fd}
+	if !probeUtimesEmptyPath(fd) {
+		noUtimesEmptyPath.Store(true)
+	}
 	// Probe openat2 once; a kernel or sandbox without it gets the component walk.
 	how := unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: resolveFlags}
 	if pfd, err := unix.Openat2(fd, ".", &how); err == nil {
@@ -115,9 +118,9 @@ func (l *Local) String() string { return l.name }
 // Root is the absolute directory the FS is rooted at.
 func (l *Local) Root() string { return l.root }
 
-// Features: everything, to the nanosecond.
+// Features: everything, to the nanosecond; symlink times need Linux 5.8+ (see utimesPath).
 func (l *Local) Features() Features {
-	return Features{Inodes: true, Hardlinks: true, SymlinkOwner: true, SymlinkTimes: true, TimeGranularity: time.Nanosecond}
+	return Features{Inodes: true, Hardlinks: true, SymlinkOwner: true, SymlinkTimes: !noUtimesEmptyPath.Load(), TimeGranularity: time.Nanosecond}
 }
 
 // Close releases the root descriptor; later calls fail with fs.ErrClosed. Readers and
@@ -518,10 +521,25 @@ func (l *Local) Mkdir(ctx context.Context, name string, perm fs.FileMode) error 
 		if fstatat(pfd, base, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR && st.Mode&0o7777 == want {
 			return nil
 		}
-		_, err = chmodNoFollow(pfd, base, want)
-		return err
+		if localTestHook != nil {
+			localTestHook("mkdir-chmod", base)
+		}
+		// Pin the directory (O_DIRECTORY|O_NOFOLLOW: the name may have been swapped
+		// since the mkdir for a hardlink to a file outside the root, or a symlink)
+		// and chmod the pinned inode, never the name.
+		fd, err := openatRetry(pfd, base, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("pinning the new directory to set its mode: %w", err)
+		}
+		defer unix.Close(fd)
+		return fchmodPath(fd, want)
 	})
 }
+
+// localTestHook, set only by tests, runs at the points where a name-based
+// operation would leave a window (the name is checked, then acted on), so that
+// tests can swap the name there and prove the action reaches the pinned inode.
+var localTestHook func(point, name string)
 
 // Symlink makes name a symlink to target, stored verbatim.
 func (l *Local) Symlink(ctx context.Context, target, name string) error {
@@ -592,9 +610,10 @@ func (l *Local) Remove(ctx context.Context, name string) error {
 }
 
 // Setattr applies the parts of attr selected by mask to name itself: owner with
-// fchownat(AT_SYMLINK_NOFOLLOW), then the mode with fchmodat2(AT_SYMLINK_NOFOLLOW)
-// (which refuses a symlink, whose mode is skipped), then times with
-// utimensat(AT_SYMLINK_NOFOLLOW). None of them can reach a symlink's target.
+// fchownat, then the mode with fchmodat2 (skipped on a symlink), then times with
+// utimensat, all three through one O_PATH|O_NOFOLLOW descriptor that pins the inode
+// checked below (AT_EMPTY_PATH): none of them can reach a symlink's target, nor a
+// file swapped in at the name after the check.
 func (l *Local) Setattr(ctx context.Context, name string, attr Attr, mask SetMask) error {
 	return l.at(ctx, "setattr", name, true, func(pfd int, base string) error {
 		if base == "" { // the root: its descriptor is the directory itself
@@ -631,14 +650,49 @@ func (l *Local) Setattr(ctx context.Context, name string, attr Attr, mask SetMas
 				return fmt.Errorf("chmod: %w", err)
 			}
 		}
+		if localTestHook != nil {
+			localTestHook("setattr-pinned", base)
+		}
 		if mask&SetTimes != 0 {
-			ts := timespecs(attr.ModTime)
-			if err := unix.UtimesNanoAt(pfd, base, ts[:], unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			if err := utimesPath(fd, t == unix.S_IFLNK, attr.ModTime); err != nil {
 				return fmt.Errorf("setting mtime: %w", err)
 			}
 		}
 		return nil
 	})
+}
+
+// utimesPath sets the times of the inode an O_PATH descriptor pins, a symlink
+// included: utimensat(fd, "", AT_EMPTY_PATH), which Linux 5.8 and later accept on
+// any descriptor, O_PATH ones of symlinks too (the inode is the descriptor's, so a
+// name swapped since the check cannot redirect it). Older kernels answer EINVAL:
+// a non-symlink then goes through /proc/self/fd (as glibc's futimens emulation
+// does; the magic link leads to the pinned inode), and a symlink is
+// ErrNotSupported (Features().SymlinkTimes is false there, so the copier does not
+// ask): following /proc/self/fd/N to a symlink is not something to rely on.
+func utimesPath(fd int, symlink bool, t time.Time) error {
+	ts := timespecs(t)
+	if !noUtimesEmptyPath.Load() {
+		err := unix.UtimesNanoAt(fd, "", ts[:], unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW)
+		if err != unix.EINVAL {
+			return err
+		}
+		noUtimesEmptyPath.Store(true)
+	}
+	if symlink {
+		return fmt.Errorf("setting a symlink's mtime without AT_EMPTY_PATH (Linux < 5.8): %w", ErrNotSupported)
+	}
+	return unix.UtimesNanoAt(unix.AT_FDCWD, fmt.Sprintf("/proc/self/fd/%d", fd), ts[:], 0)
+}
+
+// noUtimesEmptyPath is set once utimensat refused AT_EMPTY_PATH (Linux before 5.8).
+var noUtimesEmptyPath atomic.Bool
+
+// probeUtimesEmptyPath tells whether utimensat takes AT_EMPTY_PATH, with a call
+// that changes nothing (both times UTIME_OMIT) on the root descriptor.
+func probeUtimesEmptyPath(fd int) bool {
+	omit := []unix.Timespec{{Nsec: unix.UTIME_OMIT}, {Nsec: unix.UTIME_OMIT}}
+	return unix.UtimesNanoAt(fd, "", omit, unix.AT_EMPTY_PATH) != unix.EINVAL
 }
 
 // errSharedInode refuses a change on a file another name shares.
