@@ -3,6 +3,7 @@
 package efs
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -441,7 +442,11 @@ func (l *Local) Open(ctx context.Context, name string) (io.ReadCloser, error) {
 		unix.Close(fd)
 		return nil, l.opErr(op, name, fmt.Errorf("not a regular file (%v)", modeFromStat(st.Mode).Type()))
 	}
-	return &localReader{ctx: ctx, fd: fd, name: name, l: l, size: st.Size}, nil
+	// A file with fewer blocks than its size needs has holes (sparse image files,
+	// datasets): only then is the copy done region by region (SEEK_DATA/SEEK_HOLE),
+	// so ordinary files keep the single copy_file_range.
+	sparse := st.Blocks*512 < st.Size
+	return &localReader{ctx: ctx, fd: fd, name: name, l: l, size: st.Size, sparse: sparse}, nil
 }
 
 // Create makes name exclusively (O_CREAT|O_EXCL|O_NOFOLLOW) with the mode
@@ -860,7 +865,9 @@ type localReader struct {
 	name string
 	l    *Local
 	size int64 // at open: lets a kernel copy stop without a last call to find EOF
-	mu   sync.Mutex
+	// sparse: the file had holes at open (st_blocks below its size).
+	sparse bool
+	mu     sync.Mutex
 }
 
 func (r *localReader) Read(p []byte) (int, error) {
@@ -934,24 +941,51 @@ type localWriter struct {
 	attr   Attr
 	l      *Local
 	chmod  bool // the mode made at create is not attr.Perm
+	off    int64 // where the next Write goes (Write skips zero blocks with lseek)
+	hole   bool  // the last bytes written were skipped: Close sets the size
 	mu     sync.Mutex
 	closed bool
 }
 
+// Write writes p at the end of what was written, leaving every whole, aligned
+// block of zeros as a hole (skipped with lseek; Close sets the size when the file
+// ends in one): data from a source that cannot report its holes (SFTP, another
+// file system) keeps them anyway, like cp --sparse and rsync -S.
 func (w *localWriter) Write(p []byte) (int, error) {
 	if err := w.ctx.Err(); err != nil {
 		return 0, err
 	}
 	n := 0
 	for n < len(p) {
-		m, err := unix.Write(w.fd, p[n:])
-		if err == unix.EINTR {
+		// Up to the next block boundary, then whole blocks.
+		j := n + min(holeBlock-int(w.off%holeBlock), len(p)-n)
+		if j-n == holeBlock && isZero(p[n:j]) {
+			for j+holeBlock <= len(p) && isZero(p[j:j+holeBlock]) {
+				j += holeBlock
+			}
+			if _, err := unix.Seek(w.fd, int64(j-n), unix.SEEK_CUR); err != nil {
+				return n, w.l.opErr("writing", w.name, err)
+			}
+			w.off += int64(j - n)
+			w.hole = true
+			n = j
 			continue
 		}
-		if err != nil {
-			return n, w.l.opErr("writing", w.name, err)
+		for j < len(p) && !(j+holeBlock <= len(p) && isZero(p[j:j+holeBlock])) {
+			j = min(j+holeBlock, len(p))
 		}
-		n += m
+		for n < j {
+			m, err := unix.Write(w.fd, p[n:j])
+			if err == unix.EINTR {
+				continue
+			}
+			if err != nil {
+				return n, w.l.opErr("writing", w.name, err)
+			}
+			n += m
+			w.off += int64(m)
+		}
+		w.hole = false
 	}
 	return n, nil
 }
@@ -964,7 +998,14 @@ func (w *localWriter) ReadFrom(r io.Reader) (int64, error) {
 	}
 	switch src := r.(type) {
 	case *localReader:
+		if src.sparse && w.off == 0 {
+			n, handled, err := w.copySparse(src.fd, src.size)
+			if handled {
+				return n, err
+			}
+		}
 		n, handled, err := w.copyRange(src.fd, src.size)
+		w.off += n
 		if handled {
 			return n, err
 		}
@@ -979,6 +1020,7 @@ func (w *localWriter) ReadFrom(r io.Reader) (int64, error) {
 				var cerr error
 				if err := rc.Read(func(fd uintptr) bool {
 					n, handled, cerr = w.copyRange(int(fd), fi.Size())
+					w.off += n
 					return true
 				}); err == nil {
 					if handled {
@@ -1033,6 +1075,114 @@ func (w *localWriter) copyRange(rfd int, size int64) (n int64, handled bool, err
 	}
 }
 
+// copySparse copies a file with holes: only its data regions (found with
+// SEEK_DATA/SEEK_HOLE), each at its own offset, then sets the size, so the holes
+// stay holes (a 2 GiB image with a few KiB of data takes a few KiB, as with cp).
+// It returns the file's size as the count. handled is false, with nothing written,
+// when the source cannot report its regions (the caller then copies every byte,
+// and Write leaves all-zero blocks as holes).
+func (w *localWriter) copySparse(rfd int, size int64) (n int64, handled bool, err error) {
+	var off int64
+	for off < size {
+		if err := w.ctx.Err(); err != nil {
+			return off, true, err
+		}
+		data, err := unix.Seek(rfd, off, unix.SEEK_DATA)
+		if err == unix.ENXIO {
+			break // only a hole is left
+		}
+		if err == unix.EINVAL && off == 0 {
+			return 0, false, nil // no SEEK_DATA here
+		}
+		if err != nil {
+			return off, true, w.l.opErr("finding data in the source of", w.name, err)
+		}
+		if data >= size {
+			break
+		}
+		hole, err := unix.Seek(rfd, data, unix.SEEK_HOLE)
+		if err != nil {
+			return off, true, w.l.opErr("finding holes in the source of", w.name, err)
+		}
+		hole = min(hole, size) // the file may have grown since it was opened
+		if err := w.copyAt(rfd, data, hole); err != nil {
+			return off, true, err
+		}
+		off = hole
+	}
+	if err := ftruncate(w.fd, size); err != nil {
+		return off, true, w.l.opErr("setting the size of", w.name, err)
+	}
+	w.off = size
+	return size, true, nil
+}
+
+// copyAt copies bytes [from, to) of rfd to the same offsets of w, with
+// copy_file_range, or pread/pwrite where the kernel cannot copy between the two.
+func (w *localWriter) copyAt(rfd int, from, to int64) error {
+	roff, woff := from, from
+	for roff < to {
+		m, err := unix.CopyFileRange(rfd, &roff, w.fd, &woff, int(min(to-roff, 1<<30)), 0)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EXDEV || err == unix.ENOSYS || err == unix.EINVAL || err == unix.EOPNOTSUPP || err == unix.EBADF || err == unix.EPERM:
+			return w.preadWrite(rfd, roff, to)
+		case err != nil:
+			return w.l.opErr("copying to", w.name, err)
+		case m == 0:
+			return nil // the source shrank: what is left reads as a hole
+		}
+	}
+	return nil
+}
+
+func (w *localWriter) preadWrite(rfd int, off, to int64) error {
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	buf := *bp
+	for off < to {
+		m, err := unix.Pread(rfd, buf[:min(int64(len(buf)), to-off)], off)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return w.l.opErr("reading the source of", w.name, err)
+		}
+		if m == 0 {
+			return nil
+		}
+		for p := buf[:m]; len(p) > 0; {
+			k, err := unix.Pwrite(w.fd, p, off)
+			if err == unix.EINTR {
+				continue
+			}
+			if err != nil {
+				return w.l.opErr("writing", w.name, err)
+			}
+			p, off = p[k:], off+int64(k)
+		}
+	}
+	return nil
+}
+
+func ftruncate(fd int, size int64) error {
+	for {
+		if err := unix.Ftruncate(fd, size); err != unix.EINTR {
+			return err
+		}
+	}
+}
+
+// holeBlock is the unit Write leaves as a hole when it is all zeros: the page
+// size and the block size of the usual file systems (ext4, xfs, tmpfs; EFS
+// allocates in 4 KiB too).
+const holeBlock = 4096
+
+var zeroBlock [holeBlock]byte
+
+func isZero(p []byte) bool { return bytes.Equal(p, zeroBlock[:len(p)]) }
+
 // readerOnlyW hides ReadFrom so that copyBuffer does not recurse.
 type readerOnlyW struct{ io.Writer }
 
@@ -1052,6 +1202,11 @@ func (w *localWriter) Close() error {
 	}
 	w.closed = true
 	err := w.ctx.Err()
+	if err == nil && w.hole {
+		if err = ftruncate(w.fd, w.off); err != nil {
+			err = fmt.Errorf("setting the size after a trailing hole: %w", err)
+		}
+	}
 	if err == nil {
 		mask := SetAll
 		if !w.chmod {
