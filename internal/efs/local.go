@@ -940,7 +940,7 @@ type localWriter struct {
 	name   string
 	attr   Attr
 	l      *Local
-	chmod  bool // the mode made at create is not attr.Perm
+	chmod  bool  // the mode made at create is not attr.Perm
 	off    int64 // where the next Write goes (Write skips zero blocks with lseek)
 	hole   bool  // the last bytes written were skipped: Close sets the size
 	mu     sync.Mutex
