@@ -95,6 +95,13 @@ type CopyReport struct {
 	// removed because of CopyOptions.Delete.
 	Extra   int64 `json:"extra"`
 	Deleted int64 `json:"deleted"`
+	// ChangedDuringCopy counts files that were still changing after being copied
+	// changeAttempts (3) times in a row (a file being written while the copy runs).
+	// Each was kept as read, stamped with the mtime it had when opened, so the next
+	// run copies it again; each also counts in Errors (the copy exits "some entries
+	// failed"), since the destination does not hold the file as it is.
+	ChangedDuringCopy      int64    `json:"changedDuringCopy"`
+	ChangedDuringCopyPaths []string `json:"changedDuringCopyPaths,omitempty"`
 	// Limitations are things the destination cannot do, each said once (e.g. owning
 	// a symlink over SFTP without lsetstat@openssh.com).
 	Limitations []string `json:"limitations,omitempty"`
@@ -191,7 +198,7 @@ type copier struct {
 
 	entries, files, dirs, symlinks, bytes, hardlinkN, copied, copiedBytes,
 	unchanged, metaFixed, stripped, specials, tempRemoved, extra, deleted,
-	errs atomic.Int64
+	changedN, errs atomic.Int64
 }
 
 // dirNode is a directory in progress. It lives until every child is done, then its
@@ -292,7 +299,7 @@ func (c *copier) report() *CopyReport {
 	r.Hardlinks, r.Copied, r.CopiedBytes = c.hardlinkN.Load(), c.copied.Load(), c.copiedBytes.Load()
 	r.Unchanged, r.MetadataFixed, r.StrippedSetID = c.unchanged.Load(), c.metaFixed.Load(), c.stripped.Load()
 	r.Specials, r.TempRemoved, r.Extra, r.Deleted = c.specials.Load(), c.tempRemoved.Load(), c.extra.Load(), c.deleted.Load()
-	r.Errors = c.errs.Load()
+	r.ChangedDuringCopy, r.Errors = c.changedN.Load(), c.errs.Load()
 	r.Elapsed = time.Since(c.start)
 	return &r
 }
@@ -735,13 +742,45 @@ func (c *copier) copyRegular(ctx context.Context, j job) (ok, written bool) {
 		}
 	}
 	var n int64
-	err := c.retry(ctx, func() (err error) {
-		n, err = c.writeFile(ctx, j.dir, j.name, want)
-		return err
-	})
-	if err != nil {
-		c.fail(ctx, j.name, "copying file", err)
-		return false, false
+	src := j.src
+	for attempt := 1; ; attempt++ {
+		last := attempt >= changeAttempts
+		var ch *changedError
+		err := c.retry(ctx, func() (err error) {
+			n, ch, err = c.writeFile(ctx, j.dir, j.name, src, want, last)
+			return err
+		})
+		if err != nil {
+			c.fail(ctx, j.name, "copying file", err)
+			return false, false
+		}
+		if ch == nil {
+			break
+		}
+		if last {
+			// Kept, as it was read, with the mtime it had when opened: older than
+			// the file's own now, so a rerun copies it again. Counted as failed.
+			j.dir.changed.Store(true)
+			c.copied.Add(1)
+			c.copiedBytes.Add(n)
+			c.changedN.Add(1)
+			c.listPath(&c.rep.ChangedDuringCopyPaths, shortName(j.name))
+			c.fail(ctx, j.name, "copying file", ch)
+			return true, true
+		}
+		c.log.Debug("file changed while it was copied, copying it again", "path", shortName(j.name), "attempt", attempt, "change", ch.what)
+		// Again, as the file is now.
+		inf, err := c.src.Lstat(ctx, j.name)
+		if err != nil {
+			c.fail(ctx, j.name, "reading a file that changed during its copy", err)
+			return false, false
+		}
+		if !inf.Mode.IsRegular() {
+			c.fail(ctx, j.name, "copying file", fmt.Errorf("changed during its copy into a %s: %w", typeName(inf.Mode), ch))
+			return false, false
+		}
+		src = inf
+		want = c.want(j.name, src, false)
 	}
 	j.dir.changed.Store(true)
 	c.copied.Add(1)
@@ -749,38 +788,107 @@ func (c *copier) copyRegular(ctx context.Context, j job) (ok, written bool) {
 	return true, true
 }
 
+// changeAttempts bounds how many times a file that keeps changing while it is
+// copied (a log being written, a dataset being rewritten) is copied.
+const changeAttempts = 3
+
+// changedError says that a file changed while it was copied.
+type changedError struct{ what string }
+
+func (e *changedError) Error() string {
+	return fmt.Sprintf("changed while it was copied (%s), %d times in a row: kept as read, with its mtime from before the change, so the next run copies it again", e.what, changeAttempts)
+}
+
+// copyTestHook, set only by tests, runs after a file's data is copied and before
+// the copier checks whether it changed meanwhile.
+var copyTestHook func(point, name string)
+
+// changed compares a file's state before and after its copy (and the count of
+// bytes copied); it returns what differs, or "".
+func (c *copier) changed(before, after FileState, n int64) string {
+	switch {
+	case after.Size != before.Size:
+		return fmt.Sprintf("size %d -> %d", before.Size, after.Size)
+	case n != before.Size:
+		return fmt.Sprintf("%d of %d bytes read", n, before.Size)
+	case !c.sameTime(after.ModTime, before.ModTime):
+		return "mtime " + before.ModTime.Format(time.RFC3339Nano) + " -> " + after.ModTime.Format(time.RFC3339Nano)
+	case !after.ChangeTime.Equal(before.ChangeTime):
+		return "ctime " + before.ChangeTime.Format(time.RFC3339Nano) + " -> " + after.ChangeTime.Format(time.RFC3339Nano)
+	}
+	return ""
+}
+
 // writeFile copies name's data to a temporary name beside it with attributes
 // applied at Close, then renames it into place.
-func (c *copier) writeFile(ctx context.Context, n *dirNode, name string, attr Attr) (int64, error) {
+//
+// It also tells whether the file changed while it was copied: the state at open
+// against the state after the copy (fstat on both ends, ctime included, where the
+// reader is a StatReader; otherwise the listing against an lstat after the copy).
+// A change returns ch and, unless keep, no file (the caller copies it again). The
+// mtime written is the one the file had when opened, so the data and the stamp
+// describe the same file even when it changed between the listing and the open.
+func (c *copier) writeFile(ctx context.Context, n *dirNode, name string, listed Info, attr Attr, keep bool) (int64, *changedError, error) {
 	tmp := tempName(name)
 	r, err := c.src.Open(ctx, name)
 	if err != nil {
-		return 0, fmt.Errorf("opening source: %w", err)
+		return 0, nil, fmt.Errorf("opening source: %w", err)
 	}
 	defer r.Close()
+	before := FileState{Size: listed.Size, ModTime: listed.ModTime}
+	sr, _ := r.(StatReader)
+	if sr != nil {
+		before = sr.Opened()
+		attr.ModTime = before.ModTime
+	}
 	w, err := c.dst.Create(ctx, tmp, attr)
 	if err != nil {
 		if errors.Is(err, ErrConnectionLost) {
 			// The server may have made the file before the answer was lost.
 			c.removeTemp(n, tmp)
 		}
-		return 0, fmt.Errorf("creating temporary file: %w", dstErr(err))
+		return 0, nil, fmt.Errorf("creating temporary file: %w", dstErr(err))
 	}
 	written, err := io.Copy(w, r)
 	if err != nil {
 		w.Close()
 		c.removeTemp(n, tmp)
-		return written, fmt.Errorf("copying data: %w", err)
+		return written, nil, fmt.Errorf("copying data: %w", err)
+	}
+	if copyTestHook != nil {
+		copyTestHook("copied", name)
+	}
+	var after FileState
+	if sr != nil {
+		after, err = sr.Stat()
+	} else {
+		var inf Info
+		inf, err = c.src.Lstat(ctx, name)
+		after = FileState{Size: inf.Size, ModTime: inf.ModTime}
+	}
+	if err != nil {
+		w.Close()
+		c.removeTemp(n, tmp)
+		return written, nil, fmt.Errorf("checking the source after its copy: %w", err)
+	}
+	var ch *changedError
+	if what := c.changed(before, after, written); what != "" {
+		ch = &changedError{what: what}
+		if !keep {
+			w.Close()
+			c.removeTemp(n, tmp)
+			return written, ch, nil
+		}
 	}
 	if err := w.Close(); err != nil {
 		c.removeTemp(n, tmp)
-		return written, fmt.Errorf("closing temporary file: %w", dstErr(err))
+		return written, nil, fmt.Errorf("closing temporary file: %w", dstErr(err))
 	}
 	if err := c.dst.Rename(ctx, tmp, name); err != nil {
 		c.removeTemp(n, tmp)
-		return written, fmt.Errorf("renaming into place: %w", dstErr(err))
+		return written, nil, fmt.Errorf("renaming into place: %w", dstErr(err))
 	}
-	return written, nil
+	return written, ch, nil
 }
 
 // removeTemp cleans up after a failed write, also when ctx is cancelled. When that

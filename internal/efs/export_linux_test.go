@@ -24,3 +24,10 @@ func SetLocalHook(t testing.TB, fn func(point, name string)) {
 	localTestHook = fn
 	t.Cleanup(func() { localTestHook = nil })
 }
+
+// SetCopyHook makes fn run after each file's data is copied, before the copier
+// checks whether the file changed meanwhile, until the test ends.
+func SetCopyHook(t testing.TB, fn func(point, name string)) {
+	copyTestHook = fn
+	t.Cleanup(func() { copyTestHook = nil })
+}

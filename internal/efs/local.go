@@ -446,7 +446,15 @@ func (l *Local) Open(ctx context.Context, name string) (io.ReadCloser, error) {
 	// datasets): only then is the copy done region by region (SEEK_DATA/SEEK_HOLE),
 	// so ordinary files keep the single copy_file_range.
 	sparse := st.Blocks*512 < st.Size
-	return &localReader{ctx: ctx, fd: fd, name: name, l: l, size: st.Size, sparse: sparse}, nil
+	return &localReader{ctx: ctx, fd: fd, name: name, l: l, size: st.Size, sparse: sparse, opened: fileState(&st)}, nil
+}
+
+func fileState(st *unix.Stat_t) FileState {
+	return FileState{
+		Size:       st.Size,
+		ModTime:    time.Unix(int64(st.Mtim.Sec), int64(st.Mtim.Nsec)),
+		ChangeTime: time.Unix(int64(st.Ctim.Sec), int64(st.Ctim.Nsec)),
+	}
 }
 
 // Create makes name exclusively (O_CREAT|O_EXCL|O_NOFOLLOW) with the mode
@@ -867,7 +875,27 @@ type localReader struct {
 	size int64 // at open: lets a kernel copy stop without a last call to find EOF
 	// sparse: the file had holes at open (st_blocks below its size).
 	sparse bool
+	opened FileState
 	mu     sync.Mutex
+}
+
+var _ StatReader = (*localReader)(nil)
+
+// Opened describes the file as fstat saw it at Open.
+func (r *localReader) Opened() FileState { return r.opened }
+
+// Stat describes the open file now (fstat: the inode, whatever its name became).
+func (r *localReader) Stat() (FileState, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var st unix.Stat_t
+	if r.fd < 0 {
+		return FileState{}, r.l.opErr("stat", r.name, fs.ErrClosed)
+	}
+	if err := unix.Fstat(r.fd, &st); err != nil {
+		return FileState{}, r.l.opErr("stat", r.name, err)
+	}
+	return fileState(&st), nil
 }
 
 func (r *localReader) Read(p []byte) (int, error) {
