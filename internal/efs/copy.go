@@ -156,6 +156,8 @@ func Copy(ctx context.Context, src, dst FS, opts CopyOptions) (*CopyReport, erro
 		rep:   CopyReport{Source: src.String(), Destination: dst.String()},
 	}
 	c.hardlinks = sf.Inodes && df.Hardlinks
+	c.sx, _ = src.(XattrFS)
+	c.dx, _ = dst.(XattrFS)
 	rep, err := c.run(ctx)
 	return rep, err
 }
@@ -181,6 +183,8 @@ type copier struct {
 	sf, df    Features
 	gran      time.Duration
 	hardlinks bool
+	sx, dx    XattrFS // nil where the backend has no extended attributes
+	xp        xattrPolicy
 	log       *slog.Logger
 	start     time.Time
 
@@ -243,6 +247,7 @@ func (c *copier) run(ctx context.Context) (*CopyReport, error) {
 	if !rootDst.Mode.IsDir() {
 		return nil, fmt.Errorf("copy: destination root %s is not a directory (%v)", c.dst, rootDst.Mode.Type())
 	}
+	c.xp = xattrPolicy{keepSetID: c.opts.KeepSetID, oldUID: rootSrc.UID, newUID: c.opts.UID}
 	c.log.Info("copy starting", "uid", c.opts.UID, "workers", c.opts.Workers,
 		"hardlinks", c.hardlinks, "time_granularity", c.gran)
 
@@ -683,6 +688,10 @@ func (c *copier) finishDir(ctx context.Context, n *dirNode) {
 		}
 		return
 	}
+	// Extended attributes and ACLs before the mode (which sets an ACL's mask).
+	if !c.copyDirXattrs(ctx, n.name) {
+		return
+	}
 	if err := c.retry(ctx, func() error { return dstErr(c.dst.Setattr(ctx, n.name, want, SetAll)) }); err != nil {
 		c.fail(ctx, n.name, "setting directory attributes", err)
 	}
@@ -841,6 +850,14 @@ func (c *copier) writeFile(ctx context.Context, n *dirNode, name string, listed 
 		before = sr.Opened()
 		attr.ModTime = before.ModTime
 	}
+	var xs map[string][]byte
+	if xr, ok := r.(XattrReader); ok {
+		x, err := xr.Xattrs()
+		if err != nil {
+			return 0, nil, err
+		}
+		xs = c.xattrsFor(x)
+	}
 	w, err := c.dst.Create(ctx, tmp, attr)
 	if err != nil {
 		if errors.Is(err, ErrConnectionLost) {
@@ -848,6 +865,14 @@ func (c *copier) writeFile(ctx context.Context, n *dirNode, name string, listed 
 			c.removeTemp(n, tmp)
 		}
 		return 0, nil, fmt.Errorf("creating temporary file: %w", dstErr(err))
+	}
+	xw, _ := w.(XattrWriter)
+	if xs != nil {
+		if xw != nil && c.dx != nil {
+			xw.SetXattrs(xs)
+		} else {
+			c.limitation(limitNoXattrs)
+		}
 	}
 	written, err := io.Copy(w, r)
 	if err != nil {
@@ -883,6 +908,9 @@ func (c *copier) writeFile(ctx context.Context, n *dirNode, name string, listed 
 	if err := w.Close(); err != nil {
 		c.removeTemp(n, tmp)
 		return written, nil, fmt.Errorf("closing temporary file: %w", dstErr(err))
+	}
+	if xs != nil && xw != nil && !xw.XattrsKept() {
+		c.limitation(limitNoXattrs)
 	}
 	if err := c.dst.Rename(ctx, tmp, name); err != nil {
 		c.removeTemp(n, tmp)

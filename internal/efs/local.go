@@ -971,7 +971,10 @@ type localWriter struct {
 	chmod  bool  // the mode made at create is not attr.Perm
 	off    int64 // where the next Write goes (Write skips zero blocks with lseek)
 	hole   bool  // the last bytes written were skipped: Close sets the size
-	mu     sync.Mutex
+	xattrs map[string][]byte
+	// xattrsLost: the file system could not store them (see XattrWriter).
+	xattrsLost bool
+	mu         sync.Mutex
 	closed bool
 }
 
@@ -1240,7 +1243,20 @@ func (w *localWriter) Close() error {
 		if !w.chmod {
 			mask &^= SetPerm
 		}
-		err = fsetattr(w.fd, w.attr, mask)
+		if len(w.xattrs) > 0 {
+			// After the owner (chown clears file capabilities), before the mode
+			// (which sets an ACL's mask to the group bits asked for) and the mtime.
+			if err = fsetattr(w.fd, w.attr, SetOwner); err == nil {
+				err = pinnedXattrs(w.fd, false).apply(w.xattrs)
+				if errors.Is(err, ErrNotSupported) {
+					err, w.xattrsLost = nil, true
+				}
+			}
+			mask = SetPerm | SetTimes
+		}
+		if err == nil {
+			err = fsetattr(w.fd, w.attr, mask)
+		}
 	}
 	if cerr := unix.Close(w.fd); err == nil {
 		err = cerr

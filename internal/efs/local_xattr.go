@@ -1,0 +1,211 @@
+//go:build linux
+
+package efs
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+var (
+	_ XattrFS     = (*Local)(nil)
+	_ XattrReader = (*localReader)(nil)
+	_ XattrWriter = (*localWriter)(nil)
+)
+
+// xattrOps reads and writes the attributes of one pinned inode: through its own
+// descriptor when it is a real one (f*xattr), or, for an O_PATH descriptor (which
+// f*xattr refuse), through /proc/self/fd/N, whose magic link leads to the pinned
+// inode; only used for regular files and directories, never for symlinks.
+type xattrOps struct {
+	fd    int
+	proc  string // "" when fd is a real descriptor
+	owner string // for errors
+}
+
+func pinnedXattrs(fd int, opath bool) xattrOps {
+	x := xattrOps{fd: fd}
+	if opath {
+		x.proc = fmt.Sprintf("/proc/self/fd/%d", fd)
+	}
+	return x
+}
+
+func (x xattrOps) list(buf []byte) (int, error) {
+	if x.proc != "" {
+		return unix.Listxattr(x.proc, buf)
+	}
+	return unix.Flistxattr(x.fd, buf)
+}
+
+func (x xattrOps) get(n string, buf []byte) (int, error) {
+	if x.proc != "" {
+		return unix.Getxattr(x.proc, n, buf)
+	}
+	return unix.Fgetxattr(x.fd, n, buf)
+}
+
+func (x xattrOps) set(n string, v []byte) error {
+	if x.proc != "" {
+		return unix.Setxattr(x.proc, n, v, 0)
+	}
+	return unix.Fsetxattr(x.fd, n, v, 0)
+}
+
+func (x xattrOps) remove(n string) error {
+	if x.proc != "" {
+		return unix.Removexattr(x.proc, n)
+	}
+	return unix.Fremovexattr(x.fd, n)
+}
+
+// all reads every attribute; nil when there are none (the usual case costs one
+// listxattr call) or the file system has none (ENOTSUP).
+func (x xattrOps) all() (map[string][]byte, error) {
+	var names []byte
+	for {
+		n, err := x.list(nil)
+		if err == unix.ENOTSUP || n == 0 && err == nil {
+			return nil, nil
+		}
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("listing extended attributes: %w", err)
+		}
+		names = make([]byte, n)
+		n, err = x.list(names)
+		if err == unix.ERANGE || err == unix.EINTR { // grew meanwhile
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("listing extended attributes: %w", err)
+		}
+		names = names[:n]
+		break
+	}
+	out := map[string][]byte{}
+	for _, n := range strings.Split(strings.TrimRight(string(names), "\x00"), "\x00") {
+		if n == "" {
+			continue
+		}
+		for {
+			sz, err := x.get(n, nil)
+			if err == unix.ENODATA {
+				break // removed meanwhile
+			}
+			if err != nil {
+				return nil, fmt.Errorf("reading extended attribute %s: %w", n, err)
+			}
+			v := make([]byte, sz)
+			sz, err = x.get(n, v)
+			if err == unix.ERANGE {
+				continue
+			}
+			if err == unix.ENODATA {
+				break
+			}
+			if err != nil {
+				return nil, fmt.Errorf("reading extended attribute %s: %w", n, err)
+			}
+			out[n] = v[:sz]
+			break
+		}
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, nil
+}
+
+// apply makes the kept attributes exactly want (see XattrFS.SetXattrs).
+func (x xattrOps) apply(want map[string][]byte) error {
+	have, err := x.all()
+	if err != nil {
+		return err
+	}
+	for n, v := range want {
+		if h, ok := have[n]; ok && string(h) == string(v) {
+			continue
+		}
+		if err := x.set(n, v); err != nil {
+			if err == unix.ENOTSUP || err == unix.EOPNOTSUPP {
+				return fmt.Errorf("setting extended attribute %s: %w", n, ErrNotSupported)
+			}
+			return fmt.Errorf("setting extended attribute %s: %w", n, err)
+		}
+	}
+	for n := range have {
+		if _, ok := want[n]; !ok && keptXattr(n) {
+			if err := x.remove(n); err != nil && err != unix.ENODATA {
+				return fmt.Errorf("removing extended attribute %s: %w", n, err)
+			}
+		}
+	}
+	return nil
+}
+
+// pinXattr pins name (O_PATH|O_NOFOLLOW) for fn when it is a regular file or a
+// directory; symlinks and specials are skipped (fn is not called).
+func (l *Local) pinXattr(ctx context.Context, op, name string, write bool, fn func(xattrOps) error) error {
+	return l.at(ctx, op, name, true, func(pfd int, base string) error {
+		if base == "" { // the root: a real descriptor of the directory
+			return fn(pinnedXattrs(pfd, false))
+		}
+		fd, err := openatRetry(pfd, base, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			return err
+		}
+		switch st.Mode & unix.S_IFMT {
+		case unix.S_IFDIR:
+		case unix.S_IFREG:
+			if write && st.Nlink > 1 {
+				return errSharedInode
+			}
+		default:
+			return nil
+		}
+		return fn(pinnedXattrs(fd, true))
+	})
+}
+
+// Xattrs returns name's extended attributes (nil for none, for a symlink or a
+// special file).
+func (l *Local) Xattrs(ctx context.Context, name string) (map[string][]byte, error) {
+	var out map[string][]byte
+	err := l.pinXattr(ctx, "reading extended attributes", name, false, func(x xattrOps) (err error) {
+		out, err = x.all()
+		return err
+	})
+	return out, err
+}
+
+// SetXattrs makes name's kept attributes exactly x (see XattrFS).
+func (l *Local) SetXattrs(ctx context.Context, name string, x map[string][]byte) error {
+	return l.pinXattr(ctx, "setting extended attributes", name, true, func(o xattrOps) error {
+		return o.apply(x)
+	})
+}
+
+// Xattrs lists the open file's attributes.
+func (r *localReader) Xattrs() (map[string][]byte, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	x, err := pinnedXattrs(r.fd, false).all()
+	return x, r.l.opErr("reading extended attributes of", r.name, err)
+}
+
+// SetXattrs records attributes for Close to apply.
+func (w *localWriter) SetXattrs(x map[string][]byte) { w.xattrs = x }
+
+// XattrsKept reports whether Close stored the attributes.
+func (w *localWriter) XattrsKept() bool { return !w.xattrsLost }
