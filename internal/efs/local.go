@@ -975,7 +975,7 @@ type localWriter struct {
 	// xattrsLost: the file system could not store them (see XattrWriter).
 	xattrsLost bool
 	mu         sync.Mutex
-	closed bool
+	closed     bool
 }
 
 // Write writes p at the end of what was written, leaving every whole, aligned
