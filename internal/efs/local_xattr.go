@@ -149,33 +149,52 @@ func (x xattrOps) apply(want map[string][]byte) error {
 	return nil
 }
 
-// pinXattr pins name (O_PATH|O_NOFOLLOW) for fn when it is a regular file or a
-// directory; symlinks and specials are skipped (fn is not called).
+// pinXattr pins name for fn when it is a regular file or a directory; symlinks
+// and specials are skipped (fn is not called). A directory is opened for reading
+// (one openat2, then f*xattr on it: what the copier asks for, per directory); any
+// other type is pinned with O_PATH|O_NOFOLLOW and checked first, so that no
+// device or FIFO is ever opened.
 func (l *Local) pinXattr(ctx context.Context, op, name string, write bool, fn func(xattrOps) error) error {
-	return l.at(ctx, op, name, true, func(pfd int, base string) error {
-		if base == "" { // the root: a real descriptor of the directory
-			return fn(pinnedXattrs(pfd, false))
-		}
-		fd, err := openatRetry(pfd, base, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return err
-		}
+	if err := l.begin(ctx, op, name); err != nil {
+		return err
+	}
+	defer l.mu.RUnlock()
+	if name == "." { // the root: a real descriptor of the directory
+		return l.opErr(op, name, fn(pinnedXattrs(l.rootFD, false)))
+	}
+	fd, err := l.openFile(name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NONBLOCK, 0)
+	if err == nil {
 		defer unix.Close(fd)
-		var st unix.Stat_t
-		if err := unix.Fstat(fd, &st); err != nil {
-			return err
+		return l.opErr(op, name, fn(pinnedXattrs(fd, false)))
+	}
+	if err != unix.ENOTDIR && err != errIsSymlink {
+		return l.opErr(op, name, err)
+	}
+	if err == errIsSymlink {
+		return nil
+	}
+	fd, err = l.openFile(name, unix.O_PATH, 0)
+	if err == errIsSymlink {
+		return nil
+	}
+	if err != nil {
+		return l.opErr(op, name, err)
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return l.opErr(op, name, err)
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFDIR: // swapped in since the first open: as good as a file here
+	case unix.S_IFREG:
+		if write && st.Nlink > 1 {
+			return l.opErr(op, name, errSharedInode)
 		}
-		switch st.Mode & unix.S_IFMT {
-		case unix.S_IFDIR:
-		case unix.S_IFREG:
-			if write && st.Nlink > 1 {
-				return errSharedInode
-			}
-		default:
-			return nil
-		}
-		return fn(pinnedXattrs(fd, true))
-	})
+	default:
+		return nil
+	}
+	return l.opErr(op, name, fn(pinnedXattrs(fd, true)))
 }
 
 // Xattrs returns name's extended attributes (nil for none, for a symlink or a
