@@ -2,10 +2,12 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/studio-migrator/studio-migrator/internal/testutil"
@@ -51,5 +53,45 @@ func TestCopyHomeRefusesLeaveUnchangedOwner(t *testing.T) {
 				t.Errorf("destination %s was created (%v)", dst, err)
 			}
 		})
+	}
+}
+
+// TestCopyHomeFullVolumeCountsTheError: the summary after a copy stopped by a full
+// destination said errors=0; the error that stopped it is counted and listed.
+func TestCopyHomeFullVolumeCountsTheError(t *testing.T) {
+	testutil.RequireRoot(t)
+	base := t.TempDir()
+	src, vol := filepath.Join(base, "src"), filepath.Join(base, "vol")
+	for _, d := range []string{src, vol} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	data := make([]byte, 64<<10)
+	for i := range data {
+		data[i] = byte(i%251 + 1)
+	}
+	for i := range 8 {
+		if err := os.WriteFile(filepath.Join(src, fmt.Sprintf("f%d", i)), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := syscall.Mount("tmpfs", vol, "tmpfs", 0, "size=256k"); err != nil {
+		t.Fatalf("mounting a small tmpfs: %v", err)
+	}
+	t.Cleanup(func() { syscall.Unmount(vol, syscall.MNT_DETACH) })
+	args := []string{"copy-home", "--from", src, "--to", filepath.Join(vol, "200007"), "--uid", "200007", "--progress", "none", "--workers", "2"}
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "MIGRATOR_TEST_RUN_MAIN=1")
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	t.Logf("migrator %s\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), stdout.String(), stderr.String())
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() == 0 {
+		t.Fatalf("copy onto a full volume: %v", err)
+	}
+	if strings.Contains(stdout.String(), " errors=0 ") || !strings.Contains(stdout.String(), "no space left") {
+		t.Errorf("summary does not count the fatal error:\n%s", stdout.String())
 	}
 }
