@@ -1247,7 +1247,7 @@ func (w *localWriter) Close() error {
 			// After the owner (chown clears file capabilities), before the mode
 			// (which sets an ACL's mask to the group bits asked for) and the mtime.
 			if err = fsetattr(w.fd, w.attr, SetOwner); err == nil {
-				err = pinnedXattrs(w.fd, false).apply(w.xattrs)
+				err = xattrOps{w.fd}.apply(w.xattrs)
 				if errors.Is(err, ErrNotSupported) {
 					err, w.xattrsLost = nil, true
 				}

@@ -16,51 +16,15 @@ var (
 	_ XattrWriter = (*localWriter)(nil)
 )
 
-// xattrOps reads and writes the attributes of one pinned inode: through its own
-// descriptor when it is a real one (f*xattr), or, for an O_PATH descriptor (which
-// f*xattr refuse), through /proc/self/fd/N, whose magic link leads to the pinned
-// inode; only used for regular files and directories, never for symlinks.
-type xattrOps struct {
-	fd    int
-	proc  string // "" when fd is a real descriptor
-	owner string // for errors
-}
+// xattrOps reads and writes the attributes of one open file or directory through
+// its descriptor (f*xattr): the inode that was opened and checked, whatever its
+// name has become since.
+type xattrOps struct{ fd int }
 
-func pinnedXattrs(fd int, opath bool) xattrOps {
-	x := xattrOps{fd: fd}
-	if opath {
-		x.proc = fmt.Sprintf("/proc/self/fd/%d", fd)
-	}
-	return x
-}
-
-func (x xattrOps) list(buf []byte) (int, error) {
-	if x.proc != "" {
-		return unix.Listxattr(x.proc, buf)
-	}
-	return unix.Flistxattr(x.fd, buf)
-}
-
-func (x xattrOps) get(n string, buf []byte) (int, error) {
-	if x.proc != "" {
-		return unix.Getxattr(x.proc, n, buf)
-	}
-	return unix.Fgetxattr(x.fd, n, buf)
-}
-
-func (x xattrOps) set(n string, v []byte) error {
-	if x.proc != "" {
-		return unix.Setxattr(x.proc, n, v, 0)
-	}
-	return unix.Fsetxattr(x.fd, n, v, 0)
-}
-
-func (x xattrOps) remove(n string) error {
-	if x.proc != "" {
-		return unix.Removexattr(x.proc, n)
-	}
-	return unix.Fremovexattr(x.fd, n)
-}
+func (x xattrOps) list(buf []byte) (int, error)          { return unix.Flistxattr(x.fd, buf) }
+func (x xattrOps) get(n string, buf []byte) (int, error) { return unix.Fgetxattr(x.fd, n, buf) }
+func (x xattrOps) set(n string, v []byte) error          { return unix.Fsetxattr(x.fd, n, v, 0) }
+func (x xattrOps) remove(n string) error                 { return unix.Fremovexattr(x.fd, n) }
 
 // all reads every attribute; nil when there are none (the usual case costs one
 // listxattr call) or the file system has none (ENOTSUP).
@@ -149,23 +113,23 @@ func (x xattrOps) apply(want map[string][]byte) error {
 	return nil
 }
 
-// pinXattr pins name for fn when it is a regular file or a directory; symlinks
-// and specials are skipped (fn is not called). A directory is opened for reading
-// (one openat2, then f*xattr on it: what the copier asks for, per directory); any
-// other type is pinned with O_PATH|O_NOFOLLOW and checked first, so that no
-// device or FIFO is ever opened.
+// pinXattr opens name for fn when it is a regular file or a directory; symlinks
+// and specials are skipped (fn is not called). A directory is opened with
+// O_DIRECTORY (one openat2, then f*xattr on it: what the copier asks for, per
+// directory); anything else as Open opens a file, its type checked on the
+// descriptor. Every change goes through that descriptor, never the name again.
 func (l *Local) pinXattr(ctx context.Context, op, name string, write bool, fn func(xattrOps) error) error {
 	if err := l.begin(ctx, op, name); err != nil {
 		return err
 	}
 	defer l.mu.RUnlock()
 	if name == "." { // the root: a real descriptor of the directory
-		return l.opErr(op, name, fn(pinnedXattrs(l.rootFD, false)))
+		return l.opErr(op, name, fn(xattrOps{l.rootFD}))
 	}
 	fd, err := l.openFile(name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NONBLOCK, 0)
 	if err == nil {
 		defer unix.Close(fd)
-		return l.opErr(op, name, fn(pinnedXattrs(fd, false)))
+		return l.opErr(op, name, fn(xattrOps{fd}))
 	}
 	if err != unix.ENOTDIR && err != errIsSymlink {
 		return l.opErr(op, name, err)
@@ -173,8 +137,10 @@ func (l *Local) pinXattr(ctx context.Context, op, name string, write bool, fn fu
 	if err == errIsSymlink {
 		return nil
 	}
-	fd, err = l.openFile(name, unix.O_PATH, 0)
-	if err == errIsSymlink {
+	// Opened as Open opens a file (O_NONBLOCK: a FIFO swapped in cannot block),
+	// and the type checked on the descriptor; f*xattr work on a read-only one.
+	fd, err = l.openFile(name, unix.O_RDONLY|unix.O_NONBLOCK, 0)
+	if err == errIsSymlink || err == unix.ENXIO { // a symlink, a socket
 		return nil
 	}
 	if err != nil {
@@ -194,7 +160,7 @@ func (l *Local) pinXattr(ctx context.Context, op, name string, write bool, fn fu
 	default:
 		return nil
 	}
-	return l.opErr(op, name, fn(pinnedXattrs(fd, true)))
+	return l.opErr(op, name, fn(xattrOps{fd}))
 }
 
 // Xattrs returns name's extended attributes (nil for none, for a symlink or a
@@ -219,7 +185,7 @@ func (l *Local) SetXattrs(ctx context.Context, name string, x map[string][]byte)
 func (r *localReader) Xattrs() (map[string][]byte, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	x, err := pinnedXattrs(r.fd, false).all()
+	x, err := xattrOps{r.fd}.all()
 	return x, r.l.opErr("reading extended attributes of", r.name, err)
 }
 
