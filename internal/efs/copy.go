@@ -357,8 +357,8 @@ func fatal(ctx context.Context, err error) bool {
 func (c *copier) fail(ctx context.Context, name, op string, err error) {
 	shown := shortName(name)
 	if fatal(ctx, err) {
-		if ctx.Err() != nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-			return // stopped from outside, or an entry failing because of the stop
+		if ctx.Err() != nil {
+			return // stopped already (from outside, or by an earlier fatal error)
 		}
 		// The error that stops the copy (destination full, read-only, gone) is the
 		// entry's error too: counted and listed, so the summary does not say errors=0.
