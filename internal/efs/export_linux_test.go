@@ -31,3 +31,12 @@ func SetCopyHook(t testing.TB, fn func(point, name string)) {
 	copyTestHook = fn
 	t.Cleanup(func() { copyTestHook = nil })
 }
+
+// LocalNoUtimesEmptyPath makes Local behave as on a kernel whose utimensat refuses
+// AT_EMPTY_PATH (before 5.8), until the test ends. Process-wide, like
+// LocalOldKernel.
+func LocalNoUtimesEmptyPath(t testing.TB) {
+	prev := noUtimesEmptyPath.Load()
+	noUtimesEmptyPath.Store(true)
+	t.Cleanup(func() { noUtimesEmptyPath.Store(prev) })
+}

@@ -653,6 +653,10 @@ func (l *Local) Setattr(ctx context.Context, name string, attr Attr, mask SetMas
 		if t != unix.S_IFDIR && st.Nlink > 1 {
 			return errSharedInode
 		}
+		if t == unix.S_IFLNK && mask&SetTimes != 0 && noUtimesEmptyPath.Load() {
+			// Refused before anything is changed (see utimesPath).
+			return fmt.Errorf("setting a symlink's mtime without utimensat(AT_EMPTY_PATH) (Linux < 5.8): %w", ErrNotSupported)
+		}
 		if mask&SetOwner != 0 {
 			if err := unix.Fchownat(fd, "", int(attr.UID), int(attr.GID), unix.AT_EMPTY_PATH); err != nil {
 				return fmt.Errorf("chown: %w", err)

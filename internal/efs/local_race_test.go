@@ -2,6 +2,7 @@ package efs_test
 
 import (
 	"context"
+	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -104,5 +105,37 @@ func TestLocalMkdirChmodPinned(t *testing.T) {
 	must(t, l.Mkdir(context.Background(), "d", fs.ModeSetgid|0o750))
 	if fi, _ := lstatSys(t, filepath.Join(base, "d")); fi.Mode() != fs.ModeDir|fs.ModeSetgid|0o750 {
 		t.Errorf("mode %v", fi.Mode())
+	}
+}
+
+// TestLocalSetattrTimesWithoutEmptyPath: where utimensat refuses AT_EMPTY_PATH
+// (Linux < 5.8), a file's or directory's times still go through the pinned
+// descriptor (/proc/self/fd), and a symlink's are refused before anything changes
+// (Features().SymlinkTimes is false, so the copier does not ask).
+func TestLocalSetattrTimesWithoutEmptyPath(t *testing.T) {
+	testutil.RequireRoot(t)
+	efs.LocalNoUtimesEmptyPath(t)
+	base := t.TempDir()
+	must(t, os.WriteFile(filepath.Join(base, "f"), []byte("x"), 0o644))
+	must(t, os.Mkdir(filepath.Join(base, "d"), 0o755))
+	must(t, os.Symlink("f", filepath.Join(base, "l")))
+	l := newLocalFS(t, base)
+	if l.Features().SymlinkTimes {
+		t.Errorf("Features().SymlinkTimes without AT_EMPTY_PATH")
+	}
+	want := time.Date(2010, 1, 1, 0, 0, 0, 42, time.UTC)
+	for _, n := range []string{"f", "d"} {
+		must(t, l.Setattr(context.Background(), n, efs.Attr{ModTime: want}, efs.SetTimes))
+		if fi, _ := lstatSys(t, filepath.Join(base, n)); !fi.ModTime().Equal(want) {
+			t.Errorf("%s: mtime %v", n, fi.ModTime())
+		}
+	}
+	_, before := lstatSys(t, filepath.Join(base, "l"))
+	err := l.Setattr(context.Background(), "l", efs.Attr{UID: newUID, GID: srcGID, ModTime: want}, efs.SetOwner|efs.SetTimes)
+	if !errors.Is(err, efs.ErrNotSupported) {
+		t.Errorf("symlink times: %v", err)
+	}
+	if fi, st := lstatSys(t, filepath.Join(base, "l")); st.Uid != before.Uid || fi.ModTime().Equal(want) {
+		t.Errorf("a refused Setattr changed the symlink: uid %d, mtime %v", st.Uid, fi.ModTime())
 	}
 }
