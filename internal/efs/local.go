@@ -681,8 +681,10 @@ func (l *Local) Setattr(ctx context.Context, name string, attr Attr, mask SetMas
 
 // utimesPath sets the times of the inode an O_PATH descriptor pins, a symlink
 // included: utimensat(fd, "", AT_EMPTY_PATH), which Linux 5.8 and later accept on
-// any descriptor, O_PATH ones of symlinks too (the inode is the descriptor's, so a
-// name swapped since the check cannot redirect it). Older kernels answer EINVAL:
+// any descriptor, O_PATH ones of symlinks too (kernel commit 44a3b87444058b2c,
+// "utimensat: AT_EMPTY_PATH support ... on an O_PATH file (including symlinks)"):
+// the inode is the descriptor's, so a name swapped since the check cannot
+// redirect it. Older kernels answer EINVAL:
 // a non-symlink then goes through /proc/self/fd (as glibc's futimens emulation
 // does; the magic link leads to the pinned inode), and a symlink is
 // ErrNotSupported (Features().SymlinkTimes is false there, so the copier does not
