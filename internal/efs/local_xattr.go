@@ -26,8 +26,9 @@ func (x xattrOps) get(n string, buf []byte) (int, error) { return unix.Fgetxattr
 func (x xattrOps) set(n string, v []byte) error          { return unix.Fsetxattr(x.fd, n, v, 0) }
 func (x xattrOps) remove(n string) error                 { return unix.Fremovexattr(x.fd, n) }
 
-// all reads every attribute; nil when there are none (the usual case costs one
-// listxattr call) or the file system has none (ENOTSUP).
+// all lists every attribute and reads the values of those a copy keeps
+// (keptXattr; the others are listed with a nil value); nil when there are none
+// (the usual case costs one listxattr call) or the file system has none (ENOTSUP).
 func (x xattrOps) all() (map[string][]byte, error) {
 	var names []byte
 	for {
@@ -55,6 +56,12 @@ func (x xattrOps) all() (map[string][]byte, error) {
 	out := map[string][]byte{}
 	for _, n := range strings.Split(strings.TrimRight(string(names), "\x00"), "\x00") {
 		if n == "" {
+			continue
+		}
+		if !keptXattr(n) {
+			// Never copied: the name is enough to say so (an NFSv4 ACL or an
+			// SELinux label is not fetched for nothing).
+			out[n] = nil
 			continue
 		}
 		for {

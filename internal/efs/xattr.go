@@ -13,7 +13,8 @@ import (
 // symlink (which Linux allows only trusted.* and security.* on) answers nil.
 type XattrFS interface {
 	// Xattrs returns name's extended attributes (nil when it has none), never
-	// following a symlink.
+	// following a symlink. Values may be nil for attributes a copy never keeps
+	// (see keptXattr): their names are enough to report them.
 	Xattrs(ctx context.Context, name string) (map[string][]byte, error)
 	// SetXattrs makes the attributes of name in the namespaces the copier keeps
 	// (see keptXattr) exactly x: missing ones are set, others of those namespaces
