@@ -11,6 +11,7 @@ import (
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -216,19 +217,7 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		body = []byte("{}")
 	}
 
-	e.mu.Lock()
-	if e.throttleRate > 0 && e.throttleRand.Float64() < e.throttleRate {
-		e.mu.Unlock()
-		writeError(w, &apiError{code: "ThrottlingException", msg: "Rate exceeded"})
-		e.log.Debug("throttled", "op", op)
-		return
-	}
-	e.calls[op]++
-	now := e.now()
-	e.settle(now)
-	out, aerr := h(e, now, body)
-	e.mu.Unlock()
-
+	out, aerr := e.call(prefix, op, h, body)
 	if aerr != nil {
 		e.log.Debug("call failed", "op", op, "code", aerr.code, "message", aerr.msg)
 		writeError(w, aerr)
@@ -236,6 +225,39 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	e.log.Debug("call", "op", op)
 	writeJSON(w, http.StatusOK, out)
+}
+
+// call runs one handler under the lock. The lock is released however the handler
+// ends, and a handler that panics is answered 500 InternalFailure (and logged with its
+// stack), so one bad request can neither take the process down nor hang every later
+// call behind a lock that was never released.
+func (e *Emulator) call(service, op string, h handler, body []byte) (out any, aerr *apiError) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	defer func() {
+		if r := recover(); r != nil {
+			e.log.Error("handler panicked", "op", op, "panic", r, "stack", string(debug.Stack()))
+			out, aerr = nil, &apiError{status: http.StatusInternalServerError, code: "InternalFailure",
+				msg: "The request processing has failed because of an unknown error, exception or failure."}
+		}
+	}()
+	if e.throttled(op) {
+		return nil, &apiError{code: "ThrottlingException", msg: "Rate exceeded"}
+	}
+	e.calls[op]++
+	now := e.now()
+	e.settle(now)
+	if service == "SageMaker" {
+		if aerr := validateInput(op, body); aerr != nil {
+			return nil, aerr
+		}
+	}
+	return h(e, now, body)
+}
+
+// throttled draws whether this call is answered ThrottlingException.
+func (e *Emulator) throttled(op string) bool {
+	return e.throttleRate > 0 && e.throttleRand.Float64() < e.throttleRate
 }
 
 func newRequestID() string {

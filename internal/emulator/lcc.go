@@ -186,7 +186,7 @@ func (v *validator) tags(path string, tags []tagIn) {
 	}
 	seen := map[string]bool{}
 	for i, t := range tags {
-		p := path + ".member." + strconv.Itoa(i+1)
+		p := path + "." + strconv.Itoa(i+1) + ".member"
 		v.required(p+".Key", t.Key != nil)
 		v.required(p+".Value", t.Value != nil)
 		v.length(p+".Key", t.Key, 1, 128)

@@ -327,7 +327,7 @@ func TestValidation(t *testing.T) {
 			_, err := e.sm.CreateUserProfile(ctx, &sagemaker.CreateUserProfileInput{DomainId: aws.String(e.createDomain(t, iamDomainInput("x"))), UserProfileName: aws.String("a"),
 				Tags: []smtypes.Tag{{Key: aws.String("bad*key"), Value: aws.String("v")}}})
 			return err
-		}, want: "ValidationException", wantMsg: "'tags.member.1.key'"},
+		}, want: "ValidationException", wantMsg: "'tags.1.member.key'"},
 		{name: "tags of unknown ARN", call: func(t *testing.T, e *env) error {
 			_, err := e.sm.ListTags(ctx, &sagemaker.ListTagsInput{ResourceArn: aws.String("arn:aws:sagemaker:us-east-1:123456789012:domain/d-000000000000")})
 			return err
