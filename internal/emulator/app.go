@@ -72,6 +72,12 @@ func (e *Emulator) createApp(now time.Time, body []byte) (any, *apiError) {
 	if aerr := inService("Owner", ownerName, owner); aerr != nil {
 		return nil, aerr
 	}
+	if req.SpaceName != nil {
+		// A space runs the one app type it was created for.
+		if st := spaceAppType(d.spaces[*req.SpaceName].settings); st != "" && st != req.AppType {
+			return nil, errValidation("Space %s is a %s space; it cannot run a %s app.", *req.SpaceName, st, req.AppType)
+		}
+	}
 	arn := e.arn("app/" + d.id + "/" + ownerName + "/" + strings.ToLower(req.AppType) + "/" + *req.AppName)
 	if old, ok := d.apps[req.key()]; ok && old.status != statusDeleted && old.status != statusFailed {
 		return nil, errInUse("App %q already exists with status %s.", arn, old.status)
@@ -203,7 +209,7 @@ func (e *Emulator) listApps(_ time.Time, body []byte) (any, *apiError) {
 	if aerr != nil {
 		return nil, aerr
 	}
-	return map[string]any{"Apps": page, "NextToken": next}, nil
+	return withNextToken(map[string]any{"Apps": page}, next), nil
 }
 
 func (e *Emulator) deleteApp(now time.Time, body []byte) (any, *apiError) {

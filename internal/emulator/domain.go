@@ -75,8 +75,11 @@ func (v *validator) userSettings(path string, raw json.RawMessage, requireRole b
 		v.required(path+".ExecutionRole", us.ExecutionRole != nil)
 	}
 	v.pattern(path+".ExecutionRole", us.ExecutionRole, roleRE, roleRE.String())
-	if len(us.SecurityGroups) > 5 {
-		v.add(path+".SecurityGroups", strings.Join(us.SecurityGroups, ","), "Member must have length less than or equal to 5")
+	// The model allows 5, but "Amazon SageMaker AI adds a security group to allow NFS
+	// traffic from Amazon SageMaker AI Studio. Therefore, the number of security groups
+	// that you can specify is one less than the maximum number shown."
+	if len(us.SecurityGroups) > 4 {
+		v.add(path+".SecurityGroups", strings.Join(us.SecurityGroups, ","), "Member must have length less than or equal to 4 (SageMaker adds its own NFS security group to the 5 the model allows)")
 	}
 }
 
@@ -157,6 +160,9 @@ func (e *Emulator) createDomain(now time.Time, body []byte) (any, *apiError) {
 	}
 	if tip && req.AuthMode != "SSO" {
 		return nil, errValidation("TrustedIdentityPropagationSettings can only be set on domains whose AuthMode is SSO")
+	}
+	if aerr := checkDomainNetwork(deref(req.VpcId), req.SubnetIds, req.AppNetworkAccessType, req.DomainSettings, req.DefaultUserSettings); aerr != nil {
+		return nil, aerr
 	}
 	if len(e.domains) >= e.opts.MaxDomains {
 		return nil, errLimit("The account-level service limit 'Maximum number of domains per region' is %d Domains, with current utilization of %d Domains and a request delta of 1 Domains.", e.opts.MaxDomains, len(e.domains))
@@ -358,7 +364,7 @@ func (e *Emulator) listDomains(_ time.Time, body []byte) (any, *apiError) {
 	if aerr != nil {
 		return nil, aerr
 	}
-	return map[string]any{"Domains": page, "NextToken": next}, nil
+	return withNextToken(map[string]any{"Domains": page}, next), nil
 }
 
 type updateDomainReq struct {
@@ -404,6 +410,15 @@ func (e *Emulator) updateDomain(now time.Time, body []byte) (any, *apiError) {
 	}
 	if req.VpcId != nil && *req.VpcId != d.vpcID {
 		return nil, errValidation("The VpcId of a domain cannot be changed.")
+	}
+	if aerr := checkUpdateWhileAppsRun(d, req.AppNetworkAccessType, req.DomainSettingsForUpdate); aerr != nil {
+		return nil, aerr
+	}
+	if req.AppNetworkAccessType == "VpcOnly" || (req.AppNetworkAccessType == "" && d.appNetworkAccessType == "VpcOnly") {
+		merged, err := mergeSettings(d.defaultUserSettings, req.DefaultUserSettings)
+		if err == nil && len(securityGroups(merged)) == 0 {
+			return nil, errValidation("DefaultUserSettings.SecurityGroups is required when AppNetworkAccessType is VpcOnly.")
+		}
 	}
 	var err error
 	if d.defaultUserSettings, err = mergeSettings(d.defaultUserSettings, req.DefaultUserSettings); err != nil {

@@ -142,7 +142,7 @@ func (e *Emulator) listStudioLCCs(_ time.Time, body []byte) (any, *apiError) {
 	if aerr != nil {
 		return nil, aerr
 	}
-	return map[string]any{"StudioLifecycleConfigs": page, "NextToken": next}, nil
+	return withNextToken(map[string]any{"StudioLifecycleConfigs": page}, next), nil
 }
 
 func (e *Emulator) deleteStudioLCC(_ time.Time, body []byte) (any, *apiError) {
@@ -293,7 +293,7 @@ func (e *Emulator) listTags(_ time.Time, body []byte) (any, *apiError) {
 	if aerr != nil {
 		return nil, aerr
 	}
-	return map[string]any{"Tags": page, "NextToken": next}, nil
+	return withNextToken(map[string]any{"Tags": page}, next), nil
 }
 
 func (e *Emulator) deleteTags(_ time.Time, body []byte) (any, *apiError) {

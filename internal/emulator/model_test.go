@@ -78,7 +78,7 @@ func TestModelCoversServedOperations(t *testing.T) {
 // invalidCase is one request that breaks one constraint of one member.
 type invalidCase struct {
 	op, path, kind string // path as the service spells it; kind: required, length, pattern, enum, range
-	body               map[string]any
+	body           map[string]any
 }
 
 // TestModelInvalidRequestsRefused generates, from the model, a request breaking each

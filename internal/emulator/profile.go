@@ -194,7 +194,7 @@ func (e *Emulator) listUserProfiles(_ time.Time, body []byte) (any, *apiError) {
 	if aerr != nil {
 		return nil, aerr
 	}
-	return map[string]any{"UserProfiles": page, "NextToken": next}, nil
+	return withNextToken(map[string]any{"UserProfiles": page}, next), nil
 }
 
 func (e *Emulator) updateUserProfile(now time.Time, body []byte) (any, *apiError) {

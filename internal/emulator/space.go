@@ -272,7 +272,7 @@ func (e *Emulator) listSpaces(_ time.Time, body []byte) (any, *apiError) {
 	if aerr != nil {
 		return nil, aerr
 	}
-	return map[string]any{"Spaces": page, "NextToken": next}, nil
+	return withNextToken(map[string]any{"Spaces": page}, next), nil
 }
 
 func (e *Emulator) updateSpace(now time.Time, body []byte) (any, *apiError) {
@@ -292,6 +292,11 @@ func (e *Emulator) updateSpace(now time.Time, body []byte) (any, *apiError) {
 	}
 	if aerr := inService("Space", s.arn, &s.lifecycle); aerr != nil {
 		return nil, aerr
+	}
+	// SpaceSettings.AppType: "If using the UpdateSpace API, you can't change the app
+	// type of your space by specifying a different value for this field."
+	if old, nt := spaceAppType(s.settings), spaceAppType(req.SpaceSettings); old != "" && nt != "" && nt != old {
+		return nil, errValidation("The AppType of space %s cannot be changed from %q to %q.", s.name, old, nt)
 	}
 	settings, err := mergeSettings(s.settings, req.SpaceSettings)
 	if err != nil {

@@ -211,7 +211,7 @@ func (e *Emulator) ssoListAssignments(_ time.Time, body []byte) (any, *apiError)
 	if aerr != nil {
 		return nil, aerr
 	}
-	return map[string]any{"ApplicationAssignments": page, "NextToken": next}, nil
+	return withNextToken(map[string]any{"ApplicationAssignments": page}, next), nil
 }
 
 func (e *Emulator) ssoDescribeApplication(_ time.Time, body []byte) (any, *apiError) {
@@ -370,5 +370,5 @@ func (e *Emulator) idsListUsers(_ time.Time, body []byte) (any, *apiError) {
 	if aerr != nil {
 		return nil, aerr
 	}
-	return map[string]any{"Users": page, "NextToken": next}, nil
+	return withNextToken(map[string]any{"Users": page}, next), nil
 }

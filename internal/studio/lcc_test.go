@@ -23,7 +23,7 @@ func TestInstallLCCKeepsSettingsAndIsIdempotent(t *testing.T) {
 	ctx := context.Background()
 	em, c := newTestEnv(t, emulator.Options{ReadyAfter: 5 * time.Millisecond})
 	p := testPlan("lcc", "IAM", 1, 0)
-	p.Domain.DefaultUserSettings = json.RawMessage(`{"ExecutionRole":"` + testRolePrefix + `DomainDefault",` +
+	p.Domain.DefaultUserSettings = json.RawMessage(`{"ExecutionRole":"` + testRolePrefix + `DomainDefault","SecurityGroups":["sg-0123456789abcdef0"],` +
 		`"JupyterLabAppSettings":{"LifecycleConfigArns":["` + existingLCC + `"],"DefaultResourceSpec":{"InstanceType":"ml.t3.medium"},"CustomImages":[{"AppImageConfigName":"cfg","ImageName":"img"}]},` +
 		`"KernelGatewayAppSettings":{"DefaultResourceSpec":{"LifecycleConfigArn":"` + existingLCC + `"}},` +
 		`"StudioWebPortal":"ENABLED","FutureMember":{"x":1}}`)
@@ -47,7 +47,7 @@ func TestInstallLCCKeepsSettingsAndIsIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"ExecutionRole":"` + testRolePrefix + `DomainDefault",` +
+	want := `{"ExecutionRole":"` + testRolePrefix + `DomainDefault","SecurityGroups":["sg-0123456789abcdef0"],` +
 		`"JupyterLabAppSettings":{"LifecycleConfigArns":["` + existingLCC + `","` + arn + `"],"DefaultResourceSpec":{"InstanceType":"ml.t3.medium","LifecycleConfigArn":"` + arn + `"},"CustomImages":[{"AppImageConfigName":"cfg","ImageName":"img"}]},` +
 		`"KernelGatewayAppSettings":{"LifecycleConfigArns":["` + kgArn + `"],"DefaultResourceSpec":{"LifecycleConfigArn":"` + existingLCC + `"}},` +
 		`"CodeEditorAppSettings":{"LifecycleConfigArns":["` + ceArn + `"],"DefaultResourceSpec":{"LifecycleConfigArn":"` + ceArn + `"}},` +
