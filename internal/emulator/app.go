@@ -100,12 +100,8 @@ func (e *Emulator) createApp(now time.Time, body []byte) (any, *apiError) {
 	}
 	a.created = now
 	a.seq = e.nextSeq()
-	reason := e.takeFailure("App", a.name)
-	target := statusInService
-	if reason != "" {
-		target = statusFailed
-	}
-	a.begin(now, e.opts.ReadyAfter, statusPending, target, reason)
+	after, target, reason := e.createOutcome("App", a.name)
+	a.begin(now, after, statusPending, target, reason)
 	d.apps[req.key()] = a
 	e.tags[arn] = tagList(req.Tags)
 	return map[string]any{"AppArn": arn}, nil

@@ -206,12 +206,8 @@ func (e *Emulator) createDomain(now time.Time, body []byte) (any, *apiError) {
 	}
 	d.created = now
 	d.seq = e.nextSeq()
-	reason := e.takeFailure("Domain", d.name)
-	target := statusInService
-	if reason != "" {
-		target = statusFailed
-	}
-	d.begin(now, e.opts.ReadyAfter, statusPending, target, reason)
+	after, target, reason := e.createOutcome("Domain", d.name)
+	d.begin(now, after, statusPending, target, reason)
 	if e.opts.EFSRoot != "" && reason == "" {
 		if err := mkdirFS(e.opts.EFSRoot, d.fsID); err != nil {
 			return nil, &apiError{status: 500, code: "InternalFailure", msg: err.Error()}
@@ -402,7 +398,7 @@ func (e *Emulator) updateDomain(now time.Time, body []byte) (any, *apiError) {
 	if aerr != nil {
 		return nil, aerr
 	}
-	if aerr := inService("Domain", d.arn, &d.lifecycle); aerr != nil {
+	if aerr := updatable("Domain", d.arn, &d.lifecycle); aerr != nil {
 		return nil, aerr
 	}
 	if tip && d.authMode != "SSO" {
@@ -457,7 +453,7 @@ func (e *Emulator) updateDomain(now time.Time, body []byte) (any, *apiError) {
 	if req.HomeEfsFileSystemCreation != "" {
 		d.homeEfsFileSystemCreation = req.HomeEfsFileSystemCreation
 	}
-	d.begin(now, e.opts.ReadyAfter, statusUpdating, statusInService, "")
+	d.beginOutcome(now, e.opts.ReadyAfter, statusUpdating, e.updateOutcome("Domain", d.name))
 	return map[string]any{"DomainArn": d.arn}, nil
 }
 
@@ -486,7 +482,7 @@ func (e *Emulator) deleteDomain(now time.Time, body []byte) (any, *apiError) {
 		return nil, errInUse("Unable to delete Domain [%s] because UserProfile(s) or Space(s) are associated with it.", d.arn)
 	}
 	d.retainHome = req.RetentionPolicy == nil || req.RetentionPolicy.HomeEfsFileSystem != "Delete"
-	d.begin(now, e.opts.ReadyAfter, statusDeleting, statusGone, "")
+	d.beginOutcome(now, e.opts.ReadyAfter, statusDeleting, e.deleteOutcome("Domain", d.name))
 	e.log.Info("deleting domain", "domain", d.id, "retain_home", d.retainHome)
 	return struct{}{}, nil
 }

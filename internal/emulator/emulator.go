@@ -65,7 +65,7 @@ type Emulator struct {
 	throttleRand *mrand.Rand
 	throttleRate float64
 	calls        map[string]int
-	failNext     map[string]string // kind + "/" + name -> reason
+	faults       faults
 	seq          uint64
 	nextUID      int
 
@@ -103,7 +103,7 @@ func New(o Options) *Emulator {
 		throttleRand: mrand.New(mrand.NewPCG(uint64(o.Seed), 0x7468)),
 		throttleRate: o.ThrottleRate,
 		calls:        map[string]int{},
-		failNext:     map[string]string{},
+		faults:       newFaults(),
 		nextUID:      FirstUID,
 		domains:      map[string]*domain{},
 		lccs:         map[string]*studioLCC{},
@@ -129,14 +129,6 @@ func (e *Emulator) SetThrottleRate(rate float64) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.throttleRate = rate
-}
-
-// FailNext makes the next resource of kind ("Domain", "UserProfile", "Space" or "App")
-// created with name settle in Failed with FailureReason reason instead of InService.
-func (e *Emulator) FailNext(kind, name, reason string) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.failNext[kind+"/"+name] = reason
 }
 
 // Calls returns how many calls of op (e.g. "CreateUserProfile") were answered other
@@ -257,6 +249,9 @@ func (e *Emulator) call(service, op string, h handler, body []byte) (out any, ae
 
 // throttled draws whether this call is answered ThrottlingException.
 func (e *Emulator) throttled(op string) bool {
+	if len(e.faults.throttleOps) > 0 && !e.faults.throttleOps[op] {
+		return false
+	}
 	return e.throttleRate > 0 && e.throttleRand.Float64() < e.throttleRate
 }
 
@@ -292,14 +287,4 @@ func (e *Emulator) nextSeq() uint64 {
 
 func (e *Emulator) arn(resource string) string {
 	return "arn:aws:sagemaker:" + e.opts.Region + ":" + e.opts.AccountID + ":" + resource
-}
-
-// takeFailure consumes a FailNext entry for kind/name.
-func (e *Emulator) takeFailure(kind, name string) string {
-	key := kind + "/" + name
-	reason, ok := e.failNext[key]
-	if ok {
-		delete(e.failNext, key)
-	}
-	return reason
 }

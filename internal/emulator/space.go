@@ -117,12 +117,8 @@ func (e *Emulator) createSpace(now time.Time, body []byte) (any, *apiError) {
 	}
 	s.created = now
 	s.seq = e.nextSeq()
-	reason := e.takeFailure("Space", name)
-	target := statusInService
-	if reason != "" {
-		target = statusFailed
-	}
-	s.begin(now, e.opts.ReadyAfter, statusPending, target, reason)
+	after, target, reason := e.createOutcome("Space", name)
+	s.begin(now, after, statusPending, target, reason)
 	if e.homeDir && reason == "" {
 		if err := e.makeHome(d, s.uid); err != nil {
 			return nil, &apiError{status: 500, code: "InternalFailure", msg: err.Error()}
@@ -290,7 +286,7 @@ func (e *Emulator) updateSpace(now time.Time, body []byte) (any, *apiError) {
 	if aerr != nil {
 		return nil, aerr
 	}
-	if aerr := inService("Space", s.arn, &s.lifecycle); aerr != nil {
+	if aerr := updatable("Space", s.arn, &s.lifecycle); aerr != nil {
 		return nil, aerr
 	}
 	// SpaceSettings.AppType: "If using the UpdateSpace API, you can't change the app
@@ -306,7 +302,7 @@ func (e *Emulator) updateSpace(now time.Time, body []byte) (any, *apiError) {
 	if req.SpaceDisplayName != nil {
 		s.displayName = *req.SpaceDisplayName
 	}
-	s.begin(now, e.opts.ReadyAfter, statusUpdating, statusInService, "")
+	s.beginOutcome(now, e.opts.ReadyAfter, statusUpdating, e.updateOutcome("Space", s.name))
 	return map[string]any{"SpaceArn": s.arn}, nil
 }
 
@@ -326,6 +322,6 @@ func (e *Emulator) deleteSpace(now time.Time, body []byte) (any, *apiError) {
 	if liveApps(d, "", s.name) > 0 {
 		return nil, errInUse("Unable to delete Space [%s] because App(s) are associated with it.", s.arn)
 	}
-	s.begin(now, e.opts.ReadyAfter, statusDeleting, statusGone, "")
+	s.beginOutcome(now, e.opts.ReadyAfter, statusDeleting, e.deleteOutcome("Space", s.name))
 	return struct{}{}, nil
 }
