@@ -82,8 +82,9 @@ func (e *Emulator) createApp(now time.Time, body []byte) (any, *apiError) {
 	if old, ok := d.apps[req.key()]; ok && old.status != statusDeleted && old.status != statusFailed {
 		return nil, errInUse("App %q already exists with status %s.", arn, old.status)
 	}
-	// A Studio Classic home appears when the user first starts an app.
-	if !e.homeDir {
+	// A Studio Classic home appears when the user first starts an app; an EBS-backed
+	// space's volume was made with the space.
+	if !e.homeDir && (req.SpaceName == nil || !onEBS(d.spaces[*req.SpaceName].settings)) {
 		if err := e.makeHome(d, uid); err != nil {
 			return nil, &apiError{status: 500, code: "InternalFailure", msg: err.Error()}
 		}

@@ -174,7 +174,7 @@ func (e *Emulator) createDomain(now time.Time, body []byte) (any, *apiError) {
 		name:                       *req.DomainName,
 		arn:                        e.arn("domain/" + id),
 		url:                        "https://" + id + ".studio." + e.opts.Region + ".sagemaker.aws",
-		fsID:                       "fs-" + e.randHex(17),
+		fsID:                       homeFSID(e, req.HomeEfsFileSystemCreation),
 		authMode:                   req.AuthMode,
 		appNetworkAccessType:       req.AppNetworkAccessType,
 		appSecurityGroupManagement: req.AppSecurityGroupManagement,
@@ -208,7 +208,7 @@ func (e *Emulator) createDomain(now time.Time, body []byte) (any, *apiError) {
 	d.seq = e.nextSeq()
 	after, target, reason := e.createOutcome("Domain", d.name)
 	d.begin(now, after, statusPending, target, reason)
-	if e.opts.EFSRoot != "" && reason == "" {
+	if e.opts.EFSRoot != "" && reason == "" && d.fsID != "" {
 		if err := mkdirFS(e.opts.EFSRoot, d.fsID); err != nil {
 			return nil, &apiError{status: 500, code: "InternalFailure", msg: err.Error()}
 		}
@@ -284,7 +284,7 @@ func (e *Emulator) describeDomain(_ time.Time, body []byte) (any, *apiError) {
 		DomainArn:                                &d.arn,
 		DomainId:                                 &d.id,
 		DomainName:                               &d.name,
-		HomeEfsFileSystemId:                      &d.fsID,
+		HomeEfsFileSystemId:                      nonEmpty(d.fsID),
 		SingleSignOnManagedApplicationInstanceId: nonEmpty(d.ssoManagedApplicationInstID),
 		SingleSignOnApplicationArn:               nonEmpty(d.ssoApplicationArn),
 		Status:                                   d.status,

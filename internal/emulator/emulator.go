@@ -25,6 +25,11 @@ type Options struct {
 	ThrottleRate float64       // share of calls (0..1) answered ThrottlingException
 	Seed         int64         // makes throttling and IDs reproducible
 	EFSRoot      string        // if set, <EFSRoot>/<HomeEfsFileSystemId>/<uid> dirs are created
+	// EBSRoot, if set, stands for the EBS volumes of JupyterLab and Code Editor spaces:
+	// each such space's home is <EBSRoot>/<DomainId>/<SpaceName>, made at CreateSpace
+	// and removed when the space is deleted. Unset, those spaces get no folder at all
+	// (never one on the EFS: in Studio their home is not there).
+	EBSRoot string
 	// HomeDirOnCreate creates a profile's or space's home directory when it is created;
 	// when false the directory appears at the first CreateApp for it, like a Studio
 	// Classic home that does not exist until the user first opens an app. nil = true.

@@ -87,11 +87,11 @@ func (e *Emulator) createSpace(now time.Time, body []byte) (any, *apiError) {
 	if req.OwnershipSettings != nil {
 		owner = *req.OwnershipSettings.OwnerUserProfileName
 	}
-	switch {
-	case (sharing == "") != (owner == ""):
+	// Shared and Studio Classic spaces are allowed in SSO domains too: the current
+	// API reference sets no auth-mode condition on CreateSpace (see
+	// studio.planBuilder.spaceSpecs for the pages).
+	if (sharing == "") != (owner == "") {
 		return nil, errValidation("OwnershipSettings and SpaceSharingSettings must be specified together.")
-	case d.authMode == "SSO" && sharing != "Private":
-		return nil, errValidation("Shared spaces are not supported in domains whose AuthMode is SSO; create a Private space with OwnershipSettings.")
 	}
 	if owner != "" {
 		p, ok := d.profiles[owner]
@@ -119,8 +119,8 @@ func (e *Emulator) createSpace(now time.Time, body []byte) (any, *apiError) {
 	s.seq = e.nextSeq()
 	after, target, reason := e.createOutcome("Space", name)
 	s.begin(now, after, statusPending, target, reason)
-	if e.homeDir && reason == "" {
-		if err := e.makeHome(d, s.uid); err != nil {
+	if reason == "" && (e.homeDir || onEBS(s.settings)) {
+		if err := e.makeSpaceHome(d, s); err != nil {
 			return nil, &apiError{status: 500, code: "InternalFailure", msg: err.Error()}
 		}
 	}

@@ -62,6 +62,8 @@ type DomainSpec struct {
 	AppNetworkAccessType       string   `json:"appNetworkAccessType,omitempty"`
 	AppSecurityGroupManagement string   `json:"appSecurityGroupManagement,omitempty"`
 	TagPropagation             string   `json:"tagPropagation,omitempty"`
+	// HomeEfsFileSystemCreation "Disabled": the new domain gets no home EFS either.
+	HomeEfsFileSystemCreation string `json:"homeEfsFileSystemCreation,omitempty"`
 	// Wire JSON, sent as is (see the package doc).
 	DefaultUserSettings  json.RawMessage `json:"defaultUserSettings,omitempty"`
 	DefaultSpaceSettings json.RawMessage `json:"defaultSpaceSettings,omitempty"`
