@@ -107,6 +107,10 @@ func (b *planBuilder) action(kind, target, detail string) {
 	b.p.Actions = append(b.p.Actions, Action{Kind: kind, Target: target, Detail: detail})
 }
 
+func (b *planBuilder) storageAction(kind, target, detail, storage string) {
+	b.p.Actions = append(b.p.Actions, Action{Kind: kind, Target: target, Detail: detail, Storage: storage})
+}
+
 func (b *planBuilder) build() error {
 	s, o := b.s, b.o
 	b.p = &Plan{
@@ -483,18 +487,19 @@ func (b *planBuilder) actions() {
 	from := cmp.Or(b.s.Domain.HomeEfsFileSystemID, "the old EFS")
 	for _, p := range b.p.UserProfiles {
 		if p.OldUID != "" {
-			b.action(ActionCopyHome, profileResource(p.Name), fmt.Sprintf("/%s on %s -> the new profile's UID on the new EFS", p.OldUID, from))
+			b.storageAction(ActionCopyHome, profileResource(p.Name), fmt.Sprintf("/%s on %s -> the new profile's UID on the new EFS", p.OldUID, from), StorageEFS)
 		}
 	}
 	for _, sp := range b.p.Spaces {
 		if sp.OldUID == "" {
 			continue
 		}
+		storage := HomeStorage(appTypes[sp.Name])
 		det := fmt.Sprintf("/%s on %s -> the new space's UID on the new EFS", sp.OldUID, from)
-		if t := appTypes[sp.Name].AppType; t == "JupyterLab" || t == "CodeEditor" {
-			det += " (a " + t + " space keeps its files on EBS: move those through the S3 lifecycle path)"
+		if storage == StorageEBS {
+			det = "the " + appTypes[sp.Name].AppType + " space's own EBS volume -> the new space's volume, through the S3 lifecycle path"
 		}
-		b.action(ActionCopyHome, spaceResource(sp.Name), det)
+		b.storageAction(ActionCopyHome, spaceResource(sp.Name), det, storage)
 	}
 }
 

@@ -180,7 +180,7 @@ func TestNewPlanProblems(t *testing.T) {
 					Space{Name: "shared", HomeEfsFileSystemUID: "200011", OwnerUserProfileName: "eve", SharingType: "Shared", AppType: "JupyterLab"})
 				return s
 			},
-			o:        Overrides{DomainName: "v2"},
+			o: Overrides{DomainName: "v2"},
 			// Shared spaces are allowed on SSO domains (see spaceSpecs); Studio Classic
 			// spaces get a warning.
 			want:     []string{"warning space/classic"},

@@ -103,6 +103,10 @@ type Action struct {
 	Kind   string `json:"kind"`
 	Target string `json:"target"`
 	Detail string `json:"detail,omitempty"`
+	// Storage says where a copy-home action's home lives: StorageEFS (copied EFS to
+	// EFS) or StorageEBS (a JupyterLab or Code Editor space's own volume, moved
+	// through the S3 lifecycle path).
+	Storage string `json:"storage,omitempty"`
 }
 
 // Severity of a Problem: an error blocks Apply, a warning does not.
