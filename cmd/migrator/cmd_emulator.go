@@ -17,6 +17,7 @@ import (
 type emulatorOptions struct {
 	listen       string
 	efsRoot      string
+	ebsRoot      string
 	readyAfter   time.Duration
 	throttleRate float64
 	seed         int64
@@ -36,6 +37,7 @@ type emulatorOptions struct {
 func (o *emulatorOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:4566", "address to serve on (port 0 picks a free port)")
 	fs.StringVar(&o.efsRoot, "efs-root", "", "directory standing in for the domains' home EFS volumes (<dir>/<fs-id>/<uid>)")
+	fs.StringVar(&o.ebsRoot, "ebs-root", "", "directory standing in for the EBS volumes of JupyterLab and Code Editor spaces (<dir>/<domain-id>/<space>)")
 	fs.DurationVar(&o.readyAfter, "ready-after", 0, "how long Pending/Updating/Deleting resources take to settle")
 	fs.Float64Var(&o.throttleRate, "throttle-rate", 0, "share of calls (0..1) answered with ThrottlingException")
 	fs.Int64Var(&o.seed, "seed", 0, "seed for generated IDs and throttling")
@@ -129,6 +131,7 @@ func runEmulator(ctx context.Context, g *globalOptions, opts *emulatorOptions) e
 		ThrottleRate: opts.throttleRate,
 		Seed:         opts.seed,
 		EFSRoot:      opts.efsRoot,
+		EBSRoot:      opts.ebsRoot,
 		Logger:       g.log,
 	})
 	if err := opts.armFaults(em); err != nil {
