@@ -105,7 +105,8 @@ at it with --endpoint-url; any credentials are accepted. State lives in memory o
 Every request is validated against the SageMaker service model, as the service does.
 The --fail-*, --pending and --throttle-* flags make it fail where AWS can fail, so
 scripts and the real AWS CLI can drive every failure path.`,
-		Example: `  migrator emulator --listen 127.0.0.1:4566 --efs-root /tmp/efs --sso-user alice
+		Example: `  migrator emulator --listen 127.0.0.1:4566 --efs-root /tmp/efs --ebs-root /tmp/ebs
+  migrator emulator --listen 127.0.0.1:0 --throttle-rate 0.1 --sso-user alice --sso-user bob
   migrator emulator --listen 127.0.0.1:4566 --efs-root /tmp/efs \
     --fail-create UserProfile/alice="Insufficient capacity" \
     --fail-update Space/team="Volume resize failed" --fail-delete Domain/lab="ENI still in use" \
