@@ -23,6 +23,9 @@ type workerOptions struct {
 	queues      []string
 	leaseTTL    time.Duration
 	sftp        sftpFlags
+
+	// tune adjusts the configuration before the worker starts (tests: fast waits).
+	tune func(*jobs.WorkerConfig)
 }
 
 // AddFlags registers the worker's flags.
@@ -116,7 +119,7 @@ func runWorker(ctx context.Context, g *globalOptions, opts *workerOptions) error
 	if err != nil {
 		return err
 	}
-	w, err := jobs.NewWorker(r, jobs.WorkerConfig{
+	cfg := jobs.WorkerConfig{
 		Name:        opts.name,
 		Concurrency: opts.concurrency,
 		Queues:      queues,
@@ -124,7 +127,11 @@ func runWorker(ctx context.Context, g *globalOptions, opts *workerOptions) error
 		Location:    opts.sftp.options(g),
 		Preflight:   livePreflight,
 		Log:         g.log,
-	})
+	}
+	if opts.tune != nil {
+		opts.tune(&cfg)
+	}
+	w, err := jobs.NewWorker(r, cfg)
 	if err != nil {
 		return withExit(exitUsage, fmt.Errorf("worker: %w", err))
 	}
