@@ -165,12 +165,18 @@ func newBarDisplay(out io.Writer, maxHomes int) *barDisplay {
 
 func (d *barDisplay) update(st *jobs.Status) {
 	total := max(st.Totals.TotalBytes, st.Totals.Bytes, 1)
+	if !jobs.Terminal(st.State) {
+		// Totals grow as homes are counted: a bar at its max is finished for good
+		// and stops drawing, so keep one byte to go until the job ends.
+		total++
+	}
 	if d.bar == nil {
 		d.max = total
 		d.bar = progressbar.NewOptions64(total,
 			progressbar.OptionSetWriter(io.Discard), // we draw bar.String() in our frame
 			progressbar.OptionUseIECUnits(true),
 			progressbar.OptionShowBytes(true),
+			progressbar.OptionShowCount(),
 			progressbar.OptionShowTotalBytes(true),
 			progressbar.OptionSetPredictTime(true),
 			progressbar.OptionSetWidth(30),
@@ -189,7 +195,7 @@ func (d *barDisplay) update(st *jobs.Status) {
 	} else {
 		b.WriteString("\r")
 	}
-	fmt.Fprintf(&b, "\x1b[2K%s\n", d.bar.String())
+	fmt.Fprintf(&b, "\x1b[2K%s\n", strings.Trim(d.bar.String(), "\r\n"))
 	homes := active(st)
 	n := 0
 	for _, h := range homes {
