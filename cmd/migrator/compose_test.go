@@ -80,7 +80,9 @@ func TestComposeFile(t *testing.T) {
 	if !strings.HasPrefix(mon.Image, "hibiken/asynqmon") {
 		t.Errorf("asynqmon image %q, want hibiken/asynqmon", mon.Image)
 	}
-	if !slices.ContainsFunc(mon.Command, func(s string) bool { return strings.HasPrefix(s, "--redis-url=redis://") && strings.Contains(s, "@redis:6379") }) {
+	if !slices.ContainsFunc(mon.Command, func(s string) bool {
+		return strings.HasPrefix(s, "--redis-url=redis://") && strings.Contains(s, "@redis:6379")
+	}) {
 		t.Errorf("asynqmon command %v: want --redis-url=redis://...@redis:6379/...", mon.Command)
 	}
 
