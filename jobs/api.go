@@ -85,7 +85,8 @@ type Spec struct {
 	// for KindCleanup); DeleteEFS also deletes its EFS.
 	Cleanup   bool `json:"cleanup,omitempty"`
 	DeleteEFS bool `json:"deleteEfs,omitempty"`
-	// LeaveEBSSpaces accepts that EBS-backed spaces are not moved.
+	// LeaveEBSSpaces accepts that EBS-backed spaces are not moved: the preflight
+	// no longer warns about each (they are listed as not moved either way).
 	LeaveEBSSpaces bool `json:"leaveEbsSpaces,omitempty"`
 }
 
@@ -136,6 +137,8 @@ type HomeStatus struct {
 	State   string `json:"state"`
 	// Reason says why a home is not moved or failed.
 	Reason string `json:"reason,omitempty"`
+	// Error is the last error of a home that is being retried (or was stopped).
+	Error string `json:"error,omitempty"`
 	// Counts: done so far, and the source's totals once known.
 	Files       int64   `json:"files"`
 	Bytes       int64   `json:"bytes"`

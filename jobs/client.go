@@ -216,7 +216,7 @@ func (s *store) status(ctx context.Context, id string) (*Status, error) {
 func homeStatus(key string, u unitInfo) HomeStatus {
 	h := HomeStatus{
 		Key: key, Kind: u["kind"], Name: u["name"], OldUID: u["oldUid"], NewUID: u["newUid"],
-		Storage: u["storage"], State: u["state"], Reason: u["reason"],
+		Storage: u["storage"], State: u["state"], Reason: u["reason"], Error: u["error"],
 		Files: u.int64("files"), Bytes: u.int64("bytes"), TotalFiles: u.int64("totalFiles"), TotalBytes: u.int64("totalBytes"),
 		Errors: u.int64("errors"), Worker: u["worker"], Heartbeat: parseMS(u["heartbeat"]),
 		Attempts: int(u.int64("runs")), Started: parseMS(u["started"]), Finished: parseMS(u["finished"]),

@@ -37,6 +37,7 @@ func TestMain(m *testing.M) {
 	if name := os.Getenv(envWorker); name != "" {
 		os.Exit(workerMain(name))
 	}
+	testAWSEnv()
 	os.Exit(m.Run())
 }
 
@@ -82,15 +83,21 @@ func testWorkerConfig(name string, ttl time.Duration, log *slog.Logger) WorkerCo
 	}
 }
 
-// testAWSEnv gives worker processes (and in-process workers) static credentials and
-// keeps the SDK away from shared files and instance metadata.
-func testAWSEnv(t *testing.T) {
-	t.Setenv("AWS_ACCESS_KEY_ID", "TESTACCESSKEY")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "test-secret")
-	t.Setenv("AWS_REGION", emulator.DefaultRegion)
-	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+// testAWSEnv gives worker processes (they inherit it) and in-process workers static
+// credentials, and keeps the SDK away from shared files and instance metadata. It is
+// set once for the process, so tests may run in parallel.
+func testAWSEnv() {
+	for k, v := range map[string]string{
+		"AWS_ACCESS_KEY_ID":           "TESTACCESSKEY",
+		"AWS_SECRET_ACCESS_KEY":       "test-secret",
+		"AWS_REGION":                  emulator.DefaultRegion,
+		"AWS_CONFIG_FILE":             "/nonexistent/aws-config",
+		"AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/aws-credentials",
+		"AWS_EC2_METADATA_DISABLED":   "true",
+		"AWS_PROFILE":                 "",
+	} {
+		os.Setenv(k, v)
+	}
 }
 
 // world is one test's emulator, EFS folders and Redis.
@@ -98,9 +105,10 @@ type world struct {
 	em      *emulator.Emulator
 	url     string
 	efsRoot string
-	redis   *testutil.Redis
-	clients studio.Clients
-	old     *studio.Result
+	// redisURL is the test's redis-server, unless a test points it elsewhere.
+	redisURL string
+	clients  studio.Clients
+	old      *studio.Result
 }
 
 func startEmulator(t *testing.T, o emulator.Options) (*emulator.Emulator, string) {
@@ -120,12 +128,11 @@ func startEmulator(t *testing.T, o emulator.Options) (*emulator.Emulator, string
 func newWorld(t *testing.T, profiles, spaces int, filesPerHome int) *world {
 	t.Helper()
 	testutil.RequireRoot(t)
-	testAWSEnv(t)
 	w := &world{efsRoot: filepath.Join(t.TempDir(), "efs")}
 	if err := os.MkdirAll(w.efsRoot, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	w.redis = testutil.StartRedis(t)
+	w.redisURL = testutil.StartRedis(t).URL()
 	w.em, w.url = startEmulator(t, emulator.Options{ReadyAfter: 30 * time.Millisecond, EFSRoot: w.efsRoot})
 	w.clients = studio.NewClients(aws.Config{
 		Region:       emulator.DefaultRegion,
@@ -235,7 +242,7 @@ func (w *world) spec() Spec {
 
 func (w *world) client(t *testing.T) *Client {
 	t.Helper()
-	r, err := ParseRedisURL(w.redis.URL())
+	r, err := ParseRedisURL(w.redisURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,14 +255,18 @@ func (w *world) client(t *testing.T) *Client {
 }
 
 // startWorker runs a worker in this process until the test ends.
-func (w *world) startWorker(t *testing.T, name string) {
+func (w *world) startWorker(t *testing.T, name string, edit ...func(*WorkerConfig)) {
 	t.Helper()
-	r, err := ParseRedisURL(w.redis.URL())
+	r, err := ParseRedisURL(w.redisURL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	wk, err := NewWorker(r, testWorkerConfig(name, 0, log))
+	cfg := testWorkerConfig(name, 0, log)
+	for _, e := range edit {
+		e(&cfg)
+	}
+	wk, err := NewWorker(r, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,7 +300,7 @@ func (w *world) startProc(t *testing.T, name string, ttl time.Duration) *proc {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), envWorker+"="+name, envRedis+"="+w.redis.URL(), envLeaseTTL+"="+ttl.String())
+	cmd.Env = append(os.Environ(), envWorker+"="+name, envRedis+"="+w.redisURL, envLeaseTTL+"="+ttl.String())
 	cmd.Stdout, cmd.Stderr = f, f
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -15,10 +15,10 @@ import (
 	"github.com/studio-migrator/studio-migrator/internal/location"
 )
 
-// HandleCopyHomeTask copies one home from <copy-from>/<oldUID> to
+// handleCopyHome copies one home from <copy-from>/<oldUID> to
 // <copy-to>/<newUID>, re-owned to the new UID, and verifies it. A rerun (retry,
 // takeover, jobs retry) resumes: efs.Copy moves only what differs.
-func (w *worker) HandleCopyHomeTask(ctx context.Context, t *asynq.Task) error {
+func (w *worker) handleCopyHome(ctx context.Context, t *asynq.Task) error {
 	return w.runUnit(ctx, t, copyHome)
 }
 
@@ -48,7 +48,7 @@ func copyHome(ctx context.Context, r *unitRun) error {
 	srcLoc := from.Join(u["oldUid"])
 	src, err := location.Open(ctx, srcLoc, opts)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
+		if !srcLoc.IsSFTP() && errors.Is(err, fs.ErrNotExist) {
 			return permanent(fmt.Errorf("the old home %s does not exist: %w", srcLoc, err))
 		}
 		return fmt.Errorf("opening the old home %s: %w", srcLoc, err)

@@ -10,9 +10,11 @@ import (
 
 // TestMigrateInProcess is the vertical slice: submit -> snapshot -> preflight ->
 // create domain, profiles, spaces -> copy every home -> verify -> succeeded, with
-// two workers in this process.
+// two workers in this process, on miniredis (the demo's in-process Redis).
 func TestMigrateInProcess(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, 4, 1, 6)
+	w.redisURL = startMiniredis(t)
 	c := w.client(t)
 	w.startWorker(t, "w1")
 	w.startWorker(t, "w2")

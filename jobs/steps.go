@@ -129,7 +129,7 @@ func stepPreflight(ctx context.Context, r *unitRun) error {
 		}
 		plan.Problems = append(plan.Problems, probs...)
 	}
-	if r.spec.Kind == KindMigrate {
+	if r.spec.Kind == KindMigrate && !r.spec.LeaveEBSSpaces {
 		for _, sp := range plan.Spaces {
 			if ebsAppType(sp.SpaceSettings) != "" {
 				plan.Problems = append(plan.Problems, studio.Problem{Severity: studio.SeverityWarning, Resource: "space/" + sp.Name,

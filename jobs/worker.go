@@ -118,7 +118,7 @@ func (w *worker) run(ctx context.Context) error {
 	for step, typ := range stepTypes {
 		mux.HandleFunc(typ, w.stepHandler(step))
 	}
-	mux.HandleFunc(TypeCopyHome, w.HandleCopyHomeTask)
+	mux.HandleFunc(TypeCopyHome, w.handleCopyHome)
 	if err := srv.Start(mux); err != nil {
 		return fmt.Errorf("starting worker %s: %w", w.name, err)
 	}
