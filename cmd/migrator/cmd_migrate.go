@@ -30,6 +30,7 @@ type migrateOptions struct {
 	merge     bool
 	checksum  bool
 	keepSetID bool
+	leaveEBS  bool
 	cleanup   bool
 	deleteEFS bool
 	dryRun    bool
@@ -50,6 +51,7 @@ func (o *migrateOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.merge, "merge", false, "copy into new homes that already hold content owned by another UID")
 	fs.BoolVar(&o.checksum, "checksum", false, "verify every home with SHA-256 of every file, not only counts, sizes and owners")
 	fs.BoolVar(&o.keepSetID, "keep-setid", false, "keep setuid/setgid bits on files (default: strip and report them)")
+	fs.BoolVar(&o.leaveEBS, "leave-ebs-spaces", false, "accept that spaces whose home is on EBS (JupyterLab, Code Editor) are not moved: no warning per space (they are listed as not moved either way)")
 	fs.BoolVar(&o.cleanup, "cleanup", false, "after a verified migration, delete the old domain's apps, spaces, profiles and the domain (its EFS is kept)")
 	fs.BoolVar(&o.deleteEFS, "delete-efs", false, "with --cleanup, also delete the old domain's EFS")
 	fs.BoolVar(&o.dryRun, "dry-run", false, "print the plan and the preflight result; enqueue nothing")
@@ -161,6 +163,7 @@ func runMigrate(ctx context.Context, g *globalOptions, opts *migrateOptions) err
 		Merge:          opts.merge,
 		KeepSetID:      opts.keepSetID,
 		Checksum:       opts.checksum,
+		LeaveEBSSpaces: opts.leaveEBS,
 		Cleanup:        opts.cleanup,
 		DeleteEFS:      opts.deleteEFS,
 	}

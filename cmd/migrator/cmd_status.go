@@ -102,14 +102,18 @@ func writeStatusText(w io.Writer, st *jobs.Status) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Name, s.State, s.Worker, took, s.Error)
 	}
 	if len(st.Homes) > 0 {
-		fmt.Fprintln(tw, "\nHOME\tSTATE\tUID\tFILES\tBYTES\tWORKER\tREASON")
+		fmt.Fprintln(tw, "\nHOME\tSTATE\tUID\tFILES\tBYTES\tWORKER\tREASON/ERROR")
 		for _, h := range st.Homes {
 			files, bytes := fmt.Sprint(h.Files), progress.MiB(h.Bytes)
 			if h.TotalFiles > 0 {
 				files += fmt.Sprintf("/%d", h.TotalFiles)
 				bytes += "/" + progress.MiB(h.TotalBytes)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s->%s\t%s\t%s\t%s\t%s\n", h.Key, h.State, h.OldUID, h.NewUID, files, bytes, h.Worker, h.Reason)
+			why := h.Reason
+			if why == "" {
+				why = h.Error
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s->%s\t%s\t%s\t%s\t%s\n", h.Key, h.State, h.OldUID, h.NewUID, files, bytes, h.Worker, why)
 		}
 	}
 	if err := tw.Flush(); err != nil {
