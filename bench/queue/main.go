@@ -56,7 +56,7 @@ type result struct {
 	Outside     float64            `json:"outsideCopyingSeconds"`
 	OutsideFrac float64            `json:"outsideCopyingShare"`
 	Steps       map[string]float64 `json:"stepSeconds"`
-	QueueWaits  float64            `json:"queueWaitSeconds"`
+	QueueWaits  float64            `json:"idleSeconds"` // no step and no home running
 	ByWorker    map[string]int     `json:"homesByWorker"`
 }
 
@@ -232,25 +232,47 @@ func measure(st *jobs.Status, nWorkers int, o options) *result {
 		}
 	}
 	res.Wall = end.Sub(start).Seconds()
-	// Copying: the union of the homes' [Started, Finished] intervals.
-	type iv struct{ a, b time.Time }
-	var ivs []iv
+	// Copying: the union of the homes' [Started, Finished] intervals. Idle: the time
+	// when neither a step nor a home was running (queue latency: enqueue, a worker's
+	// poll, leases).
+	var homes, busy []interval
 	for _, h := range st.Homes {
 		if !h.Started.IsZero() && !h.Finished.IsZero() {
-			ivs = append(ivs, iv{h.Started, h.Finished})
+			homes = append(homes, interval{h.Started, h.Finished})
 			res.ByWorker[h.Worker]++
 		}
 	}
+	busy = append(busy, homes...)
+	for _, s := range st.Steps {
+		if s.Started.IsZero() || s.Finished.IsZero() {
+			continue
+		}
+		res.Steps[s.Name] = s.Finished.Sub(s.Started).Seconds()
+		busy = append(busy, interval{s.Started, s.Finished})
+	}
+	res.Copying = union(homes).Seconds()
+	res.Outside = res.Wall - res.Copying
+	if res.Wall > 0 {
+		res.OutsideFrac = res.Outside / res.Wall
+	}
+	res.QueueWaits = res.Wall - union(busy).Seconds()
+	return res
+}
+
+type interval struct{ a, b time.Time }
+
+// union is the total length of the intervals, overlaps counted once.
+func union(ivs []interval) time.Duration {
 	sort.Slice(ivs, func(i, j int) bool { return ivs[i].a.Before(ivs[j].a) })
-	var union time.Duration
-	var cur *iv
+	var total time.Duration
+	var cur *interval
 	for i := range ivs {
 		v := ivs[i]
 		if cur == nil || v.a.After(cur.b) {
 			if cur != nil {
-				union += cur.b.Sub(cur.a)
+				total += cur.b.Sub(cur.a)
 			}
-			cur = &iv{v.a, v.b}
+			cur = &interval{v.a, v.b}
 			continue
 		}
 		if v.b.After(cur.b) {
@@ -258,27 +280,9 @@ func measure(st *jobs.Status, nWorkers int, o options) *result {
 		}
 	}
 	if cur != nil {
-		union += cur.b.Sub(cur.a)
+		total += cur.b.Sub(cur.a)
 	}
-	res.Copying = union.Seconds()
-	res.Outside = res.Wall - res.Copying
-	if res.Wall > 0 {
-		res.OutsideFrac = res.Outside / res.Wall
-	}
-	// Steps, and the gaps between one step's end and the next one's start (queue
-	// latency: enqueue, a worker's poll, the lease).
-	prevEnd := start
-	for _, s := range st.Steps {
-		if s.Started.IsZero() || s.Finished.IsZero() {
-			continue
-		}
-		res.Steps[s.Name] = s.Finished.Sub(s.Started).Seconds()
-		if gap := s.Started.Sub(prevEnd); gap > 0 {
-			res.QueueWaits += gap.Seconds()
-		}
-		prevEnd = s.Finished
-	}
-	return res
+	return total
 }
 
 func printTable(rs []result) {
@@ -286,13 +290,13 @@ func printTable(rs []result) {
 		return
 	}
 	names := []string{"snapshot", "preflight", "create-domain", "create-profiles", "create-spaces", "assign-users", "copy-homes", "verify"}
-	fmt.Printf("%-8s %6s %9s %10s %9s %12s %8s", "workers", "homes", "wall (s)", "copying(s)", "outside", "queue gaps", "speed-up")
+	fmt.Printf("%-8s %6s %9s %10s %9s %13s %8s", "workers", "homes", "wall (s)", "copying(s)", "outside", "idle (queue)", "speed-up")
 	for _, n := range names {
 		fmt.Printf(" %s", n)
 	}
 	fmt.Println()
 	for _, r := range rs {
-		fmt.Printf("%-8d %6d %9.1f %10.1f %8.0f%% %11.1fs %7.2fx", r.Workers, r.Homes, r.Wall, r.Copying, 100*r.OutsideFrac, r.QueueWaits, rs[0].Wall/r.Wall)
+		fmt.Printf("%-8d %6d %9.1f %10.1f %8.0f%% %12.1fs %7.2fx", r.Workers, r.Homes, r.Wall, r.Copying, 100*r.OutsideFrac, r.QueueWaits, rs[0].Wall/r.Wall)
 		for _, n := range names {
 			fmt.Printf(" %*.*f", len(n), 1, r.Steps[n])
 		}
