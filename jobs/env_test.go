@@ -68,7 +68,9 @@ func workerMain(name string) int {
 // spec's endpoint, fast polling, short leases and retries.
 func testWorkerConfig(name string, ttl time.Duration, log *slog.Logger) WorkerConfig {
 	if ttl == 0 {
-		ttl = 3 * time.Second
+		// Long enough that a heartbeat starved on a loaded machine does not hand a
+		// home over needlessly (which would still succeed, only slower).
+		ttl = 5 * time.Second
 	}
 	return WorkerConfig{
 		Name:        name,

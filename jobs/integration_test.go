@@ -62,8 +62,8 @@ func TestMigrateTwoWorkerProcesses(t *testing.T) {
 	w := newWorld(t, 50, 5, 150)
 	c := w.client(t)
 	creates := w.em.Calls("CreateUserProfile")
-	w.startProc(t, "proc-a", 3*time.Second)
-	w.startProc(t, "proc-b", 3*time.Second)
+	w.startProc(t, "proc-a", 5*time.Second)
+	w.startProc(t, "proc-b", 5*time.Second)
 	id, err := c.Submit(context.Background(), w.spec())
 	if err != nil {
 		t.Fatal(err)

@@ -255,3 +255,41 @@ func TestLeaseAndReaper(t *testing.T) {
 		})
 	}
 }
+
+// TestHeartbeatFencesWithoutRedis: a holder that cannot reach Redis stops its work
+// before its lease can expire, so it never works on while a reaper elsewhere hands
+// the unit to another worker.
+func TestHeartbeatFencesWithoutRedis(t *testing.T) {
+	srv := testutil.StartRedis(t)
+	const ttl = 3 * time.Second
+	w := testWorker(t, srv.URL(), "wa", ttl)
+	ctx := context.Background()
+	fakeJob(t, w.st, "j3")
+	l, err := w.st.acquire(ctx, "j3", homeUnit("user-profile/a"), 0, 1, "wa", ttl, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	acquired := time.Now()
+	work, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go w.heartbeat(work, l, cancel, w.log)
+	time.Sleep(ttl / 2) // at least one renewal
+	down := time.Now()
+	_, _ = srv.Do("SHUTDOWN", "NOSAVE") // the connection drops: no answer
+
+	select {
+	case <-work.Done():
+	case <-time.After(3 * ttl):
+		t.Fatal("the work went on without Redis")
+	}
+	if cause := context.Cause(work); !errors.Is(cause, errLeaseLost) {
+		t.Errorf("work stopped with %v; want lease lost", cause)
+	}
+	// The last renewal was before Redis went down, so the lease expires before
+	// down+TTL at the latest: the work must have stopped by then.
+	if d := time.Since(down); d >= ttl {
+		t.Errorf("work stopped %v after Redis went down; its lease (TTL %v) may have expired first", d, ttl)
+	}
+	t.Logf("work stopped %v after the lease was taken, %v after Redis went down (TTL %v)",
+		time.Since(acquired).Round(time.Millisecond), time.Since(down).Round(time.Millisecond), ttl)
+}

@@ -205,7 +205,8 @@ func (w *worker) runUnit(ctx context.Context, t *asynq.Task, work func(ctx conte
 
 	switch {
 	case errors.Is(cause, errLeaseLost):
-		log.Warn("stopped: another worker took the unit over")
+		// Taken over (or fenced off from Redis): the record is the new holder's now.
+		log.Warn("stopped: "+cause.Error(), "held_for", time.Since(start).Round(time.Millisecond))
 		return nil
 	case errors.Is(cause, errJobEnded):
 		log.Info("stopped: " + cause.Error())
@@ -248,28 +249,43 @@ func (w *worker) runUnit(ctx context.Context, t *asynq.Task, work func(ctx conte
 
 // heartbeat renews the lease every third of its TTL and cancels the work when the
 // lease is lost or the job is no longer running (cancelled by an administrator).
+// When it cannot reach Redis it stops the work itself before the lease can expire
+// (half the TTL after the last renewal), so a worker cut off from Redis
+// never copies on while another takes its home over.
 func (w *worker) heartbeat(ctx context.Context, l *lease, cancel context.CancelCauseFunc, log *slog.Logger) {
 	t := time.NewTicker(l.ttl / 3)
 	defer t.Stop()
+	lastOK := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		state, err := l.renew(ctx)
+		// The lease runs from the moment Redis renews it, at the earliest now.
+		start := time.Now()
+		rctx, rcancel := context.WithTimeout(ctx, l.ttl/3)
+		state, err := l.renew(rctx)
+		rcancel()
 		switch {
 		case errors.Is(err, errLeaseLost):
 			cancel(errLeaseLost)
 			return
 		case err != nil:
-			if ctx.Err() == nil {
-				log.Warn("renewing the lease", "error", err)
+			if ctx.Err() != nil {
+				return
 			}
+			log.Warn("renewing the lease", "error", err)
+			if time.Since(lastOK) >= l.ttl/2 {
+				cancel(fmt.Errorf("%w (Redis unreachable for %v)", errLeaseLost, time.Since(lastOK).Round(time.Millisecond)))
+				return
+			}
+			continue
 		case state != StateRunning && state != StatePending:
 			cancel(fmt.Errorf("%w: %s", errJobEnded, state))
 			return
 		}
+		lastOK = start
 	}
 }
 
