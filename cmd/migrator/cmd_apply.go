@@ -60,7 +60,7 @@ refused (exit 3). The job ID is printed alone on the last line of standard outpu
 
 // runApply plans, checks and enqueues a KindApply job; tests call it directly.
 func runApply(ctx context.Context, g *globalOptions, opts *applyOptions) error {
-	if err := checkOutput(opts.output, "text", "json"); err != nil {
+	if err := checkFormat(opts.output, "text", "json"); err != nil {
 		return err
 	}
 	if opts.snapshotFile == "" {
@@ -70,7 +70,7 @@ func runApply(ctx context.Context, g *globalOptions, opts *applyOptions) error {
 	if err != nil {
 		return withExit(exitUsage, err)
 	}
-	snap, err := readSnapshotFile(opts.snapshotFile)
+	snap, err := readSnapshotFile(g, opts.snapshotFile)
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"time"
@@ -22,7 +21,8 @@ type demoOptions struct {
 	throttleRate float64
 	readyAfter   time.Duration
 	seed         int64
-	jsonReport   bool
+	output       string
+	jsonReport   bool // --json, deprecated for --output json
 	redis        string
 	workers      int
 }
@@ -35,7 +35,9 @@ func (o *demoOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.Float64Var(&o.throttleRate, "throttle-rate", 0.1, "share of API calls the emulator answers with ThrottlingException (0..1)")
 	fs.DurationVar(&o.readyAfter, "ready-after", 200*time.Millisecond, "how long emulated resources stay Pending")
 	fs.Int64Var(&o.seed, "seed", 1, "seed for the generated homes, IDs and throttling")
+	addOutputFlag(fs, &o.output, formatText, formatJSON)
 	fs.BoolVar(&o.jsonReport, "json", false, "print the report as JSON instead of the narrative")
+	_ = fs.MarkDeprecated("json", "use --output json")
 	fs.StringVar(&o.redis, "redis", "", "run the queue on this Redis (redis://host:port/db) instead of the in-process one")
 	fs.IntVar(&o.workers, "workers", 2, "in-process workers sharing the job")
 }
@@ -53,9 +55,9 @@ and runs workers in process that take the job through the queue: create the new
 domain, profiles and spaces, copy every home to its new UID and verify it, while the
 'watch' display follows it. It ends with the UID map and the verification report.
 It needs root, to re-own files to the new UIDs.`,
-		Example: `  go run ./cmd/migrator demo
-  migrator demo --keep --files-per-home 2000 --workers 1
-  migrator demo --redis redis://127.0.0.1:6379/0 --json`,
+		Example: `  sudo go run ./cmd/migrator demo
+  migrator demo --keep --files-per-home 1000 --workers 1
+  migrator demo --redis redis://127.0.0.1:6379/0 --throttle-rate 0 -o json > demo-report.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runDemo(cmd.Context(), g, opts)
@@ -66,8 +68,17 @@ It needs root, to re-own files to the new UIDs.`,
 }
 
 func runDemo(ctx context.Context, g *globalOptions, opts *demoOptions) error {
+	if opts.jsonReport {
+		opts.output = formatJSON
+	}
+	if err := checkFormat(opts.output, formatText, formatJSON); err != nil {
+		return err
+	}
 	if opts.throttleRate < 0 || opts.throttleRate > 1 {
-		return fmt.Errorf("--throttle-rate %v: want a share between 0 and 1", opts.throttleRate)
+		return usageErrorf("--throttle-rate %v: want a share between 0 and 1", opts.throttleRate)
+	}
+	if opts.filesPerHome < 1 {
+		return usageErrorf("--files-per-home %d: want at least 1", opts.filesPerHome)
 	}
 	if opts.workers < 1 {
 		return usageErrorf("--workers %d: want at least 1", opts.workers)
@@ -94,17 +105,15 @@ func runDemo(ctx context.Context, g *globalOptions, opts *demoOptions) error {
 	if opts.throttleRate == 0 {
 		o.ThrottleRate = -1 // Options treats 0 as "default"; the flag's 0 means none
 	}
-	if !opts.jsonReport {
+	if opts.output == formatText {
 		o.Out = g.stdout
 	}
 	rep, err := demo.Run(ctx, o)
 	if err != nil {
 		return err
 	}
-	if opts.jsonReport {
-		enc := json.NewEncoder(g.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
+	if opts.output == formatJSON {
+		return writeJSON(g.stdout, rep)
 	}
 	if opts.keep || opts.dir != "" {
 		fmt.Fprintf(g.stdout, "\nThe emulated EFS volumes and the snapshot are in %s\n", rep.Dir)

@@ -69,7 +69,7 @@ kept, not redone. Fix the cause first (see 'migrator status JOB').`,
 
 // runJobsList prints every job; tests call it directly.
 func runJobsList(ctx context.Context, g *globalOptions, opts *jobsOptions) error {
-	if err := checkOutput(opts.output, "table", "json"); err != nil {
+	if err := checkFormat(opts.output, "table", "json"); err != nil {
 		return err
 	}
 	c, err := opts.redis.client()
@@ -85,7 +85,7 @@ func runJobsList(ctx context.Context, g *globalOptions, opts *jobsOptions) error
 		if list == nil {
 			list = []jobs.Summary{}
 		}
-		return writeJSONTo(g.stdout, list)
+		return writeJSON(g.stdout, list)
 	}
 	tw := tabwriter.NewWriter(g.stdout, 2, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "JOB\tKIND\tSTATE\tSTEP\tOLD DOMAIN\tNEW DOMAIN\tCREATED\tUPDATED")

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -91,7 +90,7 @@ credentials of its own environment for each side, and nothing secret enters the 
 
 // runMigrate snapshots, plans, checks and enqueues; tests call it directly.
 func runMigrate(ctx context.Context, g *globalOptions, opts *migrateOptions) error {
-	if err := checkOutput(opts.output, "text", "json"); err != nil {
+	if err := checkFormat(opts.output, "text", "json"); err != nil {
 		return err
 	}
 	if opts.domain == "" {
@@ -197,11 +196,8 @@ func planAndCheck(ctx context.Context, g *globalOptions, snap *studio.Snapshot, 
 	if err := runPreflight(ctx, tgt, plan); err != nil {
 		return nil, err
 	}
-	if output == "json" {
-		enc := json.NewEncoder(g.stdout)
-		enc.SetEscapeHTML(false)
-		enc.SetIndent("", "  ")
-		err = enc.Encode(plan)
+	if output == formatJSON {
+		err = writeJSON(g.stdout, plan)
 	} else {
 		err = plan.WriteText(g.stdout)
 	}

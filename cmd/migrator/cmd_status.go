@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -51,7 +50,7 @@ for the outcome).`,
 
 // runStatus prints job id; tests call it directly.
 func runStatus(ctx context.Context, g *globalOptions, opts *statusOptions, id string) error {
-	if err := checkOutput(opts.output, "text", "json"); err != nil {
+	if err := checkFormat(opts.output, "text", "json"); err != nil {
 		return err
 	}
 	c, err := opts.redis.client()
@@ -64,17 +63,9 @@ func runStatus(ctx context.Context, g *globalOptions, opts *statusOptions, id st
 		return err
 	}
 	if opts.output == "json" {
-		return writeJSONTo(g.stdout, st)
+		return writeJSON(g.stdout, st)
 	}
 	return writeStatusText(g.stdout, st)
-}
-
-// writeJSONTo writes v as indented JSON ("->" stays readable).
-func writeJSONTo(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }
 
 func writeStatusText(w io.Writer, st *jobs.Status) error {

@@ -46,7 +46,7 @@ the old UIDs.`,
 
 // runUIDMap prints job id's UID map; tests call it directly.
 func runUIDMap(ctx context.Context, g *globalOptions, opts *uidMapOptions, id string) error {
-	if err := checkOutput(opts.output, "text", "json", "csv"); err != nil {
+	if err := checkFormat(opts.output, "text", "json", "csv"); err != nil {
 		return err
 	}
 	c, err := opts.redis.client()
@@ -64,7 +64,7 @@ func runUIDMap(ctx context.Context, g *globalOptions, opts *uidMapOptions, id st
 	}
 	switch opts.output {
 	case "json":
-		return writeJSONTo(g.stdout, m)
+		return writeJSON(g.stdout, m)
 	case "csv":
 		w := csv.NewWriter(g.stdout)
 		_ = w.Write([]string{"kind", "name", "oldUid", "newUid"})

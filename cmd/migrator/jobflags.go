@@ -192,16 +192,6 @@ func (f *sftpFlags) options(g *globalOptions) location.Options {
 	}
 }
 
-// checkOutput validates an --output format.
-func checkOutput(got string, allowed ...string) error {
-	for _, a := range allowed {
-		if got == a {
-			return nil
-		}
-	}
-	return usageErrorf("--output %q: want one of %v", got, allowed)
-}
-
 // parseGID reads --gid ("" = keep each entry's group).
 func parseGID(s string) (*uint32, error) {
 	if s == "" {
