@@ -32,7 +32,7 @@ func (o *applyOptions) AddFlags(fs *pflag.FlagSet) {
 	addOverrideFlags(fs, &o.ovr, "domain-name")
 	fs.BoolVar(&o.dryRun, "dry-run", false, "print the plan and the preflight result; enqueue nothing")
 	fs.BoolVar(&o.watch, "watch", false, "after enqueueing, watch the job (on stderr) and exit with its outcome")
-	fs.StringVarP(&o.output, "output", "o", "text", "format of the plan: text or json")
+	fs.StringVarP(&o.output, "output", "o", "text", "output format of the plan: text or json")
 }
 
 func newApplyCommand(g *globalOptions) *cobra.Command {

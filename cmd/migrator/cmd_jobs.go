@@ -43,7 +43,7 @@ func newJobsCommand(g *globalOptions) *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runJobsList(cmd.Context(), g, opts) },
 	}
-	list.Flags().StringVarP(&opts.output, "output", "o", "table", "table or json")
+	list.Flags().StringVarP(&opts.output, "output", "o", "table", "output format: table or json")
 	cancel := &cobra.Command{
 		Use:   "cancel JOB",
 		Short: "Cancel a job: running tasks stop, nothing more is created or copied",

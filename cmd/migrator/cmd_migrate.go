@@ -55,7 +55,7 @@ func (o *migrateOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.deleteEFS, "delete-efs", false, "with --cleanup, also delete the old domain's EFS")
 	fs.BoolVar(&o.dryRun, "dry-run", false, "print the plan and the preflight result; enqueue nothing")
 	fs.BoolVar(&o.watch, "watch", false, "after enqueueing, watch the job (on stderr) and exit with its outcome")
-	fs.StringVarP(&o.output, "output", "o", "text", "format of the plan: text or json")
+	fs.StringVarP(&o.output, "output", "o", "text", "output format of the plan: text or json")
 }
 
 func newMigrateCommand(g *globalOptions) *cobra.Command {

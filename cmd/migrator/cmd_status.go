@@ -23,7 +23,7 @@ type statusOptions struct {
 // AddFlags registers status's flags.
 func (o *statusOptions) AddFlags(fs *pflag.FlagSet) {
 	o.redis.AddFlags(fs)
-	fs.StringVarP(&o.output, "output", "o", "text", "text or json (the whole job record: top-level state, step, and per home its state and counts)")
+	fs.StringVarP(&o.output, "output", "o", "text", "output format: text or json (the whole job record: top-level state, step, and per home its state and counts)")
 }
 
 func newStatusCommand(g *globalOptions) *cobra.Command {

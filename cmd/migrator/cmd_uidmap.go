@@ -21,7 +21,7 @@ type uidMapOptions struct {
 // AddFlags registers uid-map's flags.
 func (o *uidMapOptions) AddFlags(fs *pflag.FlagSet) {
 	o.redis.AddFlags(fs)
-	fs.StringVarP(&o.output, "output", "o", "text", "text, json or csv (header kind,name,oldUid,newUid)")
+	fs.StringVarP(&o.output, "output", "o", "text", "output format: text, json or csv (header kind,name,oldUid,newUid)")
 }
 
 func newUIDMapCommand(g *globalOptions) *cobra.Command {

@@ -63,7 +63,7 @@ Each worker uses the AWS credentials of its own environment (instance role, AWS_
 homes must mount the EFS volumes (or reach the SFTP host) at the paths of the job's
 --copy-from/--copy-to, and run as root (or with CAP_CHOWN) to re-own files.
 Logs are JSON on stderr unless --log-format text.`,
-		Example: `  REDIS_URL=redis://redis.internal:6379/0 migrator worker --concurrency 8
+		Example: `  migrator worker --concurrency 8          # Redis from $REDIS_URL
   migrator worker --redis rediss://:secret@redis:6380/0 --queues ` + jobs.QueueCopy + ` --known-hosts /etc/migrator/known_hosts`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
