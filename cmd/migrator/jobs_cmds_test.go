@@ -432,3 +432,19 @@ func TestCleanupConfirmation(t *testing.T) {
 		t.Fatalf("after retry the job is still finished: %+v", st)
 	}
 }
+
+// TestWorkerBadInput: a worker with bad flags exits 2 before connecting.
+func TestWorkerBadInput(t *testing.T) {
+	for name, args := range map[string][]string{
+		"unknown queue":   {"worker", "--queues", "migrator-copy,nosuchqueue"},
+		"bad priority":    {"worker", "--queues", "migrator-copy=high"},
+		"no concurrency":  {"worker", "--concurrency", "0"},
+		"bad redis URL":   {"worker", "--redis", "memcached://127.0.0.1:11211"},
+		"short lease TTL": {"worker", "--redis", "redis://127.0.0.1:1/0", "--lease-ttl", "100ms"},
+	} {
+		_, errOut, code := runCLI(t, args...)
+		if code != exitUsage {
+			t.Errorf("%s: exit %d, want %d; stderr:\n%s", name, code, exitUsage, errOut)
+		}
+	}
+}
