@@ -250,7 +250,7 @@ func (w *worker) runUnit(ctx context.Context, t *asynq.Task, work func(ctx conte
 // heartbeat renews the lease every third of its TTL and cancels the work when the
 // lease is lost or the job is no longer running (cancelled by an administrator).
 // When it cannot reach Redis it stops the work itself before the lease can expire
-// (half the TTL after the last renewal), so a worker cut off from Redis
+// (half to three quarters of the TTL after the last renewal), so a worker cut off from Redis
 // never copies on while another takes its home over.
 func (w *worker) heartbeat(ctx context.Context, l *lease, cancel context.CancelCauseFunc, log *slog.Logger) {
 	t := time.NewTicker(l.ttl / 3)
@@ -262,9 +262,11 @@ func (w *worker) heartbeat(ctx context.Context, l *lease, cancel context.CancelC
 			return
 		case <-t.C:
 		}
-		// The lease runs from the moment Redis renews it, at the earliest now.
+		// The lease runs from the moment Redis renews it, at the earliest now. A
+		// renewal that hangs (a partition drops packets) gives up three quarters of
+		// a TTL after the last good one, still before the lease can expire.
 		start := time.Now()
-		rctx, rcancel := context.WithTimeout(ctx, l.ttl/3)
+		rctx, rcancel := context.WithDeadline(ctx, lastOK.Add(l.ttl*3/4))
 		state, err := l.renew(rctx)
 		rcancel()
 		switch {
