@@ -111,9 +111,13 @@ func resolveTarget(src awsconfig.Options, t jobs.AWSTarget) awsconfig.Options {
 // key, roles, quotas) in the target account. `migrate` and `apply` call it before
 // enqueueing (errors refuse the job, exit 3) and `worker` passes it to every job's
 // preflight step. nil means plan-only checks (studio.NewPlan's). The control-plane
-// work provides studio.Preflight; wiring it is this one assignment, e.g.
+// work provides studio.Preflight; wiring it is this one assignment:
 //
-//	func init() { livePreflight = studio.Preflight }
+//	func init() {
+//		livePreflight = func(ctx context.Context, cfg aws.Config, p *studio.Plan) ([]studio.Problem, error) {
+//			return studio.Preflight(ctx, studio.NewClients(cfg), p, studio.PreflightOptions{Logger: slog.Default()})
+//		}
+//	}
 var livePreflight func(ctx context.Context, cfg aws.Config, p *studio.Plan) ([]studio.Problem, error)
 
 // runPreflight adds the live checks' problems to p (no-op while livePreflight is nil).
