@@ -128,10 +128,12 @@ func Backup(ctx context.Context, src efs.FS, st Store, domain string, kind Kind,
 
 	// The newest complete manifest says what is already in S3.
 	prev := map[string]*Entry{}
+	prevRun := ""
 	if runs, err := CompleteRuns(ctx, st, domain, kind, name); err != nil {
 		return nil, err
 	} else if len(runs) > 0 {
-		old, err := readManifest(ctx, st, base, runs[len(runs)-1])
+		prevRun = runs[len(runs)-1]
+		old, err := readManifest(ctx, st, base, prevRun)
 		if err != nil {
 			return nil, fmt.Errorf("reading the previous backup: %w", err)
 		}
@@ -144,7 +146,7 @@ func Backup(ctx context.Context, src efs.FS, st Store, domain string, kind Kind,
 
 	started := opts.Now().UTC()
 	b := &backuper{
-		src: src, st: st, base: base, run: NewRunID(started), opts: opts, log: log,
+		src: src, st: st, base: base, run: nextRunID(NewRunID(started), prevRun), opts: opts, log: log,
 		mem:  semaphore.NewWeighted(4 * int64(opts.Workers) * (1 << 20)),
 		gran: src.Features().TimeGranularity,
 	}

@@ -17,7 +17,9 @@
 //	    complete/<run>.json          the completion marker, written last
 //	    restored/<id>.json           a restore's own marker (under the restoring domain)
 //
-// <run> is "<UTC time as 20060102T150405Z>-<8 hex>", so run IDs sort by start time.
+// <run> is "<UTC start time as 20060102T150405.000000000Z>-<8 hex>": run IDs sort by
+// start time. A writer whose clock gives an ID that does not sort after the newest
+// complete run uses that run's ID with an "x" appended instead.
 //
 // A run uploads only the files that are new or changed since the newest complete
 // backup (same path, size and mtime = unchanged); the manifest of the new run refers

@@ -54,11 +54,23 @@ func checkIdent(domain string, kind Kind, name string) error {
 	return nil
 }
 
+// runLayout is the time part of a run ID; IDs sort by it, then by the suffix.
+const runLayout = "20060102T150405.000000000Z"
+
 // NewRunID returns a run ID for a run starting at t.
 func NewRunID(t time.Time) string {
 	var b [4]byte
 	rand.Read(b[:])
-	return t.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+	return t.UTC().Format(runLayout) + "-" + hex.EncodeToString(b[:])
+}
+
+// nextRunID returns run, or an ID that sorts after prev when run does not (a clock
+// that went back): runs must sort in the order they were made.
+func nextRunID(run, prev string) string {
+	if prev == "" || run > prev {
+		return run
+	}
+	return prev + "x"
 }
 
 // runTime reads the start time back from a run ID.
@@ -67,7 +79,7 @@ func runTime(run string) (time.Time, bool) {
 	if i < 0 {
 		return time.Time{}, false
 	}
-	t, err := time.Parse("20060102T150405Z", run[:i])
+	t, err := time.Parse(runLayout, run[:i])
 	return t, err == nil
 }
 

@@ -7,7 +7,6 @@
 package s3test
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -84,11 +83,7 @@ func Start(t testing.TB, buckets ...string) *Server {
 }
 
 // Close stops the server.
-func (s *Server) Close() {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	s.srv.Shutdown(ctx)
-}
+func (s *Server) Close() { s.srv.Close() }
 
 // SetHook sets a function called with each request before it is served (nil: none);
 // tests use it to kill a client at a chosen moment.
