@@ -200,3 +200,7 @@ func put(t *testing.T, st backup.Store, key, body string) {
 		t.Fatal(err)
 	}
 }
+
+func listInput(bucket, prefix string) *s3.ListObjectsV2Input {
+	return &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix)}
+}
