@@ -144,6 +144,13 @@ func Backup(ctx context.Context, src efs.FS, st Store, domain string, kind Kind,
 		}
 	}
 
+	// Resume: objects an unfinished run (newer than the newest complete one, no
+	// marker) already uploaded are reused rather than sent again.
+	partial, err := unfinishedObjects(ctx, st, base, prevRun)
+	if err != nil {
+		return nil, err
+	}
+
 	started := opts.Now().UTC()
 	b := &backuper{
 		src: src, st: st, base: base, run: nextRunID(NewRunID(started), prevRun), opts: opts, log: log,
@@ -168,7 +175,7 @@ func Backup(ctx context.Context, src efs.FS, st Store, domain string, kind Kind,
 			}
 		}()
 	}
-	walkErr := b.walk(ctx, ".", excl, prev, jobs)
+	walkErr := b.walk(ctx, ".", excl, prev, partial, jobs)
 	close(jobs)
 	wg.Wait()
 	if walkErr == nil {
@@ -268,7 +275,7 @@ func (b *backuper) sameTime(x, y time.Time) bool {
 }
 
 // walk lists dir (pre-order, sorted) and queues each changed file's upload.
-func (b *backuper) walk(ctx context.Context, dir string, excl *regexp.Regexp, prev map[string]*Entry, jobs chan<- int) error {
+func (b *backuper) walk(ctx context.Context, dir string, excl *regexp.Regexp, prev map[string]*Entry, partial unfinished, jobs chan<- int) error {
 	list, err := b.src.ReadDir(ctx, dir)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -307,6 +314,8 @@ func (b *backuper) walk(ctx context.Context, dir string, excl *regexp.Regexp, pr
 			}
 			if p := prev[name]; p != nil && p.Size == fi.Size && b.sameTime(p.MTime, fi.ModTime) {
 				e.Run = p.Run
+			} else if o, ok := partial.objects[DataKey(partial.run, name)]; ok && o.size == fi.Size && !o.modified.Before(fi.ModTime) {
+				e.Run = partial.run // uploaded by the unfinished run after its last change
 			} else {
 				e.Run = b.run
 			}
@@ -332,7 +341,7 @@ func (b *backuper) walk(ctx context.Context, dir string, excl *regexp.Regexp, pr
 			}
 		}
 		if e.Type == 'd' {
-			if err := b.walk(ctx, name, excl, prev, jobs); err != nil {
+			if err := b.walk(ctx, name, excl, prev, partial, jobs); err != nil {
 				return err
 			}
 		}
@@ -494,4 +503,56 @@ func (b *backuper) putMultipart(ctx context.Context, key string, r io.Reader, si
 		return 0, fmt.Errorf("completing the upload of s3://%s/%s: %w", b.st.Bucket, key, err)
 	}
 	return total, nil
+}
+
+// unfinished is what the newest unfinished run uploaded: key (relative to the base)
+// -> size and upload time.
+type unfinished struct {
+	run     string
+	objects map[string]object
+}
+
+type object struct {
+	size     int64
+	modified time.Time
+}
+
+// unfinishedObjects finds the newest run after prevRun that has data but no marker
+// and lists its objects. A file whose object has its size and was uploaded after the
+// file's mtime needs no new upload (the heuristic of aws s3 sync and rclone, applied
+// only to a run that was interrupted).
+func unfinishedObjects(ctx context.Context, st Store, base, prevRun string) (unfinished, error) {
+	var u unfinished
+	var newest string
+	for _, dir := range []string{"data/", "xdata/"} {
+		p := s3.NewListObjectsV2Paginator(st.Client, &s3.ListObjectsV2Input{
+			Bucket: aws.String(st.Bucket), Prefix: aws.String(base + dir), Delimiter: aws.String("/"),
+			StartAfter: aws.String(base + dir + prevRun + "/\xff"),
+		})
+		for p.HasMorePages() {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				return u, fmt.Errorf("listing unfinished runs in s3://%s/%s: %w", st.Bucket, base, err)
+			}
+			for _, cp := range page.CommonPrefixes {
+				run := strings.TrimSuffix(strings.TrimPrefix(aws.ToString(cp.Prefix), base+dir), "/")
+				if validRunID(run) && run > prevRun && run > newest {
+					newest = run
+				}
+			}
+		}
+	}
+	if newest == "" {
+		return u, nil
+	}
+	u.run, u.objects = newest, map[string]object{}
+	for _, dir := range []string{"data/", "xdata/"} {
+		err := st.list(ctx, base+dir+newest+"/", func(o types.Object) {
+			u.objects[strings.TrimPrefix(aws.ToString(o.Key), base)] = object{aws.ToInt64(o.Size), aws.ToTime(o.LastModified)}
+		})
+		if err != nil {
+			return u, err
+		}
+	}
+	return u, nil
 }

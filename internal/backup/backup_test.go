@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -103,10 +104,14 @@ func TestKilledBackupKeepsPrevious(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := snapshot(t, src, false)
+	hourAgo := time.Now().Add(-time.Hour)
 	for i := range 50 {
-		os.WriteFile(filepath.Join(src, "envs", "new"+string(rune('a'+i%26))+strings.Repeat("x", i)), []byte("new"), 0o644)
+		p := filepath.Join(src, "envs", fmt.Sprintf("new-%02d", i))
+		os.WriteFile(p, []byte("new"), 0o644)
+		os.Chtimes(p, hourAgo, hourAgo)
 	}
 	os.WriteFile(filepath.Join(src, "notebook.ipynb"), []byte("changed after the backup"), 0o644)
+	os.Chtimes(filepath.Join(src, "notebook.ipynb"), hourAgo, hourAgo)
 	ctx, cancel := context.WithCancel(ctxBG)
 	puts := 0
 	srv.SetHook(func(r *http.Request) {
@@ -129,9 +134,20 @@ func TestKilledBackupKeepsPrevious(t *testing.T) {
 		t.Fatal(err)
 	}
 	diffTrees(t, want, snapshot(t, dst, false))
-	if _, err := backup.Backup(ctxBG, local(t, src), st, "d-1", backup.Space, "team", backup.Options{}); err != nil {
+	// The next run completes, and resumes: what the killed run uploaded (after the
+	// files' last change) is not sent again, and the result restores exactly.
+	m, err := backup.Backup(ctxBG, local(t, src), st, "d-1", backup.Space, "team", backup.Options{})
+	if err != nil {
 		t.Fatalf("the run after a killed one: %v", err)
 	}
+	if m.Uploaded >= 52 {
+		t.Errorf("the run after the killed one uploaded %d of the 52 changed files; want the killed run's uploads reused", m.Uploaded)
+	}
+	dst2 := t.TempDir()
+	if _, err := backup.Restore(ctxBG, st, "d-1", backup.Space, "team", local(t, dst2), uint32(os.Getuid()), uint32(os.Getgid()), backup.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	diffTrees(t, snapshot(t, src, false), snapshot(t, dst2, false))
 	if runs, _ := backup.CompleteRuns(ctxBG, st, "d-1", backup.Space, "team"); len(runs) != 2 {
 		t.Errorf("complete runs = %v, want 2", runs)
 	}
