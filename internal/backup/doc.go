@@ -26,8 +26,11 @@
 // to the run that holds each file's content, which may be an older one. Objects are
 // never overwritten or deleted by a backup, so a run killed half-way (no marker) leaves
 // every complete backup exactly as it was; a restore takes the newest run that has a
-// marker, and a rerun uploads only what changed since then. Old runs are deleted only
-// by Prune, which keeps every object a kept manifest refers to.
+// marker, and a rerun uploads only what changed since then. The worker also resumes:
+// objects of the newest unfinished run that were uploaded after their file's last
+// change are referred to rather than sent again (the scripts send them again). No
+// code here deletes a run; whoever prunes old runs must keep every object that a kept
+// manifest refers to.
 //
 // # Manifest
 //

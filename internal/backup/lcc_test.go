@@ -83,6 +83,7 @@ func (l *lcc) run(script, home, metadata string, env ...string) string {
 // domain gives back every entry (content, mode, link, hardlink, mtime to the
 // nanosecond), the invalid-UTF-8 name included; a rerun uploads nothing.
 func TestLCCRoundTrip(t *testing.T) {
+	t.Parallel() // most of the time goes to starting the AWS CLI
 	l, st := newLCC(t)
 	src := t.TempDir()
 	makeHome(t, src)
@@ -143,6 +144,7 @@ func listKeys(t *testing.T, st backup.Store, prefix string) []string {
 // TestLCCKilledMidway kills backup-home.sh while it uploads: no new marker, a restore
 // gives back the previous backup exactly, and the next run completes.
 func TestLCCKilledMidway(t *testing.T) {
+	t.Parallel() // most of the time goes to starting the AWS CLI
 	l, st := newLCC(t)
 	src := t.TempDir()
 	makeHome(t, src)
@@ -190,6 +192,7 @@ func TestLCCKilledMidway(t *testing.T) {
 // TestLCCAndGoReadEachOther: a backup by the LCC restores with the Go worker (re-owned
 // to a new UID), and a backup by the worker restores with the LCC.
 func TestLCCAndGoReadEachOther(t *testing.T) {
+	t.Parallel() // most of the time goes to starting the AWS CLI
 	testutil.RequireRoot(t)
 	l, st := newLCC(t)
 	src := t.TempDir()
@@ -231,6 +234,7 @@ func TestLCCAndGoReadEachOther(t *testing.T) {
 // TestLCCRestoreRefusesUnsafeManifest: restore-home.sh refuses a manifest with ".."
 // or an absolute path, says why, and writes nothing.
 func TestLCCRestoreRefusesUnsafeManifest(t *testing.T) {
+	t.Parallel() // most of the time goes to starting the AWS CLI
 	l, st := newLCC(t)
 	base := backup.Base(st.Prefix, "d-x", backup.Profile, "mallory")
 	run := backup.NewRunID(time.Now())
@@ -258,6 +262,7 @@ func TestLCCRestoreRefusesUnsafeManifest(t *testing.T) {
 // TestLCCReturnsAtOnceAndLocks: without BACKUP_FOREGROUND the script returns at once
 // and the backup completes in the background; a live lock holder stops a second run.
 func TestLCCReturnsAtOnceAndLocks(t *testing.T) {
+	t.Parallel() // most of the time goes to starting the AWS CLI
 	l, st := newLCC(t)
 	src := t.TempDir()
 	os.WriteFile(filepath.Join(src, "a.txt"), []byte("a"), 0o644)
