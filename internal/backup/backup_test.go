@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -113,12 +114,10 @@ func TestKilledBackupKeepsPrevious(t *testing.T) {
 	os.WriteFile(filepath.Join(src, "notebook.ipynb"), []byte("changed after the backup"), 0o644)
 	os.Chtimes(filepath.Join(src, "notebook.ipynb"), hourAgo, hourAgo)
 	ctx, cancel := context.WithCancel(ctxBG)
-	puts := 0
+	var puts atomic.Int32
 	srv.SetHook(func(r *http.Request) {
-		if r.Method == http.MethodPut {
-			if puts++; puts == 5 {
-				cancel()
-			}
+		if r.Method == http.MethodPut && puts.Add(1) == 5 {
+			cancel()
 		}
 	})
 	if _, err := backup.Backup(ctx, local(t, src), st, "d-1", backup.Space, "team", backup.Options{Workers: 2}); err == nil {
