@@ -58,7 +58,15 @@ func main() {
 		}
 	}
 	fmt.Printf("home: %d files of %d bytes; server %s (in process)\n", *files, *size, srv.URL)
-	env := append(os.Environ(), srv.Env()...)
+	// The tools get the server's credentials and nothing else of AWS_* (a CA bundle
+	// set for a proxy makes rclone refuse a plain-HTTP endpoint).
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "AWS_") && !strings.HasPrefix(kv, "RCLONE_") {
+			env = append(env, kv)
+		}
+	}
+	env = append(env, srv.Env()...)
 	env = append(env,
 		"RCLONE_CONFIG_BENCH_TYPE=s3", "RCLONE_CONFIG_BENCH_PROVIDER=Other",
 		"RCLONE_CONFIG_BENCH_ENDPOINT="+srv.URL, "RCLONE_CONFIG_BENCH_ACCESS_KEY_ID="+s3test.AccessKey,
