@@ -29,6 +29,9 @@ func (o *iamPolicyOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.newAuthMode, "new-auth-mode", "", "auth mode of the new domain when the plan changes it (IAM or SSO)")
 	fs.StringVar(&o.s3Bucket, "s3-bucket", "", "bucket of the S3 backups (S3 path)")
 	fs.StringVar(&o.s3Prefix, "s3-prefix", "", "key prefix of the S3 backups in --s3-bucket")
+	// The names lcc install and lcc policy use, for the same bucket and prefix.
+	fs.StringVar(&o.s3Bucket, "bucket", "", "same as --s3-bucket (the name lcc install uses): adds the worker's S3 backup statements")
+	fs.StringVar(&o.s3Prefix, "prefix", "", "same as --s3-prefix")
 	fs.StringSliceVar(&o.efsIDs, "efs-file-system-id", nil, "more EFS file systems to mount, e.g. the new domain's (repeatable; the snapshot's EFS is always included)")
 	fs.StringSliceVar(&o.kmsKeyIDs, "kms-key-id", nil, "more KMS keys CreateDomain is given, e.g. an override (repeatable)")
 	fs.BoolVar(&o.allowCleanup, "allow-cleanup", false, "include the delete actions on the old domain (migrator cleanup)")
@@ -45,7 +48,7 @@ scoped to the old domain and to resources tagged with ` + studio.JobTagKey + ` (
 domain's ID is not known before it is created), iam:PassRole for the execution roles the
 snapshot names only, and, as asked, Identity Center, S3 and EFS access.`,
 		Example: `  migrator iam-policy --snapshot snap.json --efs-file-system-id fs-0fedcba9876543210 > policy.json
-  migrator iam-policy --snapshot snap.json --new-auth-mode SSO --s3-bucket backups --s3-prefix studio
+  migrator iam-policy --snapshot snap.json --new-auth-mode SSO --bucket my-studio-backups --prefix studio-backups
   migrator snapshot --domain d-xxxxxxxxxxxx | migrator iam-policy --snapshot -`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -61,7 +64,7 @@ func runIAMPolicy(_ context.Context, g *globalOptions, opts *iamPolicyOptions) e
 		return usageErrorf("--snapshot is required")
 	}
 	if opts.s3Prefix != "" && opts.s3Bucket == "" {
-		return usageErrorf("--s3-prefix needs --s3-bucket")
+		return usageErrorf("--s3-prefix (--prefix) needs --s3-bucket (--bucket)")
 	}
 	switch opts.newAuthMode {
 	case "", "IAM", "SSO":

@@ -54,6 +54,7 @@ func newRootCommand() *cobra.Command {
 		newSnapshotCommand(g),
 		newPlanCommand(g),
 		newIAMPolicyCommand(g),
+		newLCCCommand(g),
 		newEmulatorCommand(g),
 		newCopyHomeCommand(g),
 		newDemoCommand(g),

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/studio-migrator/studio-migrator/internal/backup"
 )
 
 // IAMPolicyOptions describe what the worker will touch beyond the snapshot.
@@ -151,15 +153,25 @@ func IAMPolicy(s *Snapshot, o IAMPolicyOptions) (*PolicyDocument, error) {
 		add("IdentityCenterDomainApplication", domainApp, []string{"*"}, nil)
 	}
 	if o.S3Bucket != "" {
-		prefix := strings.Trim(o.S3Prefix, "/")
-		objects := fmt.Sprintf("arn:%s:s3:::%s/*", partition, o.S3Bucket)
-		listCond := map[string]map[string]string(nil)
-		if prefix != "" {
-			objects = fmt.Sprintf("arn:%s:s3:::%s/%s/*", partition, o.S3Bucket, prefix)
-			listCond = map[string]map[string]string{"StringLike": {"s3:prefix": prefix + "/*"}}
+		// The worker's backup and restore statements, as internal/backup defines them
+		// (multipart uploads included), in the snapshot's partition.
+		for _, st := range backup.WorkerS3Statements(o.S3Bucket, o.S3Prefix) {
+			var res []string
+			for _, r := range st.Resource {
+				res = append(res, "arn:"+partition+strings.TrimPrefix(r, "arn:aws"))
+			}
+			var cond map[string]map[string]string
+			for op, kv := range st.Condition {
+				if cond == nil {
+					cond = map[string]map[string]string{}
+				}
+				cond[op] = map[string]string{}
+				for k, v := range kv {
+					cond[op][k] = fmt.Sprint(v)
+				}
+			}
+			add("S3"+st.Sid, st.Action, res, cond)
 		}
-		add("S3ListBackupPrefix", []string{"s3:ListBucket"}, []string{fmt.Sprintf("arn:%s:s3:::%s", partition, o.S3Bucket)}, listCond)
-		add("S3BackupObjects", []string{"s3:GetObject", "s3:PutObject"}, []string{objects}, nil)
 	}
 	var fss []string
 	for _, id := range append([]string{s.Domain.HomeEfsFileSystemID}, o.EFSFileSystemIDs...) {

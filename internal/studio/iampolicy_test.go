@@ -156,3 +156,52 @@ func TestIAMPolicyPassesTheRStudioDomainRole(t *testing.T) {
 	}
 	t.Error("no PassExecutionRoles statement")
 }
+
+// The worker's S3 statements are internal/backup's, multipart included, and follow
+// the snapshot's partition.
+func TestIAMPolicyS3StatementsAreTheWorkers(t *testing.T) {
+	for _, tc := range []struct{ partition, prefix, objects, listPrefix string }{
+		{"aws", "/studio/", "arn:aws:s3:::backups/studio/*", "studio/*"},
+		{"aws-cn", "", "arn:aws-cn:s3:::backups/*", ""},
+	} {
+		s := policySnapshot("IAM")
+		s.Domain.ARN = strings.Replace(s.Domain.ARN, "arn:aws:", "arn:"+tc.partition+":", 1)
+		p, err := IAMPolicy(s, IAMPolicyOptions{S3Bucket: "backups", S3Prefix: tc.prefix})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sids := map[string]PolicyStatement{}
+		n := 0
+		for _, st := range p.Statement {
+			sids[st.Sid] = st
+			for _, a := range st.Action {
+				if strings.HasPrefix(a, "s3:") {
+					n++
+				}
+			}
+		}
+		objs, list := sids["S3BackupObjects"], sids["S3BackupList"]
+		want := []string{"s3:AbortMultipartUpload", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:PutObject"}
+		if diff := cmp.Diff(want, objs.Action); diff != "" {
+			t.Errorf("%s: object actions (-want +got):\n%s", tc.partition, diff)
+		}
+		if diff := cmp.Diff([]string{tc.objects}, objs.Resource); diff != "" {
+			t.Errorf("%s: object resources (-want +got):\n%s", tc.partition, diff)
+		}
+		if diff := cmp.Diff([]string{"arn:" + tc.partition + ":s3:::backups"}, list.Resource); diff != "" || !slices.Equal(list.Action, []string{"s3:ListBucket"}) {
+			t.Errorf("%s: list statement %+v", tc.partition, list)
+		}
+		if got := list.Condition["StringLike"]["s3:prefix"]; got != tc.listPrefix {
+			t.Errorf("%s: list condition %v, want s3:prefix %q", tc.partition, list.Condition, tc.listPrefix)
+		}
+		if n != 5 {
+			t.Errorf("%s: %d S3 actions in the policy, want only the 5 of the worker's two statements", tc.partition, n)
+		}
+	}
+	p, _ := IAMPolicy(policySnapshot("IAM"), IAMPolicyOptions{})
+	for _, st := range p.Statement {
+		if strings.HasPrefix(st.Sid, "S3") {
+			t.Errorf("no bucket given, but statement %s", st.Sid)
+		}
+	}
+}

@@ -1,0 +1,346 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
+	"github.com/spf13/cobra"
+
+	"github.com/studio-migrator/studio-migrator/internal/awsconfig"
+	"github.com/studio-migrator/studio-migrator/internal/backup"
+	"github.com/studio-migrator/studio-migrator/internal/studio"
+	"github.com/studio-migrator/studio-migrator/scripts/lcc"
+)
+
+// defaultBackupPrefix is the scripts' own default BACKUP_PREFIX; lcc policy uses it
+// too, so both commands name the same keys unless told otherwise.
+const defaultBackupPrefix = "studio-backups"
+
+// lccAppTypes are the app types a backup or restore script can run in: the two
+// current Studio apps whose space home is on EBS, and Studio Classic's
+// JupyterServer, which sees the profile's EFS home.
+var lccAppTypes = []string{"JupyterLab", "CodeEditor", "JupyterServer"}
+
+type lccInstallOptions struct {
+	aws          awsconfig.Options
+	domainID     string
+	bucket       string
+	prefix       string
+	restore      bool
+	sourceDomain string
+	force        bool
+	interval     int
+	excludes     string
+	appTypes     []string
+	s3Endpoint   string
+	output       string
+}
+
+type lccPolicyOptions struct {
+	bucket string
+	prefix string
+	roles  []string
+}
+
+func newLCCCommand(g *globalOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "lcc",
+		Short: "Install the S3 backup and restore lifecycle configurations; print their bucket policy",
+		Example: `  migrator lcc install --domain d-xxxxxxxxxxxx --bucket my-studio-backups
+  migrator lcc install --domain d-newnewnewnew --bucket my-studio-backups --restore --source-domain d-xxxxxxxxxxxx
+  migrator lcc policy --bucket my-studio-backups --role arn:aws:iam::123456789012:role/StudioExec`,
+		Args: cobra.NoArgs,
+	}
+	cmd.AddCommand(newLCCInstallCommand(g), newLCCPolicyCommand(g))
+	return cmd
+}
+
+func newLCCInstallCommand(g *globalOptions) *cobra.Command {
+	o := &lccInstallOptions{}
+	cmd := &cobra.Command{
+		Use:   "install --domain ID --bucket B [--prefix P] [--restore --source-domain OLD]",
+		Short: "Install backup-home.sh (or restore-home.sh) as the domain's default lifecycle configuration",
+		Long: `Fill the bucket and prefix into scripts/lcc/backup-home.sh (or, with --restore,
+restore-home.sh), create it as a Studio lifecycle configuration for each app type the
+domain uses (JupyterLab and CodeEditor spaces, Studio Classic JupyterServer; see
+--app-type), and attach it to the domain's default user settings, keeping every
+lifecycle configuration already attached. It becomes the default of an app type only
+when that app type has no default yet. Apps run it when they next start.
+
+Configurations are named studio-migrator-<backup|restore>-<app type>-<hash of the
+script>, so running the command again changes nothing, and other settings give
+another configuration rather than replacing one another domain may run.`,
+		Example: `  migrator lcc install --domain d-xxxxxxxxxxxx --bucket my-studio-backups
+  migrator lcc install --domain d-newnewnewnew --bucket my-studio-backups --restore --source-domain d-xxxxxxxxxxxx -o json
+  migrator lcc install --domain d-xxxxxxxxxxxx --bucket my-studio-backups --app-type JupyterLab --interval 3600`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runLCCInstall(cmd.Context(), g, o) },
+	}
+	fs := cmd.Flags()
+	o.aws.AddFlags(fs)
+	fs.StringVar(&o.domainID, "domain", "", "ID of the domain to install into (d-...; required)")
+	fs.StringVar(&o.bucket, "bucket", "", "S3 bucket of the backups (required)")
+	fs.StringVar(&o.prefix, "prefix", defaultBackupPrefix, "key prefix of the backups in --bucket")
+	fs.BoolVar(&o.restore, "restore", false, "install restore-home.sh instead of backup-home.sh")
+	fs.StringVar(&o.sourceDomain, "source-domain", "", "with --restore: the domain whose backups to restore (default: the domain itself)")
+	fs.BoolVar(&o.force, "force", false, "with --restore: restore into homes that are not empty (newer local files are kept)")
+	fs.IntVar(&o.interval, "interval", 0, "backup: seconds between backups while an app runs (0: once per app start)")
+	fs.StringVar(&o.excludes, "excludes", "", "backup: space-separated find -path patterns relative to the home to leave out (default: the script's, caches)")
+	fs.StringSliceVar(&o.appTypes, "app-type", nil, "app types to install for: JupyterLab, CodeEditor, JupyterServer (repeatable; default: those the domain uses)")
+	fs.StringVar(&o.s3Endpoint, "s3-endpoint-url", "", "S3 endpoint the scripts use (S3_ENDPOINT_URL; for an S3-compatible server, tests and the demo)")
+	addOutputFlag(fs, &o.output, formatText, formatJSON)
+	_ = cmd.MarkFlagRequired("domain")
+	_ = cmd.MarkFlagRequired("bucket")
+	return cmd
+}
+
+func newLCCPolicyCommand(g *globalOptions) *cobra.Command {
+	o := &lccPolicyOptions{}
+	cmd := &cobra.Command{
+		Use:   "policy --bucket B --role ARN [--role ARN ...] [--prefix P]",
+		Short: "Print the bucket policy under which each Studio user writes only its own backups",
+		Long: `Print, as JSON, a bucket policy for --bucket under which Studio sessions of the
+given execution roles read and write only <prefix>/*/profile/<their own profile name>/*
+(and the shared space prefixes), even when every profile uses one role. It relies on
+the domain setting ExecutionRoleIdentityConfig=USER_PROFILE_NAME (the profile name
+becomes the session's aws:SourceIdentity); sessions of those roles without a source
+identity are denied the whole bucket. Other principals (the worker, administrators)
+are not affected. See README "Backups to S3".`,
+		Example: `  migrator lcc policy --bucket my-studio-backups --role arn:aws:iam::123456789012:role/StudioExec > bucket-policy.json
+  aws s3api put-bucket-policy --bucket my-studio-backups --policy file://bucket-policy.json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runLCCPolicy(g, o) },
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&o.bucket, "bucket", "", "S3 bucket of the backups (required)")
+	fs.StringVar(&o.prefix, "prefix", defaultBackupPrefix, "key prefix of the backups in --bucket (as given to lcc install)")
+	fs.StringSliceVar(&o.roles, "role", nil, "ARN of an execution role Studio apps run as (repeatable; required)")
+	_ = cmd.MarkFlagRequired("bucket")
+	return cmd
+}
+
+func runLCCPolicy(g *globalOptions, o *lccPolicyOptions) error {
+	if o.bucket == "" {
+		return usageErrorf("--bucket is required")
+	}
+	if len(o.roles) == 0 {
+		return usageErrorf("--role is required: the execution role ARN(s) Studio apps run as (the domain's and profiles' ExecutionRole)")
+	}
+	p, err := backup.BucketPolicy(o.bucket, o.prefix, o.roles)
+	if err != nil {
+		return withExit(exitUsage, err)
+	}
+	return writeJSON(g.stdout, p)
+}
+
+// lccInstalled is one lifecycle configuration lcc install created (or found) and
+// attached.
+type lccInstalled struct {
+	AppType string `json:"appType"`
+	Name    string `json:"name"`
+	ARN     string `json:"arn"`
+	// Default: it is the app type's DefaultResourceSpec.LifecycleConfigArn (apps
+	// started without choosing one run it). False when the domain had another default.
+	Default bool `json:"default"`
+	// AlreadyAttached: it was attached before this run (nothing changed).
+	AlreadyAttached bool `json:"alreadyAttached"`
+}
+
+type lccInstallResult struct {
+	DomainID  string         `json:"domainId"`
+	Script    string         `json:"script"`
+	Bucket    string         `json:"bucket"`
+	Prefix    string         `json:"prefix"`
+	Installed []lccInstalled `json:"installed"`
+}
+
+func runLCCInstall(ctx context.Context, g *globalOptions, o *lccInstallOptions) error {
+	if o.domainID == "" || o.bucket == "" {
+		return usageErrorf("--domain and --bucket are required")
+	}
+	if err := checkFormat(o.output, formatText, formatJSON); err != nil {
+		return err
+	}
+	if o.prefix == "" {
+		// The scripts read an unset prefix as their default: refuse rather than write
+		// keys other than those the user asked for.
+		return usageErrorf("--prefix must not be empty (default %s)", defaultBackupPrefix)
+	}
+	if !o.restore && (o.sourceDomain != "" || o.force) {
+		return usageErrorf("--source-domain and --force go with --restore")
+	}
+	if o.restore && (o.interval != 0 || o.excludes != "") {
+		return usageErrorf("--interval and --excludes are for the backup script, not --restore")
+	}
+	for _, t := range o.appTypes {
+		if !slices.Contains(lccAppTypes, t) {
+			return usageErrorf("--app-type %q: want %s", t, strings.Join(lccAppTypes, ", "))
+		}
+	}
+	settings := lcc.Settings{Bucket: o.bucket, Prefix: o.prefix, EndpointURL: o.s3Endpoint,
+		Excludes: o.excludes, Interval: o.interval, SourceDomain: o.sourceDomain, Force: o.force}
+	kind, script, err := "backup", "", error(nil)
+	if o.restore {
+		kind = "restore"
+		script, err = lcc.RestoreScript(settings)
+	} else {
+		script, err = lcc.BackupScript(settings)
+	}
+	if err != nil {
+		return withExit(exitUsage, fmt.Errorf("building the %s script: %w", kind, err))
+	}
+	aopts := o.aws
+	aopts.Logger = g.log
+	cfg, err := awsconfig.Load(ctx, aopts)
+	if err != nil {
+		return err
+	}
+	a := &studio.Applier{Clients: studio.NewClients(cfg), Log: g.log}
+	types := slices.Clone(o.appTypes)
+	if len(types) == 0 {
+		if types, err = domainAppTypes(ctx, a.SageMaker, o.domainID); err != nil {
+			return err
+		}
+		g.log.Info("app types the domain uses", "domain", o.domainID, "app_types", types)
+	}
+	before, err := domainUserSettings(ctx, a.SageMaker, o.domainID)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256([]byte(script))
+	res := lccInstallResult{DomainID: o.domainID, Script: kind + "-home.sh", Bucket: o.bucket, Prefix: o.prefix}
+	for _, t := range types {
+		name := fmt.Sprintf("studio-migrator-%s-%s-%s", kind, strings.ToLower(t), hex.EncodeToString(sum[:4]))
+		arn, err := a.InstallLCC(ctx, o.domainID, name, t, []byte(script))
+		if err != nil {
+			return err
+		}
+		arns, _ := before.lcc(t)
+		res.Installed = append(res.Installed, lccInstalled{AppType: t, Name: name, ARN: arn, AlreadyAttached: slices.Contains(arns, arn)})
+	}
+	after, err := domainUserSettings(ctx, a.SageMaker, o.domainID)
+	if err != nil {
+		return err
+	}
+	for i := range res.Installed {
+		_, def := after.lcc(res.Installed[i].AppType)
+		res.Installed[i].Default = def == res.Installed[i].ARN
+	}
+	if o.output == formatJSON {
+		return writeJSON(g.stdout, res)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s (s3://%s/%s/) in domain %s:\n", res.Script, o.bucket, strings.Trim(o.prefix, "/"), o.domainID)
+	for _, in := range res.Installed {
+		state := "attached"
+		if in.AlreadyAttached {
+			state = "already attached"
+		}
+		if in.Default {
+			state += ", default"
+		} else {
+			state += ", NOT the default (the domain has another one; users must choose it)"
+		}
+		fmt.Fprintf(&b, "  %-13s %s  %s\n", in.AppType, in.ARN, state)
+	}
+	b.WriteString("Apps run it when they next start.\n")
+	_, err = g.stdout.Write([]byte(b.String()))
+	return err
+}
+
+// userSettings is the part of DefaultUserSettings lcc install reads: each app type's
+// attached and default lifecycle configurations, and which Studio the users land in.
+type userSettings map[string]json.RawMessage
+
+func (u userSettings) lcc(appType string) (arns []string, def string) {
+	var m struct {
+		LifecycleConfigArns []string
+		DefaultResourceSpec struct{ LifecycleConfigArn string }
+	}
+	_ = json.Unmarshal(u[appType+"AppSettings"], &m)
+	return m.LifecycleConfigArns, m.DefaultResourceSpec.LifecycleConfigArn
+}
+
+func domainUserSettings(ctx context.Context, sm *sagemaker.Client, domainID string) (userSettings, error) {
+	out, err := sm.DescribeDomain(ctx, &sagemaker.DescribeDomainInput{DomainId: aws.String(domainID)})
+	if err != nil {
+		return nil, fmt.Errorf("describing domain %s: %w", domainID, err)
+	}
+	u := userSettings{}
+	if out.DefaultUserSettings == nil {
+		return u, nil
+	}
+	// Through JSON: the typed settings name each member as the service does.
+	b, err := json.Marshal(out.DefaultUserSettings)
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(b, &u); err != nil {
+		return nil, fmt.Errorf("reading the default user settings of domain %s: %w", domainID, err)
+	}
+	return u, nil
+}
+
+// domainAppTypes returns the app types of lccAppTypes the domain uses: its spaces'
+// app types (a space without one is a Studio Classic space), the types of its apps,
+// and JupyterServer when the users land in Studio Classic. A domain that uses none
+// yet (a new domain before its spaces exist) gets current Studio's JupyterLab and
+// CodeEditor.
+func domainAppTypes(ctx context.Context, sm *sagemaker.Client, domainID string) ([]string, error) {
+	used := map[string]bool{}
+	d, err := sm.DescribeDomain(ctx, &sagemaker.DescribeDomainInput{DomainId: aws.String(domainID)})
+	if err != nil {
+		return nil, fmt.Errorf("describing domain %s: %w", domainID, err)
+	}
+	if us := d.DefaultUserSettings; us != nil {
+		if us.StudioWebPortal == "DISABLED" || strings.HasPrefix(aws.ToString(us.DefaultLandingUri), "app:JupyterServer:") {
+			used["JupyterServer"] = true
+		}
+	}
+	spaces := sagemaker.NewListSpacesPaginator(sm, &sagemaker.ListSpacesInput{DomainIdEquals: aws.String(domainID)})
+	for spaces.HasMorePages() {
+		page, err := spaces.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("listing the spaces of domain %s: %w", domainID, err)
+		}
+		for _, s := range page.Spaces {
+			t := ""
+			if s.SpaceSettingsSummary != nil {
+				t = string(s.SpaceSettingsSummary.AppType)
+			}
+			if t == "" {
+				t = "JupyterServer"
+			}
+			used[t] = true
+		}
+	}
+	apps := sagemaker.NewListAppsPaginator(sm, &sagemaker.ListAppsInput{DomainIdEquals: aws.String(domainID)})
+	for apps.HasMorePages() {
+		page, err := apps.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("listing the apps of domain %s: %w", domainID, err)
+		}
+		for _, ap := range page.Apps {
+			if ap.Status != "Deleted" {
+				used[string(ap.AppType)] = true
+			}
+		}
+	}
+	var out []string
+	for _, t := range lccAppTypes {
+		if used[t] {
+			out = append(out, t)
+		}
+	}
+	if len(out) == 0 {
+		out = []string{"JupyterLab", "CodeEditor"}
+	}
+	return out, nil
+}
