@@ -186,13 +186,11 @@ func runLCCInstall(ctx context.Context, g *globalOptions, o *lccInstallOptions) 
 	}
 	settings := lcc.Settings{Bucket: o.bucket, Prefix: o.prefix, EndpointURL: o.s3Endpoint,
 		Excludes: o.excludes, Interval: o.interval, SourceDomain: o.sourceDomain, Force: o.force}
-	kind, script, err := "backup", "", error(nil)
+	kind, build := "backup", lcc.BackupScript
 	if o.restore {
-		kind = "restore"
-		script, err = lcc.RestoreScript(settings)
-	} else {
-		script, err = lcc.BackupScript(settings)
+		kind, build = "restore", lcc.RestoreScript
 	}
+	script, err := build(settings)
 	if err != nil {
 		return withExit(exitUsage, fmt.Errorf("building the %s script: %w", kind, err))
 	}

@@ -108,7 +108,7 @@ func TestLCCInstall(t *testing.T) {
 
 	// Restore, for explicit app types, in text: a CodeEditor default is set.
 	out3, stderr, err := runMigrator(t, "lcc", "install", "--domain", id, "--bucket", "my-backups", "--restore", "--source-domain", "d-oldoldoldold",
-		"--app-type", "CodeEditor", "--endpoint-url", url, "--region", "us-east-1")
+		"--app-type", "CodeEditor", "--s3-endpoint-url", "http://127.0.0.1:9000", "--endpoint-url", url, "--region", "us-east-1")
 	if err != nil {
 		t.Fatalf("restore install: %v\n%s", err, stderr)
 	}
@@ -125,7 +125,7 @@ func TestLCCInstall(t *testing.T) {
 	}
 	l, _ = sm.DescribeStudioLifecycleConfig(ctx, &sagemaker.DescribeStudioLifecycleConfigInput{StudioLifecycleConfigName: aws.String(ce.LifecycleConfigArns[0][strings.LastIndex(ce.LifecycleConfigArns[0], "/")+1:])})
 	content, _ = base64.StdEncoding.DecodeString(aws.ToString(l.StudioLifecycleConfigContent))
-	want, _ = lcc.RestoreScript(lcc.Settings{Bucket: "my-backups", Prefix: "studio-backups", SourceDomain: "d-oldoldoldold"})
+	want, _ = lcc.RestoreScript(lcc.Settings{Bucket: "my-backups", Prefix: "studio-backups", SourceDomain: "d-oldoldoldold", EndpointURL: "http://127.0.0.1:9000"})
 	if string(content) != want {
 		t.Errorf("restore content is not the filled-in restore script:\n%.400s", content)
 	}
