@@ -24,17 +24,14 @@ type copyHomeOptions struct {
 	from, to     string
 	uid, gid     string
 	workers      int
-	sftpSessions int
 	merge        bool
 	delete       bool
 	verify       bool
 	checksum     bool
 	keepSetID    bool
-	knownHosts   string
-	identities   []string
-	insecure     bool
 	report       string
 	progress     string
+	loc          location.Options // SFTP flags, shared with every command that opens locations
 }
 
 // AddFlags registers copy-home's flags.
@@ -44,17 +41,14 @@ func (o *copyHomeOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.uid, "uid", "", "new owner UID of every entry: the new profile's HomeEfsFileSystemUid (required, not 0)")
 	fs.StringVar(&o.gid, "gid", "", "group of every entry (default: keep each source entry's group)")
 	fs.IntVar(&o.workers, "workers", efs.DefaultWorkers, "entries copied at once (EFS pays milliseconds per operation: many in flight hide it)")
-	fs.IntVar(&o.sftpSessions, "sftp-sessions", 16, "SFTP sessions (sftp-server processes) per connection")
 	fs.BoolVar(&o.merge, "merge", false, "copy into a destination that already has content owned by another UID")
 	fs.BoolVar(&o.delete, "delete", false, "remove destination entries that are not in the source (default: leave them)")
 	fs.BoolVar(&o.verify, "verify", false, "compare source and destination after the copy; exit non-zero on any difference")
 	fs.BoolVar(&o.checksum, "checksum", false, "with --verify, also compare SHA-256 of every file")
 	fs.BoolVar(&o.keepSetID, "keep-setid", false, "keep setuid/setgid bits on files (default: strip and report them)")
-	fs.StringVar(&o.knownHosts, "known-hosts", "", "known_hosts file for SFTP host keys (default ~/.ssh/known_hosts)")
-	fs.StringSliceVar(&o.identities, "identity", nil, "SSH private key file for SFTP (repeatable; the agent at $SSH_AUTH_SOCK is also used)")
-	fs.BoolVar(&o.insecure, "insecure-ignore-host-key", false, "DANGEROUS: accept any SFTP host key (anyone on the path can read and change the data)")
 	fs.StringVar(&o.report, "report", "", "write the copy (and verify) report as JSON to this file")
 	fs.StringVar(&o.progress, "progress", "auto", "auto (bar on a terminal, log lines otherwise), bar, log or none")
+	o.loc.AddFlags(fs)
 }
 
 func newCopyHomeCommand(g *globalOptions) *cobra.Command {
@@ -118,14 +112,10 @@ func (o *copyHomeOptions) parseLocation(flag, s string) (location.Location, erro
 }
 
 func (o *copyHomeOptions) locationOptions(g *globalOptions) location.Options {
-	return location.Options{
-		KnownHostsFile:        o.knownHosts,
-		IdentityFiles:         o.identities,
-		UseAgent:              os.Getenv("SSH_AUTH_SOCK") != "",
-		InsecureIgnoreHostKey: o.insecure,
-		Sessions:              o.sftpSessions,
-		Log:                   g.log,
-	}
+	lo := o.loc
+	lo.UseAgent = os.Getenv("SSH_AUTH_SOCK") != ""
+	lo.Log = g.log
+	return lo
 }
 
 // runCopyHome copies --from to --to; tests call it directly.
@@ -160,7 +150,13 @@ func runCopyHome(ctx context.Context, g *globalOptions, opts *copyHomeOptions) (
 	if opts.workers <= 0 {
 		return fmt.Errorf("--workers %d: want at least 1", opts.workers)
 	}
-	if opts.insecure && (from.IsSFTP() || to.IsSFTP()) {
+	if err := opts.loc.Check(); err != nil {
+		return err
+	}
+	if opts.loc.Server == efs.SFTPServerStock && (from.IsSFTP() || to.IsSFTP()) {
+		fmt.Fprintln(g.stderr, "WARNING: "+efs.SFTPStockLimitation+".")
+	}
+	if opts.loc.InsecureIgnoreHostKey && (from.IsSFTP() || to.IsSFTP()) {
 		fmt.Fprintln(g.stderr, "WARNING: --insecure-ignore-host-key: the SFTP host key is NOT verified; anyone on the network path can impersonate the host and read or change the data.")
 	}
 	if opts.checksum && !opts.verify {
@@ -195,22 +191,15 @@ func runCopyHome(ctx context.Context, g *globalOptions, opts *copyHomeOptions) (
 	} else if inf, err := src.Lstat(ctx, "."); err == nil {
 		gidFor = inf.GID
 	}
-	parentLoc, name := to.Parent()
-	parent, err := location.Open(ctx, parentLoc, lopts)
-	if err != nil {
-		return fmt.Errorf("opening the parent of the destination %s (it must exist): %w", parentLoc, err)
-	}
-	err = efs.PrepareDest(ctx, parent, name, *uid, gidFor, opts.merge)
-	parent.Close()
-	if err != nil {
+	dst, err := location.OpenDest(ctx, to, lopts, func(parent efs.FS, name string) error {
+		err := efs.PrepareDest(ctx, parent, name, *uid, gidFor, opts.merge)
 		if errors.Is(err, efs.ErrDestinationInUse) {
 			return fmt.Errorf("%w; pass --merge to copy into it anyway", err)
 		}
 		return err
-	}
-	dst, err := location.Open(ctx, to, lopts)
+	})
 	if err != nil {
-		return fmt.Errorf("opening destination %s: %w", to, err)
+		return err
 	}
 	defer dst.Close()
 
@@ -233,6 +222,7 @@ func runCopyHome(ctx context.Context, g *globalOptions, opts *copyHomeOptions) (
 	stop()
 	result.Copy = rep
 	if rep != nil {
+		rep.Limitations = append(rep.Limitations, efs.SFTPLimitations(src, dst)...)
 		fmt.Fprintf(g.stdout, "copy-home %s -> %s: files=%d dirs=%d symlinks=%d hardlinks=%d bytes=%d copied=%d copied-bytes=%d "+
 			"skipped-unchanged=%d metadata-fixed=%d stripped-setid=%d skipped-special=%d temp-removed=%d extra=%d deleted=%d errors=%d elapsed=%s\n",
 			from, to, rep.Files, rep.Dirs, rep.Symlinks, rep.Hardlinks, rep.Bytes, rep.Copied, rep.CopiedBytes,

@@ -49,6 +49,7 @@ func newRootCommand() *cobra.Command {
 		newEmulatorCommand(g),
 		newCopyHomeCommand(g),
 		newDemoCommand(g),
+		newSFTPServerCommand(g),
 	)
 	return cmd
 }
