@@ -21,17 +21,17 @@ import (
 
 // copyHomeOptions are the flags of `migrator copy-home`.
 type copyHomeOptions struct {
-	from, to     string
-	uid, gid     string
-	workers      int
-	merge        bool
-	delete       bool
-	verify       bool
-	checksum     bool
-	keepSetID    bool
-	report       string
-	progress     string
-	loc          location.Options // SFTP flags, shared with every command that opens locations
+	from, to  string
+	uid, gid  string
+	workers   int
+	merge     bool
+	delete    bool
+	verify    bool
+	checksum  bool
+	keepSetID bool
+	report    string
+	progress  string
+	loc       location.Options // SFTP flags, shared with every command that opens locations
 }
 
 // AddFlags registers copy-home's flags.

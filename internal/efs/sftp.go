@@ -11,8 +11,8 @@ import (
 	"os"
 	"os/user"
 	"path"
-	"strings"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -172,9 +172,9 @@ type sftpConn struct {
 	cleanup  func()
 
 	// What this connection learned about the server.
-	feat    Features
-	packet  int
-	perFile int
+	feat      Features
+	packet    int
+	perFile   int
 	ours      bool
 	root      string
 	shownRoot string // ours: the root the far end serves, as it resolved it
