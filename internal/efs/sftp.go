@@ -508,13 +508,16 @@ func (p *sftpPool) openStock(c *sftpConn, n int) error {
 // answers as ServeSFTP does.
 func (p *sftpPool) openOurs(c *sftpConn, n int) error {
 	c.ours = true
-	c.packet = 256 * 1024
+	c.packet = sftpOursPacket
 	c.perFile = 16
 	c.feat = Features{Inodes: true, Hardlinks: true, SymlinkOwner: true, SymlinkTimes: true, TimeGranularity: time.Nanosecond}
 	cmd := p.cfg.RemoteCommand + " --root " + shellQuote(p.cfg.Root)
 	var rootMu sync.Mutex
 	return c.openSessions(n, func() (*sftp.Client, *ssh.Session, error) {
 		sc, sess, err := startRemote(c.ssh, cmd, c.clientOpts())
+		if errors.Is(err, ErrRemoteCommand) {
+			return nil, nil, fmt.Errorf("%w; %s", err, remoteInstallHint(p.cfg))
+		}
 		if err != nil {
 			return nil, nil, err
 		}

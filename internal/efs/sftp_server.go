@@ -49,7 +49,7 @@ const (
 func ServeSFTP(rw io.ReadWriteCloser, l *Local) error {
 	h := &sftpHandler{l: l, open: map[string]int{}}
 	srv := sftp.NewRequestServer(rw, sftp.Handlers{FileGet: h, FilePut: h, FileCmd: h, FileList: h},
-		sftp.WithRSMaxTxPacket(256<<10))
+		sftp.WithRSMaxTxPacket(sftpOursPacket))
 	err := srv.Serve()
 	srv.Close()
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
@@ -435,3 +435,8 @@ func permFromUnix(m uint32) fs.FileMode {
 	}
 	return p
 }
+
+// sftpOursPacket is the data size of reads and writes between the client and
+// ServeSFTP: pkg/sftp refuses messages over 256 KiB, headers included (OpenSSH's
+// sftp-server uses the same 255 KiB).
+const sftpOursPacket = 255 * 1024
