@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 declare -A want=(
   [/usr/bin/aws]=awscli                                  # AWS CLI v2: emulator wire-format test
   [/usr/lib/openssh/sftp-server]=openssh-sftp-server     # the real SFTP server behind our SSH test server
+  [/usr/sbin/sshd]=openssh-server                        # a real sshd (default MaxSessions) for the SFTP tests
   [/usr/bin/ssh-keygen]=openssh-client                   # known_hosts handling in SFTP tests
   [/usr/bin/rsync]=rsync                                 # benchmark smoke test compares against it
 )
