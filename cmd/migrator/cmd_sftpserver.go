@@ -32,10 +32,8 @@ func newSFTPServerCommand(g *globalOptions) *cobra.Command {
 		Long: `Serve SFTP v3 on stdin and stdout, rooted at DIR, for a copy-home running on another
 machine: it runs this command on the SFTP host over SSH. Every name is resolved with
 openat2(RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS), so a directory swapped for a symlink while
-a copy runs is refused, never followed. Logs go to stderr.
-
-Example:
-  ssh root@host migrator sftp-server --root /mnt/efs   # what copy-home runs
+a copy runs is refused, never followed. Logs go to stderr.`,
+		Example: `  ssh root@host migrator sftp-server --root /mnt/efs   # what copy-home runs
   scp ./migrator root@host:/usr/local/bin/migrator     # how it gets there`,
 		Hidden: true,
 		Args:   cobra.NoArgs,

@@ -115,10 +115,11 @@ const SFTPStockLimitation = "stock sftp-server mode (--sftp-server=stock): SFTP 
 //     right away when their final mode is not readable by group and others, then
 //     to their final mode on Close.
 type SFTP struct {
-	p    *sftpPool
-	root string // remote path of this FS's root
-	name string // sftp://[user@]host:port/root
-	dirs dirCache
+	p      *sftpPool
+	root   string // remote path of this FS's root
+	name   string // sftp://[user@]host:port/root
+	dirs   dirCache
+	closed atomic.Bool
 }
 
 var _ FS = (*SFTP)(nil)
@@ -351,6 +352,9 @@ func (f *SFTP) SafeServer() bool { return f.p.ours }
 // Close closes this FS; the connections close with the last FS that shares them.
 // Later calls fail.
 func (f *SFTP) Close() error {
+	if f.closed.Swap(true) {
+		return nil
+	}
 	p := f.p
 	p.mu.Lock()
 	if p.closed {
@@ -675,7 +679,7 @@ func (f *SFTP) conn(ctx context.Context) (*sftpConn, error) {
 	}
 	p := f.p
 	p.mu.Lock()
-	if p.closed {
+	if p.closed || f.closed.Load() {
 		p.mu.Unlock()
 		return nil, fmt.Errorf("%s: %w", f.name, fs.ErrClosed)
 	}

@@ -47,7 +47,7 @@ const (
 // ServeSFTP serves SFTP on rw until the client goes away, rooted at l. It returns
 // nil when the client closed the stream.
 func ServeSFTP(rw io.ReadWriteCloser, l *Local) error {
-	h := &sftpHandler{l: l, open: map[string]int{}}
+	h := &sftpHandler{l: l}
 	srv := sftp.NewRequestServer(rw, sftp.Handlers{FileGet: h, FilePut: h, FileCmd: h, FileList: h},
 		sftp.WithRSMaxTxPacket(sftpOursPacket))
 	err := srv.Serve()
@@ -60,9 +60,6 @@ func ServeSFTP(rw io.ReadWriteCloser, l *Local) error {
 
 type sftpHandler struct {
 	l *Local
-
-	mu   sync.Mutex
-	open map[string]int // names of files open for writing (for diagnostics)
 }
 
 // name maps a request path ("/" is the served root) to a Local name.
@@ -168,10 +165,7 @@ func (h *sftpHandler) Filewrite(r *sftp.Request) (io.WriterAt, error) {
 		unix.Close(fd)
 		return nil, wireErr(l.opErr("creating", name, errors.New("not a regular file")))
 	}
-	h.mu.Lock()
-	h.open[name]++
-	h.mu.Unlock()
-	return &srvWriter{h: h, fd: fd, name: name}, nil
+	return &srvWriter{fd: fd}, nil
 }
 
 // OpenFile serves read-write opens the same way.
@@ -184,9 +178,7 @@ func (h *sftpHandler) OpenFile(r *sftp.Request) (sftp.WriterAtReaderAt, error) {
 }
 
 type srvWriter struct {
-	h    *sftpHandler
 	fd   int
-	name string
 	once sync.Once
 }
 
@@ -211,14 +203,7 @@ func (w *srvWriter) ReadAt(p []byte, off int64) (int, error) {
 
 func (w *srvWriter) Close() error {
 	var err error
-	w.once.Do(func() {
-		err = unix.Close(w.fd)
-		w.h.mu.Lock()
-		if w.h.open[w.name]--; w.h.open[w.name] <= 0 {
-			delete(w.h.open, w.name)
-		}
-		w.h.mu.Unlock()
-	})
+	w.once.Do(func() { err = unix.Close(w.fd) })
 	return err
 }
 
