@@ -237,7 +237,10 @@ func DialSFTP(ctx context.Context, cfg SFTPConfig) (*SFTP, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	p := &sftpPool{cfg: cfg, log: log.With("sftp", cfg.User+"@"+cfg.Addr), refs: 1}
-	p.host = "sftp://" + cfg.User + "@" + cfg.Addr
+	p.host = "sftp://" + cfg.Addr
+	if cfg.User != "" {
+		p.host = "sftp://" + cfg.User + "@" + cfg.Addr
+	}
 	p.stopCtx, p.stop = context.WithCancel(context.Background())
 	for _, n := range sessionsPerConn(cfg.Concurrency, cfg.Connections, cfg.Server == SFTPServerStock) {
 		p.slots = append(p.slots, &connSlot{sessions: n})

@@ -237,6 +237,7 @@ func TestSFTPWrongClientKey(t *testing.T) {
 func TestSFTPReconnect(t *testing.T) {
 	srv := newSFTPServer(t)
 	cfg := sftpConfig(srv)
+	cfg.Connections, cfg.Concurrency = 1, 4 // one connection: its redial is counted below
 	f := dialSFTP(t, cfg)
 	ctx := context.Background()
 	attr := efs.Attr{UID: uint32(os.Getuid()), GID: uint32(os.Getgid()), Perm: 0o644, ModTime: time.Unix(1e9, 0)}
