@@ -620,6 +620,10 @@ func startRemote(client *ssh.Client, cmd string, opts []sftp.ClientOption) (*sft
 		msg := strings.TrimSpace(stderr.String())
 		var ee *ssh.ExitError
 		if errors.As(werr, &ee) {
+			if st := ee.ExitStatus(); st != 126 && st != 127 {
+				// It ran (and said why it stopped, e.g. a missing --root): no install hint.
+				return nil, nil, fmt.Errorf("the SFTP host's %q exited with status %d: %s", cmd, st, msg)
+			}
 			return nil, nil, fmt.Errorf("%w: %q exited with status %d: %s", ErrRemoteCommand, cmd, ee.ExitStatus(), msg)
 		}
 		return nil, nil, fmt.Errorf("%w: %q: %v %s", ErrRemoteCommand, cmd, err, msg)

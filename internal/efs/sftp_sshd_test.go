@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -43,6 +44,14 @@ func TestSFTPSessionsFitMaxSessions(t *testing.T) {
 			wg.Wait()
 		})
 	}
+	// A root that does not exist: the remote end says so, with no install advice.
+	t.Run("missing-root", func(t *testing.T) {
+		cfg := sshdConfig(t, sshd, filepath.Join(t.TempDir(), "missing"), efs.SFTPServerMigrator)
+		_, err := efs.DialSFTP(context.Background(), cfg)
+		if err == nil || !strings.Contains(err.Error(), "no such file") || strings.Contains(err.Error(), "scp ") {
+			t.Errorf("missing root: %v", err)
+		}
+	})
 }
 
 // TestSFTPOursKeepsInodesAndNanoseconds: the recommended mode shows inodes (so a
