@@ -84,13 +84,14 @@ for r in $(seq "$RUNS"); do
   rm -rf "$W/dst"/*; sync
   run rsync rsync -a -e "$SSH" "$W/src/home/" "root@127.0.0.1:$W/dst/rsync/"
   run mover-small "${MOVER[@]}" --from "$W/src/home" --to "sftp://root@127.0.0.1:$PORT$W/dst/mover"
+  diff -r "$W/src/home" "$W/dst/mover" >/dev/null
   rm -rf "$W/dst"/*; sync
   run sftp-put bash -c "echo 'put $W/big/big.bin $W/dst/sftp.bin' | sftp -q -b - -P $PORT -i $W/id -o IdentitiesOnly=yes -o BatchMode=yes -o UserKnownHostsFile=$W/known_hosts -o GlobalKnownHostsFile=/dev/null root@127.0.0.1"
   rm -f "$W/dst/sftp.bin"; sync
   run mover-big "${MOVER[@]}" --from "$W/big" --to "sftp://root@127.0.0.1:$PORT$W/dst/moverbig"
+  cmp "$W/big/big.bin" "$W/dst/moverbig/big.bin"
+  echo "   rsync ${T[rsync]}/ mover ${T[mover-small]}/ sftp ${T[sftp-put]}/ mover ${T[mover-big]}"
 done
-cmp "$W/big/big.bin" "$W/dst/moverbig/big.bin"
-diff -r "$W/src/home" "$W/dst/mover" >/dev/null
 
 python3 - "${T[rsync]}" "${T[mover-small]}" "${T[sftp-put]}" "${T[mover-big]}" "$FILES" "$BIG_MIB" <<'EOF'
 import statistics, sys
