@@ -2,10 +2,7 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"os"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -16,18 +13,20 @@ import (
 
 // planOptions are the flags of `migrator plan`.
 type planOptions struct {
-	aws          awsconfig.Options // only --region is used: planning calls no AWS API
+	// Only --region is offered: planning calls no AWS API, so --profile and
+	// --endpoint-url would be accepted and ignored.
+	aws          awsconfig.Options
 	snapshotFile string
 	userMapping  string
 	output       string
 	overrides    studio.Overrides
 }
 
-// AddFlags registers the plan flags, the overrides and the AWS ones.
+// AddFlags registers the plan flags, the overrides and --region.
 func (o *planOptions) AddFlags(fs *pflag.FlagSet) {
-	o.aws.AddFlags(fs)
+	o.aws.AddRegionFlag(fs)
 	fs.StringVar(&o.snapshotFile, "snapshot", "", `snapshot file written by 'migrator snapshot' ("-": standard input)`)
-	fs.StringVar(&o.output, "output", "text", "text or json")
+	addOutputFlag(fs, &o.output, formatText, formatJSON)
 	fs.StringVar(&o.overrides.DomainName, "domain-name", "", "name of the new domain (default: the old name)")
 	fs.StringVar(&o.overrides.VpcID, "vpc-id", "", "VPC of the new domain (needs --subnet-ids and, if the old domain names any, --security-group-ids)")
 	fs.StringSliceVar(&o.overrides.SubnetIDs, "subnet-ids", nil, "subnets of the new domain, comma-separated")
@@ -35,7 +34,7 @@ func (o *planOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.overrides.KmsKeyID, "kms-key-id", "", "KMS key (ARN, key ID or alias) for the new domain's EFS")
 	fs.StringVar(&o.overrides.AppNetworkAccessType, "app-network-access-type", "", "PublicInternetOnly or VpcOnly")
 	fs.StringVar(&o.overrides.AuthMode, "auth-mode", "", "IAM or SSO (IAM Identity Center); switching to SSO needs --user-mapping")
-	fs.StringVar(&o.userMapping, "user-mapping", "", `CSV file of "profile,ssoUserName" lines: the Identity Center user of each profile`)
+	fs.StringVar(&o.userMapping, "user-mapping", "", `CSV file of "profile,ssoUserName" lines: the Identity Center user of each profile ("-": standard input)`)
 }
 
 func newPlanCommand(g *globalOptions) *cobra.Command {
@@ -46,8 +45,13 @@ func newPlanCommand(g *globalOptions) *cobra.Command {
 		Long: `Turn a snapshot and your overrides (name, VPC, subnets, security groups, KMS key,
 network access, auth mode) into the plan for the new domain: the domain, every user
 profile and space as they will be created, the home directories to copy, and every
-problem found, errors first. It calls no AWS API. It exits non-zero when the plan has
-errors, after printing it.`,
+problem found, errors first. It calls no AWS API. When the plan has errors it is
+printed all the same and the command exits with 3.`,
+		Example: `  migrator plan --snapshot snap.json --domain-name lab-v2 \
+    --vpc-id vpc-0f9e8d7c6b5a40312 --subnet-ids subnet-0aaaabbbbccccdddd,subnet-0eeeeffff00001111 \
+    --security-group-ids sg-0bbbbbbbbbbbbbbb2
+  migrator plan --snapshot snap.json --auth-mode SSO --user-mapping users.csv -o json
+  migrator snapshot --domain d-xxxxxxxxxxxx | migrator plan --snapshot -`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runPlan(cmd.Context(), g, opts)
@@ -59,16 +63,25 @@ errors, after printing it.`,
 }
 
 func runPlan(_ context.Context, g *globalOptions, opts *planOptions) error {
-	if opts.output != "text" && opts.output != "json" {
-		return fmt.Errorf("--output %q: want text or json", opts.output)
+	if err := checkFormat(opts.output, formatText, formatJSON); err != nil {
+		return err
 	}
-	s, err := readSnapshotFile(opts.snapshotFile)
+	if err := checkOneStdin(map[string]string{"snapshot": opts.snapshotFile, "user-mapping": opts.userMapping}); err != nil {
+		return err
+	}
+	s, err := readSnapshotFile(g, opts.snapshotFile)
 	if err != nil {
 		return err
 	}
 	o := opts.overrides
 	if opts.userMapping != "" {
-		if o.UserMapping, err = studio.ReadUserMappingFile(opts.userMapping); err != nil {
+		r, name, err := openInput(g, "user-mapping", opts.userMapping)
+		if err != nil {
+			return err
+		}
+		o.UserMapping, err = studio.ReadUserMapping(r, name)
+		r.Close()
+		if err != nil {
 			return err
 		}
 	}
@@ -76,10 +89,8 @@ func runPlan(_ context.Context, g *globalOptions, opts *planOptions) error {
 	if err != nil {
 		return err
 	}
-	if opts.output == "json" {
-		enc := json.NewEncoder(g.stdout)
-		enc.SetIndent("", "  ")
-		err = enc.Encode(p)
+	if opts.output == formatJSON {
+		err = writeJSON(g.stdout, p)
 	} else {
 		err = p.WriteText(g.stdout)
 	}
@@ -87,27 +98,21 @@ func runPlan(_ context.Context, g *globalOptions, opts *planOptions) error {
 		return fmt.Errorf("writing the plan: %w", err)
 	}
 	if n := len(p.Errors()); n > 0 {
-		return fmt.Errorf("the plan has %d error(s); fix them and plan again", n)
+		return withExit(exitPlanErrors, fmt.Errorf("the plan has %d error(s); fix them and plan again", n))
 	}
 	return nil
 }
 
-func readSnapshotFile(path string) (*studio.Snapshot, error) {
-	if path == "" {
-		return nil, fmt.Errorf("--snapshot is required")
+// readSnapshotFile reads the snapshot a --snapshot flag names ("-": standard input).
+func readSnapshotFile(g *globalOptions, path string) (*studio.Snapshot, error) {
+	r, name, err := openInput(g, "snapshot", path)
+	if err != nil {
+		return nil, err
 	}
-	var r io.Reader = os.Stdin
-	if path != "-" {
-		f, err := os.Open(path)
-		if err != nil {
-			return nil, fmt.Errorf("reading the snapshot: %w", err)
-		}
-		defer f.Close()
-		r = f
-	}
+	defer r.Close()
 	s, err := studio.ReadSnapshot(r)
 	if err != nil {
-		return nil, fmt.Errorf("reading the snapshot %s: %w", path, err)
+		return nil, fmt.Errorf("reading the snapshot %s: %w", name, err)
 	}
 	return s, nil
 }
