@@ -142,9 +142,6 @@ func (h *sftpHandler) Filewrite(r *sftp.Request) (io.WriterAt, error) {
 	if fl.Excl {
 		flags |= unix.O_EXCL
 	}
-	if fl.Trunc {
-		flags |= unix.O_TRUNC
-	}
 	l := h.l
 	if err := l.begin(r.Context(), "creating", name); err != nil {
 		return nil, wireErr(err)
@@ -164,6 +161,18 @@ func (h *sftpHandler) Filewrite(r *sftp.Request) (io.WriterAt, error) {
 	if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
 		unix.Close(fd)
 		return nil, wireErr(l.opErr("creating", name, errors.New("not a regular file")))
+	}
+	if st.Nlink > 1 {
+		// An existing file with other names (one may be outside the root): writing
+		// would reach them too, as Local.Setattr refuses to.
+		unix.Close(fd)
+		return nil, wireErr(l.opErr("opening for writing", name, errSharedInode))
+	}
+	if fl.Trunc { // after the checks above, not at open
+		if err := unix.Ftruncate(fd, 0); err != nil {
+			unix.Close(fd)
+			return nil, wireErr(l.opErr("truncating", name, err))
+		}
 	}
 	return &srvWriter{fd: fd}, nil
 }
