@@ -34,7 +34,7 @@ func TestCopyHomeSFTPDefaultsOverSSHD(t *testing.T) {
 	if err != nil {
 		t.Fatalf("copy with default SFTP options: %v", err)
 	}
-	if !strings.Contains(out, "differences=0") || ownerOf(t, filepath.Join(base, "new", "200007", "d01", "f0001")) != 200007 {
+	if !strings.Contains(out, " 0 differences") || ownerOf(t, filepath.Join(base, "new", "200007", "d01", "f0001")) != 200007 {
 		t.Errorf("copy over sshd: %s", out)
 	}
 	if strings.Contains(out, "limitation") {

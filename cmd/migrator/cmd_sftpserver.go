@@ -33,8 +33,8 @@ func newSFTPServerCommand(g *globalOptions) *cobra.Command {
 machine: it runs this command on the SFTP host over SSH. Every name is resolved with
 openat2(RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS), so a directory swapped for a symlink while
 a copy runs is refused, never followed. Logs go to stderr.`,
-		Example: `  ssh root@host migrator sftp-server --root /mnt/efs   # what copy-home runs
-  scp ./migrator root@host:/usr/local/bin/migrator     # how it gets there`,
+		Example: `  migrator sftp-server --root /mnt/efs   # what copy-home runs on the host, over SSH
+  # install it there first: scp ./migrator root@host:/usr/local/bin/migrator`,
 		Hidden: true,
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
