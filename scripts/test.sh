@@ -13,6 +13,7 @@ declare -A want=(
   [/usr/sbin/sshd]=openssh-server                        # a real sshd (default MaxSessions) for the SFTP tests
   [/usr/bin/ssh-keygen]=openssh-client                   # known_hosts handling in SFTP tests
   [/usr/bin/rsync]=rsync                                 # benchmark smoke test compares against it
+  [/usr/bin/redis-server]=redis-server                   # jobs: the queue and job records (asynq)
 )
 missing=()
 for f in "${!want[@]}"; do [ -e "$f" ] || missing+=("${want[$f]}"); done
