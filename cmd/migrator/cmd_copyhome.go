@@ -139,10 +139,7 @@ func (o *copyHomeOptions) parseLocation(flag, s string) (location.Location, erro
 }
 
 func (o *copyHomeOptions) locationOptions(g *globalOptions) location.Options {
-	lo := o.loc
-	lo.UseAgent = os.Getenv("SSH_AUTH_SOCK") != ""
-	lo.Log = g.log
-	return lo
+	return processLocationOptions(o.loc, g)
 }
 
 // chownCapabilities are what writing a home owned by another UID takes: CAP_CHOWN to
