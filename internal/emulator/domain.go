@@ -158,6 +158,9 @@ func (e *Emulator) createDomain(now time.Time, body []byte) (any, *apiError) {
 	if tip && req.AuthMode != "SSO" {
 		return nil, errValidation("TrustedIdentityPropagationSettings can only be set on domains whose AuthMode is SSO")
 	}
+	if aerr := e.checkDomainNetwork(now, &req); aerr != nil { // network.go
+		return nil, aerr
+	}
 	if len(e.domains) >= e.opts.MaxDomains {
 		return nil, errLimit("The account-level service limit 'Maximum number of domains per region' is %d Domains, with current utilization of %d Domains and a request delta of 1 Domains.", e.opts.MaxDomains, len(e.domains))
 	}

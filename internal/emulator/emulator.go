@@ -37,6 +37,10 @@ type Options struct {
 	MaxDomains               int // default 100
 	MaxUserProfilesPerDomain int // default 1000
 	MaxSpacesPerDomain       int // default 1000
+	// Network: whether CreateDomain refuses unknown VPCs, subnets, security groups
+	// and KMS keys (NetworkStrict) or creates them on first use (NetworkLenient, the
+	// default). See NetworkMode.
+	Network NetworkMode
 }
 
 // Defaults applied by New.
@@ -74,6 +78,7 @@ type Emulator struct {
 	sso        ssoState
 	ssoUsers   []*idcUser
 	assignment map[string]map[string]string // application ARN -> principal ID -> principal type
+	acct       accountState                 // EC2, KMS, IAM (network.go)
 }
 
 // New returns an emulator with no resources and one Identity Center instance.
@@ -189,6 +194,10 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	reqID := newRequestID()
 	w.Header().Set("x-amzn-RequestId", reqID)
 	target := r.Header.Get("X-Amz-Target")
+	if target == "" && isQueryRequest(r) {
+		e.serveQuery(w, r) // EC2 and IAM (query.go)
+		return
+	}
 	prefix, op, _ := strings.Cut(target, ".")
 	ops := services[prefix]
 	h := ops[op]
