@@ -22,6 +22,9 @@ type emulatorOptions struct {
 	region       string
 	accountID    string
 	ssoUsers     []string
+	// Rehearsal fidelity: refuse unknown network resources and keys; quotas.
+	strictNetwork                   bool
+	maxProfilesPerDomain, maxSpaces int
 }
 
 // AddFlags registers the emulator's flags.
@@ -34,6 +37,9 @@ func (o *emulatorOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.region, "region", emulator.DefaultRegion, "region in the ARNs and URLs it hands out")
 	fs.StringVar(&o.accountID, "account-id", emulator.DefaultAccountID, "account ID in the ARNs it hands out")
 	fs.StringSliceVar(&o.ssoUsers, "sso-user", nil, "Identity Center user names to create (repeatable), for Identity Center domains")
+	fs.BoolVar(&o.strictNetwork, "strict-network", false, "CreateDomain refuses a VPC, subnet, security group or KMS key not created first through the EC2/KMS APIs (default: create them on first use)")
+	fs.IntVar(&o.maxProfilesPerDomain, "max-user-profiles-per-domain", 0, "quota of user profiles per domain (default 1000)")
+	fs.IntVar(&o.maxSpaces, "max-spaces-per-domain", 0, "quota of spaces per domain (default 1000)")
 }
 
 func newEmulatorCommand(g *globalOptions) *cobra.Command {
@@ -71,6 +77,10 @@ func runEmulator(ctx context.Context, g *globalOptions, opts *emulatorOptions) e
 		Seed:         opts.seed,
 		EFSRoot:      opts.efsRoot,
 		Logger:       g.log,
+
+		Network:                  map[bool]emulator.NetworkMode{true: emulator.NetworkStrict}[opts.strictNetwork],
+		MaxUserProfilesPerDomain: opts.maxProfilesPerDomain,
+		MaxSpacesPerDomain:       opts.maxSpaces,
 	})
 	for _, u := range opts.ssoUsers {
 		g.log.Info("identity center user added", "user", u, "user_id", em.AddIdentityCenterUser(u))

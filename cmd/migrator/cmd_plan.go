@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -16,11 +18,13 @@ import (
 
 // planOptions are the flags of `migrator plan`.
 type planOptions struct {
-	aws          awsconfig.Options // only --region is used: planning calls no AWS API
+	aws          awsconfig.Options // planning calls no AWS API; --live reads the account
 	snapshotFile string
 	userMapping  string
 	output       string
 	overrides    studio.Overrides
+	live         bool // --live: also run studio.Preflight against the account (read-only)
+	recreateLCCs bool
 }
 
 // AddFlags registers the plan flags, the overrides and the AWS ones.
@@ -36,6 +40,8 @@ func (o *planOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.overrides.AppNetworkAccessType, "app-network-access-type", "", "PublicInternetOnly or VpcOnly")
 	fs.StringVar(&o.overrides.AuthMode, "auth-mode", "", "IAM or SSO (IAM Identity Center); switching to SSO needs --user-mapping")
 	fs.StringVar(&o.userMapping, "user-mapping", "", `CSV file of "profile,ssoUserName" lines: the Identity Center user of each profile`)
+	fs.BoolVar(&o.live, "live", false, "also check the plan against the account (read-only): VPC, subnets, security groups, KMS key, roles, quotas, Identity Center users, lifecycle configurations and images (uses --region, --profile, --endpoint-url)")
+	fs.BoolVar(&o.recreateLCCs, "recreate-lccs", false, "with --live: lifecycle configurations missing in the target will be recreated from the snapshot's content (a warning, not an error)")
 }
 
 func newPlanCommand(g *globalOptions) *cobra.Command {
@@ -58,7 +64,7 @@ errors, after printing it.`,
 	return cmd
 }
 
-func runPlan(_ context.Context, g *globalOptions, opts *planOptions) error {
+func runPlan(ctx context.Context, g *globalOptions, opts *planOptions) error {
 	if opts.output != "text" && opts.output != "json" {
 		return fmt.Errorf("--output %q: want text or json", opts.output)
 	}
@@ -76,6 +82,19 @@ func runPlan(_ context.Context, g *globalOptions, opts *planOptions) error {
 	if err != nil {
 		return err
 	}
+	if opts.live {
+		// Preflight: the plan checked against the target account; it only reads.
+		cfg, err := awsconfig.Load(ctx, opts.aws)
+		if err != nil {
+			return err
+		}
+		found, err := studio.Preflight(ctx, studio.NewClients(cfg), p, studio.PreflightOptions{RecreateLifecycleConfigs: opts.recreateLCCs, Logger: g.log})
+		if err != nil {
+			return err
+		}
+		p.Problems = append(p.Problems, found...)
+		slices.SortStableFunc(p.Problems, func(x, y studio.Problem) int { return strings.Compare(string(x.Severity), string(y.Severity)) }) // "error" < "warning"
+	}
 	if opts.output == "json" {
 		enc := json.NewEncoder(g.stdout)
 		enc.SetIndent("", "  ")
@@ -87,7 +106,7 @@ func runPlan(_ context.Context, g *globalOptions, opts *planOptions) error {
 		return fmt.Errorf("writing the plan: %w", err)
 	}
 	if n := len(p.Errors()); n > 0 {
-		return fmt.Errorf("the plan has %d error(s); fix them and plan again", n)
+		return withExit(exitPlanErrors, fmt.Errorf("the plan has %d error(s); fix them and plan again", n))
 	}
 	return nil
 }
