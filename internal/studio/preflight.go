@@ -174,6 +174,9 @@ func planSecurityGroups(p *Plan) map[string][]string {
 	for _, pr := range p.UserProfiles {
 		add(profileResource(pr.Name), "UserSettings", pr.UserSettings, "SecurityGroups")
 	}
+	for _, places := range out {
+		slices.Sort(places)
+	}
 	return out
 }
 
