@@ -178,7 +178,9 @@ func TestPlanLive(t *testing.T) {
 		func() {
 			cliJSON(t, url, "iam", "create-role", "--role-name", "Default", "--assume-role-policy-document", trust("sts:AssumeRole"))
 		},
-		func() { cliJSON(t, url, "iam", "create-role", "--role-name", "Alice", "--assume-role-policy-document", ec2Trust) },
+		func() {
+			cliJSON(t, url, "iam", "create-role", "--role-name", "Alice", "--assume-role-policy-document", ec2Trust)
+		},
 		func() {
 			cliJSON(t, url, "iam", "create-role", "--role-name", "Bob", "--assume-role-policy-document", trust("sts:AssumeRole", "sts:SetContext"))
 		},
@@ -193,7 +195,9 @@ func TestPlanLive(t *testing.T) {
 	keyID := key["KeyMetadata"].(map[string]any)["KeyId"].(string)
 	var subnet, sg map[string]any
 	parallel(
-		func() { subnet = cliJSON(t, url, "ec2", "create-subnet", "--vpc-id", vpcID, "--cidr-block", "10.2.1.0/24") },
+		func() {
+			subnet = cliJSON(t, url, "ec2", "create-subnet", "--vpc-id", vpcID, "--cidr-block", "10.2.1.0/24")
+		},
 		func() {
 			sg = cliJSON(t, url, "ec2", "create-security-group", "--group-name", "studio", "--description", "Studio apps", "--vpc-id", vpcID)
 		},
