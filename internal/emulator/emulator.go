@@ -79,6 +79,9 @@ type Emulator struct {
 	ssoUsers   []*idcUser
 	assignment map[string]map[string]string // application ARN -> principal ID -> principal type
 	acct       accountState                 // EC2, KMS, IAM (network.go)
+	// Custom images and app image configs by name (images.go).
+	images          map[string]*image
+	appImageConfigs map[string]*appImageConfig
 }
 
 // New returns an emulator with no resources and one Identity Center instance.

@@ -193,3 +193,39 @@ func TestTrustPolicyReading(t *testing.T) {
 		t.Errorf("a policy denying CreateGrant: allow %v deny %q", allow, deny)
 	}
 }
+
+// Custom images and app image configs the settings name must exist in the target.
+func TestPreflightChecksCustomImages(t *testing.T) {
+	ctx := context.Background()
+	_, c := newTestEnv(t, emulator.Options{})
+	if _, err := c.SageMaker.CreateImage(ctx, &sagemaker.CreateImageInput{ImageName: aws.String("team-image"), RoleArn: aws.String(testRolePrefix + "ImageRole")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.SageMaker.CreateAppImageConfig(ctx, &sagemaker.CreateAppImageConfigInput{AppImageConfigName: aws.String("team-config")}); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []string{"DomainDefault", "SpaceDefault", "User000"} {
+		createRole(t, c, r, trustWithTIP)
+	}
+	p := testPlan("images", "IAM", 1, 0)
+	p.Domain.KmsKeyID = ""
+	p.Domain.DomainSettings = nil
+	p.Domain.DefaultUserSettings = json.RawMessage(`{"ExecutionRole":"` + testRolePrefix + `DomainDefault","JupyterLabAppSettings":{"CustomImages":[` +
+		`{"ImageName":"team-image","AppImageConfigName":"team-config"},{"ImageName":"gone-image","AppImageConfigName":"gone-config"}]}}`)
+	p.ExternalReferences = planExternalRefs(p)
+	problems, err := Preflight(ctx, c, p, PreflightOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var msgs []string
+	for _, pr := range problems {
+		if pr.Severity == SeverityError && strings.Contains(pr.Message, "image") { // the VPC is made up here
+			msgs = append(msgs, pr.Message)
+		}
+	}
+	all := strings.Join(msgs, "\n")
+	if len(msgs) != 2 || !strings.Contains(all, "custom image gone-image (used in domain DefaultUserSettings.JupyterLabAppSettings.CustomImages) does not exist") ||
+		!strings.Contains(all, "app image config gone-config (used in domain DefaultUserSettings.JupyterLabAppSettings.CustomImages) does not exist") {
+		t.Errorf("errors:\n%s\nwant exactly the missing image and app image config", all)
+	}
+}
