@@ -80,6 +80,10 @@
 //     answering Options.MaxDomains, MaxUserProfilesPerDomain, MaxSpacesPerDomain
 //     under names that say what they count (the quota codes are the emulator's own).
 //
+// SageMaker's CreateImage / DescribeImage and CreateAppImageConfig /
+// DescribeAppImageConfig (images.go) hold the custom images that CustomImages
+// settings name; image versions are not modelled.
+//
 // Options.Network decides what CreateDomain does with what it names:
 // NetworkLenient (the default, for the demo and tests that invent IDs) creates an
 // unknown VPC, subnet, security group or key on first use; NetworkStrict (`migrator
