@@ -1,40 +1,45 @@
 package main
 
 import (
+	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strconv"
+	"strings"
+	"sync/atomic"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"golang.org/x/term"
 
 	"github.com/studio-migrator/studio-migrator/internal/efs"
 	"github.com/studio-migrator/studio-migrator/internal/location"
+	"github.com/studio-migrator/studio-migrator/internal/logging"
 )
 
 // copyHomeOptions are the flags of `migrator copy-home`.
 type copyHomeOptions struct {
-	from, to     string
-	uid, gid     string
-	workers      int
+	from, to  string
+	uid, gid  string
+	workers   int
+	merge     bool
+	delete    bool
+	verify    bool
+	checksum  bool
+	keepSetID bool
+	report    string
+	output    string
+	progress  string
+
+	// SFTP
 	sftpSessions int
-	merge        bool
-	delete       bool
-	verify       bool
-	checksum     bool
-	keepSetID    bool
 	knownHosts   string
 	identities   []string
 	insecure     bool
-	report       string
-	progress     string
 }
 
 // AddFlags registers copy-home's flags.
@@ -44,17 +49,20 @@ func (o *copyHomeOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.uid, "uid", "", "new owner UID of every entry: the new profile's HomeEfsFileSystemUid (required, not 0)")
 	fs.StringVar(&o.gid, "gid", "", "group of every entry (default: keep each source entry's group)")
 	fs.IntVar(&o.workers, "workers", efs.DefaultWorkers, "entries copied at once (EFS pays milliseconds per operation: many in flight hide it)")
-	fs.IntVar(&o.sftpSessions, "sftp-sessions", 16, "SFTP sessions (sftp-server processes) per connection")
 	fs.BoolVar(&o.merge, "merge", false, "copy into a destination that already has content owned by another UID")
 	fs.BoolVar(&o.delete, "delete", false, "remove destination entries that are not in the source (default: leave them)")
-	fs.BoolVar(&o.verify, "verify", false, "compare source and destination after the copy; exit non-zero on any difference")
+	fs.BoolVar(&o.verify, "verify", false, "compare source and destination after the copy; exit 4 on any difference")
 	fs.BoolVar(&o.checksum, "checksum", false, "with --verify, also compare SHA-256 of every file")
 	fs.BoolVar(&o.keepSetID, "keep-setid", false, "keep setuid/setgid bits on files (default: strip and report them)")
+	fs.StringVar(&o.report, "report", "", `also write the full report as JSON to this file ("-": standard output, the summary then goes to stderr)`)
+	addOutputFlag(fs, &o.output, formatText, formatJSON)
+	fs.StringVar(&o.progress, "progress", progressAuto, "auto (bar on a terminal, log lines otherwise), bar, log or none; on stderr")
+
+	// SFTP
+	fs.IntVar(&o.sftpSessions, "sftp-sessions", 16, "SFTP sessions (sftp-server processes) per connection")
 	fs.StringVar(&o.knownHosts, "known-hosts", "", "known_hosts file for SFTP host keys (default ~/.ssh/known_hosts)")
 	fs.StringSliceVar(&o.identities, "identity", nil, "SSH private key file for SFTP (repeatable; the agent at $SSH_AUTH_SOCK is also used)")
 	fs.BoolVar(&o.insecure, "insecure-ignore-host-key", false, "DANGEROUS: accept any SFTP host key (anyone on the path can read and change the data)")
-	fs.StringVar(&o.report, "report", "", "write the copy (and verify) report as JSON to this file")
-	fs.StringVar(&o.progress, "progress", "auto", "auto (bar on a terminal, log lines otherwise), bar, log or none")
 }
 
 func newCopyHomeCommand(g *globalOptions) *cobra.Command {
@@ -74,7 +82,14 @@ moves only what differs (type, size, mtime, owner, mode) and removes leftovers.
 
 Either side may be a local directory or sftp://[user@]host[:port]/path on a host that
 mounts the EFS (as root, to be able to chown). Host keys are checked against
---known-hosts.`,
+--known-hosts. A local destination needs root (or CAP_CHOWN, CAP_FOWNER and
+CAP_DAC_OVERRIDE).
+
+Exit codes: 0 done, 2 bad flags, 4 --verify found differences, 5 some entries
+failed (listed), 130 interrupted (run the same command again to resume).`,
+		Example: `  migrator copy-home --from /mnt/old-efs/200001 --to /mnt/new-efs/200007 --uid 200007 --verify
+  migrator copy-home --from sftp://root@10.0.1.5/mnt/old-efs/200001 --to /mnt/new-efs/200007 --uid 200007
+  migrator copy-home --from /mnt/old-efs/200001 --to /mnt/new-efs/200007 --uid 200007 -o json > report.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runCopyHome(cmd.Context(), g, opts)
@@ -84,23 +99,39 @@ mounts the EFS (as root, to be able to chown). Host keys are checked against
 	return cmd
 }
 
-// copyHomeResult is what --report writes.
+// copyHomeResult is the JSON report (--output json, --report).
 type copyHomeResult struct {
-	Copy   *efs.CopyReport   `json:"copy,omitempty"`
-	Verify *efs.VerifyReport `json:"verify,omitempty"`
-	Error  string            `json:"error,omitempty"`
+	Copy   *copyReport   `json:"copy,omitempty"`
+	Verify *verifyReport `json:"verify,omitempty"`
+	Error  string        `json:"error,omitempty"`
+}
+
+// copyReport is efs.CopyReport with its duration in seconds: efs encodes a
+// time.Duration as nanoseconds, which nobody reading a report expects.
+type copyReport struct {
+	*efs.CopyReport
+	// Elapsed hides the embedded nanosecond field (a nil pointer is omitted).
+	Elapsed        *struct{} `json:"elapsed,omitempty"`
+	ElapsedSeconds float64   `json:"elapsedSeconds"`
+}
+
+// verifyReport is efs.VerifyReport with its duration in seconds.
+type verifyReport struct {
+	*efs.VerifyReport
+	Elapsed        *struct{} `json:"elapsed,omitempty"`
+	ElapsedSeconds float64   `json:"elapsedSeconds"`
 }
 
 func parseUID(flag, s string, required bool) (*uint32, error) {
 	if s == "" {
 		if required {
-			return nil, fmt.Errorf("--%s is required", flag)
+			return nil, usageErrorf("--%s is required", flag)
 		}
 		return nil, nil
 	}
 	n, err := strconv.ParseUint(s, 10, 32)
 	if err != nil {
-		return nil, fmt.Errorf("--%s %q: not a number", flag, s)
+		return nil, usageErrorf("--%s %q: not a number", flag, s)
 	}
 	v := uint32(n)
 	return &v, nil
@@ -108,11 +139,11 @@ func parseUID(flag, s string, required bool) (*uint32, error) {
 
 func (o *copyHomeOptions) parseLocation(flag, s string) (location.Location, error) {
 	if s == "" {
-		return location.Location{}, fmt.Errorf("--%s is required", flag)
+		return location.Location{}, usageErrorf("--%s is required", flag)
 	}
 	l, err := location.Parse(s)
 	if err != nil {
-		return location.Location{}, fmt.Errorf("--%s: %w", flag, err)
+		return location.Location{}, withExit(exitUsage, fmt.Errorf("--%s: %w", flag, err))
 	}
 	return l, nil
 }
@@ -128,6 +159,32 @@ func (o *copyHomeOptions) locationOptions(g *globalOptions) location.Options {
 	}
 }
 
+// chownCapabilities are what writing a home owned by another UID takes: CAP_CHOWN to
+// give entries away, CAP_FOWNER to set modes and times on them afterwards,
+// CAP_DAC_OVERRIDE to create entries in directories the new UID owns.
+const chownCapabilities = 1<<0 | 1<<1 | 1<<3
+
+// canChown reports whether this process can re-own files: it is root or holds the
+// capabilities above (read from /proc/self/status).
+func canChown() bool {
+	if os.Geteuid() == 0 {
+		return true
+	}
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "CapEff:"); ok {
+			caps, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			return err == nil && caps&chownCapabilities == chownCapabilities
+		}
+	}
+	return false
+}
+
 // runCopyHome copies --from to --to; tests call it directly.
 func runCopyHome(ctx context.Context, g *globalOptions, opts *copyHomeOptions) (err error) {
 	uid, err := parseUID("uid", opts.uid, true)
@@ -135,7 +192,7 @@ func runCopyHome(ctx context.Context, g *globalOptions, opts *copyHomeOptions) (
 		return err
 	}
 	if *uid == 0 {
-		return errors.New("--uid 0: refusing to give a home directory to root; use the new profile's UID")
+		return usageErrorf("--uid 0: refusing to give a home directory to root; use the new profile's UID")
 	}
 	gid, err := parseUID("gid", opts.gid, false)
 	if err != nil {
@@ -150,15 +207,24 @@ func runCopyHome(ctx context.Context, g *globalOptions, opts *copyHomeOptions) (
 		return err
 	}
 	if location.Overlap(from, to) {
-		return fmt.Errorf("--from %s and --to %s overlap: one must not be inside the other", from, to)
+		return usageErrorf("--from %s and --to %s overlap: one must not be inside the other", from, to)
 	}
-	switch opts.progress {
-	case "auto", "bar", "log", "none":
-	default:
-		return fmt.Errorf("--progress %q: want auto, bar, log or none", opts.progress)
+	if err := checkProgress(opts.progress); err != nil {
+		return err
+	}
+	if err := checkFormat(opts.output, formatText, formatJSON); err != nil {
+		return err
 	}
 	if opts.workers <= 0 {
-		return fmt.Errorf("--workers %d: want at least 1", opts.workers)
+		return usageErrorf("--workers %d: want at least 1", opts.workers)
+	}
+	if opts.sftpSessions <= 0 {
+		return usageErrorf("--sftp-sessions %d: want at least 1", opts.sftpSessions)
+	}
+	// Said before anything is opened or created: without it every entry fails with
+	// "operation not permitted" and an empty mode-0700 home is left behind.
+	if !to.IsSFTP() && !canChown() {
+		return fmt.Errorf("copy-home re-owns every entry to --uid %d, which needs root (or CAP_CHOWN, CAP_FOWNER and CAP_DAC_OVERRIDE): run it with sudo", *uid)
 	}
 	if opts.insecure && (from.IsSFTP() || to.IsSFTP()) {
 		fmt.Fprintln(g.stderr, "WARNING: --insecure-ignore-host-key: the SFTP host key is NOT verified; anyone on the network path can impersonate the host and read or change the data.")
@@ -167,17 +233,33 @@ func runCopyHome(ctx context.Context, g *globalOptions, opts *copyHomeOptions) (
 		g.log.Warn("--checksum has no effect without --verify")
 	}
 
-	result := &copyHomeResult{}
-	if opts.report != "" {
-		defer func() {
-			if err != nil {
-				result.Error = err.Error()
-			}
-			if werr := writeJSON(opts.report, result); werr != nil && err == nil {
-				err = werr
-			}
-		}()
+	// With JSON on stdout, the human summary goes to stderr.
+	jsonOut := opts.output == formatJSON || opts.report == "-"
+	summary := g.stdout
+	if jsonOut {
+		summary = g.stderr
 	}
+	result := &copyHomeResult{}
+	defer func() {
+		if err != nil {
+			result.Error = errorMessage(err)
+		}
+		b, jerr := marshalJSON(result)
+		if jerr != nil {
+			jerr = fmt.Errorf("encoding the report: %w", jerr)
+		}
+		if jerr == nil && jsonOut {
+			_, jerr = g.stdout.Write(b)
+		}
+		if jerr == nil && opts.report != "" && opts.report != "-" {
+			if jerr = writeOutput(g.stdout, opts.report, b); jerr != nil {
+				jerr = fmt.Errorf("writing the report: %w", jerr)
+			}
+		}
+		if jerr != nil && err == nil {
+			err = jerr
+		}
+	}()
 
 	lopts := opts.locationOptions(g)
 	src, err := location.Open(ctx, from, lopts)
@@ -185,15 +267,16 @@ func runCopyHome(ctx context.Context, g *globalOptions, opts *copyHomeOptions) (
 		return fmt.Errorf("opening source %s: %w", from, err)
 	}
 	defer src.Close()
-	if inf, err := src.Lstat(ctx, "."); err != nil || !inf.Mode.IsDir() {
-		return fmt.Errorf("source %s is not a directory: %v", from, err)
+	inf, err := src.Lstat(ctx, ".")
+	if err != nil {
+		return fmt.Errorf("source %s: %w", from, err)
 	}
-
-	gidFor := uint32(0)
+	if !inf.Mode.IsDir() {
+		return fmt.Errorf("source %s is not a directory", from)
+	}
+	gidFor := inf.GID
 	if gid != nil {
 		gidFor = *gid
-	} else if inf, err := src.Lstat(ctx, "."); err == nil {
-		gidFor = inf.GID
 	}
 	parentLoc, name := to.Parent()
 	parent, err := location.Open(ctx, parentLoc, lopts)
@@ -203,10 +286,7 @@ func runCopyHome(ctx context.Context, g *globalOptions, opts *copyHomeOptions) (
 	err = efs.PrepareDest(ctx, parent, name, *uid, gidFor, opts.merge)
 	parent.Close()
 	if err != nil {
-		if errors.Is(err, efs.ErrDestinationInUse) {
-			return fmt.Errorf("%w; pass --merge to copy into it anyway", err)
-		}
-		return err
+		return mergeHint(err)
 	}
 	dst, err := location.Open(ctx, to, lopts)
 	if err != nil {
@@ -214,42 +294,27 @@ func runCopyHome(ctx context.Context, g *globalOptions, opts *copyHomeOptions) (
 	}
 	defer dst.Close()
 
-	pr, stop := newProgress(g, opts.progress)
+	mode := resolveProgress(opts.progress, g.stderr)
+	prog := startCopyProgress(ctx, g, mode, src)
 	rep, cerr := efs.Copy(ctx, src, dst, efs.CopyOptions{
 		UID:       *uid,
 		GID:       gid,
 		Workers:   opts.workers,
 		KeepSetID: opts.keepSetID,
 		Delete:    opts.delete,
-		Progress:  pr,
-		Logger:    g.log,
+		Progress:  prog,
+		Logger:    prog.log,
 		ProgressInterval: func() time.Duration {
-			if opts.progress == "log" || opts.progress == "auto" && !isTerminal(g.stderr) {
+			if mode == progressLog {
 				return 5 * time.Second
 			}
 			return 200 * time.Millisecond
 		}(),
 	})
-	stop()
-	result.Copy = rep
+	prog.stop()
 	if rep != nil {
-		fmt.Fprintf(g.stdout, "copy-home %s -> %s: files=%d dirs=%d symlinks=%d hardlinks=%d bytes=%d copied=%d copied-bytes=%d "+
-			"skipped-unchanged=%d metadata-fixed=%d stripped-setid=%d skipped-special=%d temp-removed=%d extra=%d deleted=%d errors=%d elapsed=%s\n",
-			from, to, rep.Files, rep.Dirs, rep.Symlinks, rep.Hardlinks, rep.Bytes, rep.Copied, rep.CopiedBytes,
-			rep.Unchanged, rep.MetadataFixed, rep.StrippedSetID, rep.Specials, rep.TempRemoved, rep.Extra, rep.Deleted,
-			rep.Errors, rep.Elapsed.Round(time.Millisecond))
-		for _, l := range rep.Limitations {
-			fmt.Fprintf(g.stdout, "  limitation: %s\n", l)
-		}
-		for _, p := range rep.StrippedSetIDPaths {
-			fmt.Fprintf(g.stdout, "  setuid/setgid stripped: %q\n", p)
-		}
-		for _, p := range rep.SpecialsPaths {
-			fmt.Fprintf(g.stdout, "  special file skipped: %q\n", p)
-		}
-		for _, e := range rep.ErrorList {
-			fmt.Fprintf(g.stdout, "  error: %q: %s: %s\n", e.Path, e.Op, e.Err)
-		}
+		result.Copy = &copyReport{CopyReport: rep, ElapsedSeconds: rep.Elapsed.Seconds()}
+		printCopySummary(summary, from.String(), to.String(), rep)
 	}
 	if cerr != nil {
 		return cerr
@@ -261,72 +326,182 @@ func runCopyHome(ctx context.Context, g *globalOptions, opts *copyHomeOptions) (
 		UID: *uid, GID: gid, KeepSetID: opts.keepSetID, Checksum: opts.checksum,
 		Workers: opts.workers, MaxDifferences: 1000, Logger: g.log,
 	})
-	result.Verify = vrep
 	if vrep != nil {
-		fmt.Fprintf(g.stdout, "verify: files=%d dirs=%d symlinks=%d bytes=%d checksummed=%d extra=%d differences=%d elapsed=%s\n",
-			vrep.Files, vrep.Dirs, vrep.Symlinks, vrep.Bytes, vrep.Checksummed, vrep.Extra, vrep.Differences,
-			vrep.Elapsed.Round(time.Millisecond))
-		for _, d := range vrep.List {
-			fmt.Fprintf(g.stdout, "  difference: %q %s: want %q, got %q\n", d.Path, d.What, d.Want, d.Got)
-		}
+		result.Verify = &verifyReport{VerifyReport: vrep, ElapsedSeconds: vrep.Elapsed.Seconds()}
+		printVerifySummary(summary, vrep)
 	}
 	return verr
 }
 
-func writeJSON(file string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encoding report: %w", err)
+// mergeHint makes PrepareDest's "destination in use" error name the flag, once:
+// efs says "use merge" in its own words, the CLI user needs "--merge".
+func mergeHint(err error) error {
+	if !errors.Is(err, efs.ErrDestinationInUse) {
+		return err
 	}
-	if err := os.WriteFile(file, append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("writing report: %w", err)
+	msg := strings.Replace(err.Error(), "(use merge to copy into it anyway)", "(pass --merge to copy into it anyway)", 1)
+	if !strings.Contains(msg, "--merge") {
+		msg += "; pass --merge to copy into it anyway"
 	}
-	return nil
+	return &messageError{msg: msg, err: err}
 }
 
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
+// messageError rewords an error and keeps its chain for errors.Is.
+type messageError struct {
+	msg string
+	err error
 }
 
-// newProgress draws a bar on a terminal and logs plain lines otherwise. stop ends it.
-func newProgress(g *globalOptions, mode string) (efs.Reporter, func()) {
-	if mode == "auto" {
-		mode = "log"
-		if isTerminal(g.stderr) {
-			mode = "bar"
+func (e *messageError) Error() string { return e.msg }
+func (e *messageError) Unwrap() error { return e.err }
+
+// plural is "1 file", "2 files".
+func plural(n int64, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+// printCopySummary prints the one-line human summary, then one line per thing to
+// look at. Files, dirs and symlinks are what the source holds; "wrote" counts the
+// files and symlinks written by this run (so it may exceed the files), "hardlinks
+// made" the names linked by this run (0 on a rerun that finds them in place).
+func printCopySummary(w io.Writer, from, to string, r *efs.CopyReport) {
+	fmt.Fprintf(w, "copy-home %s -> %s: %s, %s, %s, %s in %s; wrote %s (%s), %s made, %d already in place, %d metadata fixed, %d special skipped, %s\n",
+		from, to, plural(r.Files, "file", "files"), plural(r.Dirs, "dir", "dirs"), plural(r.Symlinks, "symlink", "symlinks"),
+		mib(r.Bytes), seconds(r.Elapsed),
+		plural(r.Copied, "file or symlink", "files and symlinks"), mib(r.CopiedBytes),
+		plural(r.Hardlinks, "hardlink", "hardlinks"), r.Unchanged, r.MetadataFixed, r.Specials,
+		plural(r.Errors, "error", "errors"))
+	if r.StrippedSetID > 0 {
+		fmt.Fprintf(w, "  setuid/setgid stripped from %s\n", plural(r.StrippedSetID, "file", "files"))
+	}
+	if r.TempRemoved > 0 || r.Extra > 0 || r.Deleted > 0 {
+		fmt.Fprintf(w, "  %d leftover temporary files removed; %d entries only in the destination (%d deleted)\n", r.TempRemoved, r.Extra, r.Deleted)
+	}
+	for _, l := range r.Limitations {
+		fmt.Fprintf(w, "  limitation: %s\n", l)
+	}
+	for _, p := range r.StrippedSetIDPaths {
+		fmt.Fprintf(w, "  setuid/setgid stripped: %q\n", p)
+	}
+	for _, p := range r.SpecialsPaths {
+		fmt.Fprintf(w, "  special file skipped: %q\n", p)
+	}
+	for _, e := range r.ErrorList {
+		fmt.Fprintf(w, "  error: %q: %s: %s\n", e.Path, e.Op, e.Err)
+	}
+}
+
+func printVerifySummary(w io.Writer, r *efs.VerifyReport) {
+	fmt.Fprintf(w, "verify: %s, %s, %s, %s in %s; %d checksummed, %d only in the destination, %s\n",
+		plural(r.Files, "file", "files"), plural(r.Dirs, "dir", "dirs"), plural(r.Symlinks, "symlink", "symlinks"),
+		mib(r.Bytes), seconds(r.Elapsed), r.Checksummed, r.Extra, plural(r.Differences, "difference", "differences"))
+	for _, d := range r.List {
+		fmt.Fprintf(w, "  difference: %q %s: want %q, got %q\n", d.Path, d.What, d.Want, d.Got)
+	}
+}
+
+// copyProgress feeds a copy's progress to a bar or to log lines, with totals counted
+// alongside the copy (efs.Count) so both can show percent and ETA.
+type copyProgress struct {
+	efs.Reporter
+	// log is the logger to use while the bar is up: it clears the bar for each line.
+	log  *slog.Logger
+	stop func()
+}
+
+// countWait is how long a copy with a bar waits for the count before it starts: a
+// home directory is counted in well under that, so its bar has totals from the
+// start; a huge tree starts copying after it and gets its totals when the count ends.
+const countWait = 2 * time.Second
+
+func startCopyProgress(ctx context.Context, g *globalOptions, mode string, src efs.FS) *copyProgress {
+	if mode == progressNone {
+		return &copyProgress{Reporter: efs.NopReporter, log: g.log, stop: func() {}}
+	}
+	var (
+		totals atomic.Pointer[efs.Totals]
+		last   atomic.Pointer[efs.Progress]
+		bar    *bytesBar
+		log    = g.log
+	)
+	status := func(p efs.Progress) string {
+		if t := totals.Load(); t != nil {
+			return fmt.Sprintf("%d/%d files", p.Files, t.Files)
+		}
+		return fmt.Sprintf("%d files", p.Files)
+	}
+	if mode == progressBar {
+		bar = newBytesBar(g.stderr, "copying")
+		if l, err := logging.New(bar.LogWriter(), g.logFormat, g.logLevel); err == nil {
+			log = l
 		}
 	}
-	switch mode {
-	case "bar":
-		bar := progressbar.NewOptions64(-1,
-			progressbar.OptionSetWriter(g.stderr),
-			progressbar.OptionShowBytes(true),
-			progressbar.OptionSetDescription("copying"),
-			progressbar.OptionSpinnerType(14),
-			progressbar.OptionThrottle(100*time.Millisecond),
-			progressbar.OptionClearOnFinish(),
-		)
-		return efs.ReporterFunc(func(p efs.Progress) {
+	cctx, cancel := context.WithCancel(ctx)
+	counted := make(chan struct{})
+	go func() {
+		defer close(counted)
+		t, err := efs.Count(cctx, src, 0)
+		if err != nil {
+			if cctx.Err() == nil {
+				g.log.Debug("counting the source for progress", "error", err)
+			}
+			return
+		}
+		totals.Store(&t)
+		if bar != nil {
+			var p efs.Progress
+			if l := last.Load(); l != nil {
+				p = *l
+			}
+			bar.SetTotal(t.Bytes)
+			bar.Set(p.Bytes, status(p))
+		}
+	}()
+	if bar != nil {
+		// Only a bar waits: log lines have their first report seconds away, and
+		// an unattended copy (a benchmark, a job) should not start later.
+		select {
+		case <-counted:
+		case <-time.After(countWait):
+		case <-ctx.Done():
+		}
+	}
+	stop := func() {
+		cancel()
+		<-counted
+		if bar != nil {
+			bar.Finish()
+		}
+	}
+	if bar != nil {
+		return &copyProgress{Reporter: efs.ReporterFunc(func(p efs.Progress) {
 			if p.Done {
 				// Clear the bar before Copy logs its summary, or the log line lands
-				// on the bar's line. Finish is idempotent, so stop may call it again.
-				_ = bar.Finish()
+				// on the bar's line. Finish is idempotent.
+				bar.Finish()
 				return
 			}
-			bar.Describe(fmt.Sprintf("%d files (%d unchanged), %.0f files/s", p.Files, p.Unchanged, p.FilesPerSec))
-			_ = bar.Set64(p.CopiedBytes)
-		}), func() { _ = bar.Finish() }
-	case "none":
-		return efs.NopReporter, func() {}
-	default:
-		return efs.ReporterFunc(func(p efs.Progress) {
-			if p.Done {
-				return // the summary line follows
-			}
-			g.log.Info("copy progress", "entries", p.Entries, "files", p.Files, "bytes", p.Bytes,
-				"copied_bytes", p.CopiedBytes, "unchanged", p.Unchanged, "errors", p.Errors,
-				"files_per_sec", int64(p.FilesPerSec), "bytes_per_sec", int64(p.BytesPerSec))
-		}), func() {}
+			last.Store(&p)
+			bar.Set(p.Bytes, status(p))
+		}), log: log, stop: stop}
 	}
+	return &copyProgress{Reporter: efs.ReporterFunc(func(p efs.Progress) {
+		if p.Done {
+			return // the summary line follows
+		}
+		attrs := []any{"files", p.Files, "bytes", p.Bytes, "copied_bytes", p.CopiedBytes,
+			"unchanged", p.Unchanged, "errors", p.Errors, "files_per_sec", int64(p.FilesPerSec),
+			"bytes_per_sec", int64(p.BytesPerSec), "elapsed_seconds", int64(p.Elapsed.Seconds())}
+		if t := totals.Load(); t != nil && t.Bytes > 0 {
+			pct := min(100*float64(p.Bytes)/float64(t.Bytes), 100)
+			attrs = append(attrs, "total_files", t.Files, "total_bytes", t.Bytes, "percent", int(pct))
+			if rate := float64(p.Bytes) / p.Elapsed.Seconds(); rate > 0 && p.Bytes < t.Bytes {
+				attrs = append(attrs, "eta_seconds", int64(float64(t.Bytes-p.Bytes)/rate))
+			}
+		}
+		g.log.Info("copy progress", attrs...)
+	}), log: log, stop: stop}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -96,7 +97,7 @@ func TestCopyHomeLocal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"files=50", "dirs=10", "symlinks=1", "skipped-special=1", "errors=0", "differences=0"} {
+	for _, want := range []string{": 50 files, 10 dirs, 1 symlink, 340 B in ", "1 special skipped, 0 errors", "0 differences"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("summary lacks %q", want)
 		}
@@ -127,7 +128,7 @@ func TestCopyHomeLocal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out, " copied=0 ") || !strings.Contains(out, "skipped-unchanged=61") {
+	if !strings.Contains(out, "wrote 0 files and symlinks (0.00 MiB), 0 hardlinks made") || !strings.Contains(out, "61 already in place") {
 		t.Errorf("rerun summary: %s", out)
 	}
 }
@@ -177,6 +178,9 @@ func TestCopyHomeRefusesBadInput(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err %v, want one mentioning %q", err, tc.want)
 			}
+			if n := strings.Count(err.Error(), "merge"); n > 1 {
+				t.Errorf("merge hint given %d times: %v", n, err)
+			}
 			if after := snapshot(); after != before {
 				t.Errorf("destination changed:\n%s\nwas:\n%s", after, before)
 			}
@@ -217,7 +221,7 @@ func TestCopyHomeUnknownHostKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out, "differences=0") || ownerOf(t, filepath.Join(srv.Dir(), "200007", "d01", "f0001")) != 200007 {
+	if !strings.Contains(out, "0 differences") || ownerOf(t, filepath.Join(srv.Dir(), "200007", "d01", "f0001")) != 200007 {
 		t.Errorf("copy over sftp: %s", out)
 	}
 }
@@ -264,7 +268,7 @@ func TestCopyHomeSurvivesSIGKILL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out, "differences=0") || !strings.Contains(out, "errors=0") {
+	if !strings.Contains(out, "0 differences") || !strings.Contains(out, "0 errors") {
 		t.Errorf("rerun: %s", out)
 	}
 	assertTempFree(t, to)
@@ -293,5 +297,112 @@ func TestCopyHomeRefusesOverlapThroughSymlink(t *testing.T) {
 		if _, err := os.Lstat(filepath.Join(src, d, "x")); err == nil {
 			t.Errorf("destination made inside the source: %s/x", d)
 		}
+	}
+}
+
+// startMigrator starts this test binary as `migrator args...` (see TestMain).
+func startMigrator(t *testing.T, bin string, cred *syscall.Credential, args ...string) (*exec.Cmd, *strings.Builder, *strings.Builder) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "MIGRATOR_TEST_RUN_MAIN=1")
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if cred != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd, &stdout, &stderr
+}
+
+func exitStatus(err error) int {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		return -1
+	}
+	return 0
+}
+
+// TestCopyHomeNeedsRoot: as an ordinary user, copy-home says up front that it
+// needs root, before it creates anything (it used to leave an empty mode-0700
+// home behind and fail on every entry with "operation not permitted").
+func TestCopyHomeNeedsRoot(t *testing.T) {
+	testutil.RequireRoot(t) // to build the tree and switch to another user
+	base, err := os.MkdirTemp("", "copyhome-nonroot-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	if err := os.Chmod(base, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// The test binary, where an ordinary user can run it.
+	bin := filepath.Join(base, "migrator")
+	data, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(base, "old", "200001")
+	homeTree(t, src, 3)
+	if err := os.Chmod(filepath.Join(base, "old"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	newRoot := filepath.Join(base, "new")
+	if err := os.Mkdir(newRoot, 0o777); err != nil { // writable by anyone: only the check can stop it
+		t.Fatal(err)
+	}
+	if err := os.Chmod(newRoot, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	cmd, stdout, stderr := startMigrator(t, bin, &syscall.Credential{Uid: 65534, Gid: 65534},
+		"copy-home", "--from", src, "--to", filepath.Join(newRoot, "200007"), "--uid", "200007", "--progress", "none")
+	code := exitStatus(cmd.Wait())
+	t.Logf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	if code != exitFatal || !strings.Contains(stderr.String(), "needs root (or CAP_CHOWN") {
+		t.Errorf("as uid 65534: exit %d, want %d and a message that it needs root", code, exitFatal)
+	}
+	if entries, _ := os.ReadDir(newRoot); len(entries) != 0 {
+		t.Errorf("left behind in the destination: %v", entries)
+	}
+}
+
+// TestCopyHomeInterrupted: Ctrl-C stops the copy with exit 130 and says how to
+// resume; the rerun finishes it.
+func TestCopyHomeInterrupted(t *testing.T) {
+	base := t.TempDir()
+	src, to := filepath.Join(base, "old", "200001"), filepath.Join(base, "new", "200007")
+	const n = 1500
+	homeTree(t, src, n)
+	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd, _, stderr := startMigrator(t, os.Args[0], nil, "copy-home", "--from", src, "--to", to, "--uid", "200007", "--workers", "1", "--progress", "none")
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if entries, _ := os.ReadDir(filepath.Join(to, "d00")); len(entries) > 5 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cmd.Process.Signal(os.Interrupt)
+	code := exitStatus(<-done)
+	if code == 0 {
+		t.Skip("the copy finished before the signal")
+	}
+	if code != exitInterrupted || !strings.Contains(stderr.String(), "interrupted; run the same command again to resume") {
+		t.Errorf("exit %d, want %d and how to resume:\n%s", code, exitInterrupted, stderr)
+	}
+	out, err := copyHome(t, "--from", src, "--to", to, "--uid", "200007", "--verify", "--progress", "none")
+	if err != nil || !strings.Contains(out, "0 differences") {
+		t.Errorf("rerun: %v\n%s", err, out)
 	}
 }

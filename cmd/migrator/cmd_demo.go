@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"time"
@@ -22,7 +21,8 @@ type demoOptions struct {
 	throttleRate float64
 	readyAfter   time.Duration
 	seed         int64
-	jsonReport   bool
+	output       string
+	jsonReport   bool // --json, deprecated for --output json
 }
 
 // AddFlags registers the demo's flags.
@@ -33,7 +33,9 @@ func (o *demoOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.Float64Var(&o.throttleRate, "throttle-rate", 0.1, "share of API calls the emulator answers with ThrottlingException (0..1)")
 	fs.DurationVar(&o.readyAfter, "ready-after", 200*time.Millisecond, "how long emulated resources stay Pending")
 	fs.Int64Var(&o.seed, "seed", 1, "seed for the generated homes, IDs and throttling")
+	addOutputFlag(fs, &o.output, formatText, formatJSON)
 	fs.BoolVar(&o.jsonReport, "json", false, "print the report as JSON instead of the narrative")
+	_ = fs.MarkDeprecated("json", "use --output json")
 }
 
 func newDemoCommand(g *globalOptions) *cobra.Command {
@@ -46,6 +48,9 @@ emulator runs in process and local folders stand in for each domain's EFS. The d
 builds an old domain whose homes hold files, then snapshots it, plans a move to a new
 VPC, applies the plan, copies every home to its new UID, verifies it and reports.
 It needs root, to re-own files to the new UIDs.`,
+		Example: `  sudo go run ./cmd/migrator demo
+  migrator demo --keep --files-per-home 1000
+  migrator demo --throttle-rate 0 -o json > demo-report.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runDemo(cmd.Context(), g, opts)
@@ -56,8 +61,17 @@ It needs root, to re-own files to the new UIDs.`,
 }
 
 func runDemo(ctx context.Context, g *globalOptions, opts *demoOptions) error {
+	if opts.jsonReport {
+		opts.output = formatJSON
+	}
+	if err := checkFormat(opts.output, formatText, formatJSON); err != nil {
+		return err
+	}
 	if opts.throttleRate < 0 || opts.throttleRate > 1 {
-		return fmt.Errorf("--throttle-rate %v: want a share between 0 and 1", opts.throttleRate)
+		return usageErrorf("--throttle-rate %v: want a share between 0 and 1", opts.throttleRate)
+	}
+	if opts.filesPerHome < 1 {
+		return usageErrorf("--files-per-home %d: want at least 1", opts.filesPerHome)
 	}
 	log := g.log
 	if g.logLevel == "" && os.Getenv(logging.EnvLevel) == "" {
@@ -79,17 +93,15 @@ func runDemo(ctx context.Context, g *globalOptions, opts *demoOptions) error {
 	if opts.throttleRate == 0 {
 		o.ThrottleRate = -1 // Options treats 0 as "default"; the flag's 0 means none
 	}
-	if !opts.jsonReport {
+	if opts.output == formatText {
 		o.Out = g.stdout
 	}
 	rep, err := demo.Run(ctx, o)
 	if err != nil {
 		return err
 	}
-	if opts.jsonReport {
-		enc := json.NewEncoder(g.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
+	if opts.output == formatJSON {
+		return writeJSON(g.stdout, rep)
 	}
 	if opts.keep || opts.dir != "" {
 		fmt.Fprintf(g.stdout, "\nThe emulated EFS volumes and the snapshot are in %s\n", rep.Dir)

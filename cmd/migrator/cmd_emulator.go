@@ -51,6 +51,8 @@ func newEmulatorCommand(g *globalOptions) *cobra.Command {
 Studio lifecycle configurations, tags), plus the SSO admin and Identity Store calls
 Identity Center domains need, over the real AWS JSON 1.1 protocol. Point any AWS client
 at it with --endpoint-url; any credentials are accepted. State lives in memory only.`,
+		Example: `  migrator emulator --listen 127.0.0.1:4566 --efs-root /tmp/efs
+  migrator emulator --listen 127.0.0.1:0 --throttle-rate 0.1 --sso-user alice --sso-user bob`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runEmulator(cmd.Context(), g, opts)
@@ -63,7 +65,7 @@ at it with --endpoint-url; any credentials are accepted. State lives in memory o
 // runEmulator serves until ctx is done (SIGINT/SIGTERM in main).
 func runEmulator(ctx context.Context, g *globalOptions, opts *emulatorOptions) error {
 	if opts.throttleRate < 0 || opts.throttleRate > 1 {
-		return fmt.Errorf("--throttle-rate %v: want a share between 0 and 1", opts.throttleRate)
+		return usageErrorf("--throttle-rate %v: want a share between 0 and 1", opts.throttleRate)
 	}
 	ln, err := net.Listen("tcp", opts.listen)
 	if err != nil {

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"os"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -26,7 +24,7 @@ type iamPolicyOptions struct {
 
 // AddFlags registers the iam-policy flags.
 func (o *iamPolicyOptions) AddFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&o.snapshot, "snapshot", "", "snapshot file written by 'migrator snapshot' (required)")
+	fs.StringVar(&o.snapshot, "snapshot", "", `snapshot file written by 'migrator snapshot' ("-": standard input; required)`)
 	fs.StringVar(&o.newDomainID, "new-domain-id", "", "ID of the new domain once it exists (default: scope the new domain by the job tag "+studio.JobTagKey+")")
 	fs.StringVar(&o.newAuthMode, "new-auth-mode", "", "auth mode of the new domain when the plan changes it (IAM or SSO)")
 	fs.StringVar(&o.s3Bucket, "s3-bucket", "", "bucket of the S3 backups (S3 path)")
@@ -46,6 +44,9 @@ func newIAMPolicyCommand(g *globalOptions) *cobra.Command {
 scoped to the old domain and to resources tagged with ` + studio.JobTagKey + ` (the new
 domain's ID is not known before it is created), iam:PassRole for the execution roles the
 snapshot names only, and, as asked, Identity Center, S3 and EFS access.`,
+		Example: `  migrator iam-policy --snapshot snap.json --efs-file-system-id fs-0fedcba9876543210 > policy.json
+  migrator iam-policy --snapshot snap.json --new-auth-mode SSO --s3-bucket backups --s3-prefix studio
+  migrator snapshot --domain d-xxxxxxxxxxxx | migrator iam-policy --snapshot -`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runIAMPolicy(cmd.Context(), g, opts)
@@ -57,24 +58,19 @@ snapshot names only, and, as asked, Identity Center, S3 and EFS access.`,
 
 func runIAMPolicy(_ context.Context, g *globalOptions, opts *iamPolicyOptions) error {
 	if opts.snapshot == "" {
-		return fmt.Errorf("iam-policy: --snapshot is required")
+		return usageErrorf("--snapshot is required")
 	}
 	if opts.s3Prefix != "" && opts.s3Bucket == "" {
-		return fmt.Errorf("iam-policy: --s3-prefix needs --s3-bucket")
+		return usageErrorf("--s3-prefix needs --s3-bucket")
 	}
 	switch opts.newAuthMode {
 	case "", "IAM", "SSO":
 	default:
-		return fmt.Errorf("iam-policy: --new-auth-mode %q: want IAM or SSO", opts.newAuthMode)
+		return usageErrorf("--new-auth-mode %q: want IAM or SSO", opts.newAuthMode)
 	}
-	f, err := os.Open(opts.snapshot)
+	s, err := readSnapshotFile(g, opts.snapshot)
 	if err != nil {
-		return fmt.Errorf("iam-policy: %w", err)
-	}
-	defer f.Close()
-	s, err := studio.ReadSnapshot(f)
-	if err != nil {
-		return fmt.Errorf("iam-policy: reading %s: %w", opts.snapshot, err)
+		return err
 	}
 	ps, err := studio.IAMPolicies(s, studio.IAMPolicyOptions{
 		NewDomainID:      opts.newDomainID,

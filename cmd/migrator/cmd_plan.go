@@ -2,10 +2,7 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"os"
 	"slices"
 	"strings"
 
@@ -18,7 +15,9 @@ import (
 
 // planOptions are the flags of `migrator plan`.
 type planOptions struct {
-	aws          awsconfig.Options // planning calls no AWS API; --live reads the account
+	// Only --region is offered: planning calls no AWS API, so --profile and
+	// --endpoint-url would be accepted and ignored.
+	aws          awsconfig.Options
 	snapshotFile string
 	userMapping  string
 	output       string
@@ -27,11 +26,11 @@ type planOptions struct {
 	recreateLCCs bool
 }
 
-// AddFlags registers the plan flags, the overrides and the AWS ones.
+// AddFlags registers the plan flags, the overrides and --region.
 func (o *planOptions) AddFlags(fs *pflag.FlagSet) {
-	o.aws.AddFlags(fs)
+	o.aws.AddRegionFlag(fs)
 	fs.StringVar(&o.snapshotFile, "snapshot", "", `snapshot file written by 'migrator snapshot' ("-": standard input)`)
-	fs.StringVar(&o.output, "output", "text", "text or json")
+	addOutputFlag(fs, &o.output, formatText, formatJSON)
 	fs.StringVar(&o.overrides.DomainName, "domain-name", "", "name of the new domain (default: the old name)")
 	fs.StringVar(&o.overrides.VpcID, "vpc-id", "", "VPC of the new domain (needs --subnet-ids and, if the old domain names any, --security-group-ids)")
 	fs.StringSliceVar(&o.overrides.SubnetIDs, "subnet-ids", nil, "subnets of the new domain, comma-separated")
@@ -39,9 +38,12 @@ func (o *planOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.overrides.KmsKeyID, "kms-key-id", "", "KMS key (ARN, key ID or alias) for the new domain's EFS")
 	fs.StringVar(&o.overrides.AppNetworkAccessType, "app-network-access-type", "", "PublicInternetOnly or VpcOnly")
 	fs.StringVar(&o.overrides.AuthMode, "auth-mode", "", "IAM or SSO (IAM Identity Center); switching to SSO needs --user-mapping")
-	fs.StringVar(&o.userMapping, "user-mapping", "", `CSV file of "profile,ssoUserName" lines: the Identity Center user of each profile`)
-	fs.BoolVar(&o.live, "live", false, "also check the plan against the account (read-only): VPC, subnets, security groups, KMS key, roles, quotas, Identity Center users, lifecycle configurations and images (uses --region, --profile, --endpoint-url)")
+	fs.StringVar(&o.userMapping, "user-mapping", "", `CSV file of "profile,ssoUserName" lines: the Identity Center user of each profile ("-": standard input)`)
+	// --live (issue 10): the preflight reads the target account.
+	fs.BoolVar(&o.live, "live", false, "also check the plan against the target account, read-only: VPC, subnets, security groups, KMS key, roles, quotas, Identity Center users, lifecycle configurations and images")
 	fs.BoolVar(&o.recreateLCCs, "recreate-lccs", false, "with --live: lifecycle configurations missing in the target will be recreated from the snapshot's content (a warning, not an error)")
+	fs.StringVar(&o.aws.Profile, "profile", "", "with --live: shared config profile (default: AWS_PROFILE or default)")
+	fs.StringVar(&o.aws.EndpointURL, "endpoint-url", "", "with --live: endpoint for every AWS API call, e.g. the emulator's http://127.0.0.1:PORT")
 }
 
 func newPlanCommand(g *globalOptions) *cobra.Command {
@@ -52,8 +54,15 @@ func newPlanCommand(g *globalOptions) *cobra.Command {
 		Long: `Turn a snapshot and your overrides (name, VPC, subnets, security groups, KMS key,
 network access, auth mode) into the plan for the new domain: the domain, every user
 profile and space as they will be created, the home directories to copy, and every
-problem found, errors first. It calls no AWS API. It exits non-zero when the plan has
-errors, after printing it.`,
+problem found, errors first. It calls no AWS API, unless --live: then it also checks
+the plan against the target account (read-only) and reports what would fail there.
+When the plan has errors it is printed all the same and the command exits with 3.`,
+		Example: `  migrator plan --snapshot snap.json --domain-name lab-v2 \
+    --vpc-id vpc-0f9e8d7c6b5a40312 --subnet-ids subnet-0aaaabbbbccccdddd,subnet-0eeeeffff00001111 \
+    --security-group-ids sg-0bbbbbbbbbbbbbbb2
+  migrator plan --snapshot snap.json --auth-mode SSO --user-mapping users.csv -o json
+  migrator snapshot --domain d-xxxxxxxxxxxx | migrator plan --snapshot -
+  migrator plan --snapshot snap.json --live --vpc-id vpc-0f9e8d7c6b5a40312 --subnet-ids subnet-0aaaabbbbccccdddd`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runPlan(cmd.Context(), g, opts)
@@ -65,16 +74,28 @@ errors, after printing it.`,
 }
 
 func runPlan(ctx context.Context, g *globalOptions, opts *planOptions) error {
-	if opts.output != "text" && opts.output != "json" {
-		return fmt.Errorf("--output %q: want text or json", opts.output)
+	if !opts.live && (opts.aws.Profile != "" || opts.aws.EndpointURL != "") {
+		return usageErrorf("--profile and --endpoint-url are used only with --live (without it, plan calls no AWS API)")
 	}
-	s, err := readSnapshotFile(opts.snapshotFile)
+	if err := checkFormat(opts.output, formatText, formatJSON); err != nil {
+		return err
+	}
+	if err := checkOneStdin(map[string]string{"snapshot": opts.snapshotFile, "user-mapping": opts.userMapping}); err != nil {
+		return err
+	}
+	s, err := readSnapshotFile(g, opts.snapshotFile)
 	if err != nil {
 		return err
 	}
 	o := opts.overrides
 	if opts.userMapping != "" {
-		if o.UserMapping, err = studio.ReadUserMappingFile(opts.userMapping); err != nil {
+		r, name, err := openInput(g, "user-mapping", opts.userMapping)
+		if err != nil {
+			return err
+		}
+		o.UserMapping, err = studio.ReadUserMapping(r, name)
+		r.Close()
+		if err != nil {
 			return err
 		}
 	}
@@ -95,10 +116,8 @@ func runPlan(ctx context.Context, g *globalOptions, opts *planOptions) error {
 		p.Problems = append(p.Problems, found...)
 		slices.SortStableFunc(p.Problems, func(x, y studio.Problem) int { return strings.Compare(string(x.Severity), string(y.Severity)) }) // "error" < "warning"
 	}
-	if opts.output == "json" {
-		enc := json.NewEncoder(g.stdout)
-		enc.SetIndent("", "  ")
-		err = enc.Encode(p)
+	if opts.output == formatJSON {
+		err = writeJSON(g.stdout, p)
 	} else {
 		err = p.WriteText(g.stdout)
 	}
@@ -111,22 +130,16 @@ func runPlan(ctx context.Context, g *globalOptions, opts *planOptions) error {
 	return nil
 }
 
-func readSnapshotFile(path string) (*studio.Snapshot, error) {
-	if path == "" {
-		return nil, fmt.Errorf("--snapshot is required")
+// readSnapshotFile reads the snapshot a --snapshot flag names ("-": standard input).
+func readSnapshotFile(g *globalOptions, path string) (*studio.Snapshot, error) {
+	r, name, err := openInput(g, "snapshot", path)
+	if err != nil {
+		return nil, err
 	}
-	var r io.Reader = os.Stdin
-	if path != "-" {
-		f, err := os.Open(path)
-		if err != nil {
-			return nil, fmt.Errorf("reading the snapshot: %w", err)
-		}
-		defer f.Close()
-		r = f
-	}
+	defer r.Close()
 	s, err := studio.ReadSnapshot(r)
 	if err != nil {
-		return nil, fmt.Errorf("reading the snapshot %s: %w", path, err)
+		return nil, fmt.Errorf("reading the snapshot %s: %w", name, err)
 	}
 	return s, nil
 }

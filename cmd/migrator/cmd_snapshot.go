@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -17,6 +15,7 @@ import (
 type snapshotOptions struct {
 	aws         awsconfig.Options
 	domainID    string
+	outFile     string
 	output      string
 	concurrency int
 }
@@ -25,19 +24,25 @@ type snapshotOptions struct {
 func (o *snapshotOptions) AddFlags(fs *pflag.FlagSet) {
 	o.aws.AddFlags(fs)
 	fs.StringVar(&o.domainID, "domain", "", "ID of the domain to snapshot (d-...)")
-	fs.StringVarP(&o.output, "output", "o", "-", `file to write the snapshot to ("-": standard output)`)
+	fs.StringVarP(&o.outFile, "out-file", "f", "-", `file to write the snapshot to ("-": standard output); a regular file is replaced atomically, anything else (/dev/null, a pipe) is written in place`)
+	// The snapshot is a JSON document; --output is there so -o means a format here
+	// as in every command (-o FILE of earlier versions is refused with a hint).
+	addOutputFlag(fs, &o.output, formatJSON)
 	fs.IntVar(&o.concurrency, "concurrency", studio.DefaultSnapshotConcurrency, "Describe/ListTags calls in flight")
 }
 
 func newSnapshotCommand(g *globalOptions) *cobra.Command {
 	opts := &snapshotOptions{}
 	cmd := &cobra.Command{
-		Use:   "snapshot --domain ID [-o FILE]",
+		Use:   "snapshot --domain ID [-f FILE]",
 		Short: "Save a Studio domain, its user profiles and spaces as a JSON document (read-only)",
 		Long: `Read a SageMaker Studio domain and every user profile and space in it (settings,
 execution roles, Identity Center users, space ownership and sharing, tags, home
 directory UIDs) into a versioned JSON document, the input of 'migrator plan'. It only
 reads; it is also a record to rebuild the domain from after an accident.`,
+		Example: `  migrator snapshot --domain d-xxxxxxxxxxxx --region eu-west-1 -f snap.json
+  migrator snapshot --domain d-xxxxxxxxxxxx | migrator plan --snapshot - --domain-name lab-v2
+  migrator snapshot --endpoint-url http://127.0.0.1:4566 --region us-east-1 --domain d-xxxxxxxxxxxx`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runSnapshot(cmd.Context(), g, opts)
@@ -50,12 +55,17 @@ reads; it is also a record to rebuild the domain from after an accident.`,
 
 func runSnapshot(ctx context.Context, g *globalOptions, opts *snapshotOptions) error {
 	if opts.domainID == "" {
-		return fmt.Errorf("--domain is required")
+		return usageErrorf("--domain is required")
+	}
+	if err := checkFormat(opts.output, formatJSON); err != nil {
+		return err
 	}
 	if opts.concurrency < 1 {
-		return fmt.Errorf("--concurrency %d: want at least 1", opts.concurrency)
+		return usageErrorf("--concurrency %d: want at least 1", opts.concurrency)
 	}
-	cfg, err := awsconfig.Load(ctx, opts.aws)
+	aopts := opts.aws
+	aopts.Logger = g.log
+	cfg, err := awsconfig.Load(ctx, aopts)
 	if err != nil {
 		return err
 	}
@@ -70,43 +80,11 @@ func runSnapshot(ctx context.Context, g *globalOptions, opts *snapshotOptions) e
 	if err != nil {
 		return fmt.Errorf("encoding the snapshot of %s: %w", opts.domainID, err)
 	}
-	if opts.output == "" || opts.output == "-" {
-		_, err := g.stdout.Write(b)
-		return err
+	if err := writeOutput(g.stdout, opts.outFile, b); err != nil {
+		return fmt.Errorf("writing the snapshot to %s: %w", opts.outFile, err)
 	}
-	if err := writeFileAtomic(opts.output, b); err != nil {
-		return fmt.Errorf("writing the snapshot: %w", err)
+	if opts.outFile != "-" && opts.outFile != "" {
+		g.log.Info("snapshot written", "file", opts.outFile, "profiles", len(s.UserProfiles), "spaces", len(s.Spaces))
 	}
-	g.log.Info("snapshot written", "file", opts.output, "profiles", len(s.UserProfiles), "spaces", len(s.Spaces))
 	return nil
-}
-
-// writeFileAtomic writes data to a temporary file beside path, syncs it and renames
-// it into place, so path never holds a partly written document (an interrupted run
-// leaves the previous snapshot intact).
-func writeFileAtomic(path string, data []byte) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if err = f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }

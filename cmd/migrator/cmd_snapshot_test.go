@@ -22,13 +22,22 @@ import (
 // runMigrator runs the root command with args and returns stdout, stderr and the error.
 func runMigrator(t *testing.T, args ...string) (string, string, error) {
 	t.Helper()
+	out, errOut, _, err := runMigratorIn(t, context.Background(), "", args...)
+	return out, errOut, err
+}
+
+// runMigratorIn runs the root command with args and stdin, the way main does, and
+// returns stdout, stderr, the exit code and the error.
+func runMigratorIn(t *testing.T, ctx context.Context, stdin string, args ...string) (string, string, int, error) {
+	t.Helper()
 	var out, errOut bytes.Buffer
 	cmd := newRootCommand()
+	cmd.SetIn(strings.NewReader(stdin))
 	cmd.SetOut(&out)
 	cmd.SetErr(&errOut)
 	cmd.SetArgs(args)
-	err := cmd.ExecuteContext(context.Background())
-	return out.String(), errOut.String(), err
+	_, code, err := execute(ctx, cmd)
+	return out.String(), errOut.String(), code, err
 }
 
 // emulatorDomain serves an emulator holding an IAM domain with two profiles and a
@@ -91,7 +100,7 @@ func TestSnapshotAndPlanCommands(t *testing.T) {
 	aws := []string{"--endpoint-url", url, "--region", "us-east-1"}
 
 	// To a file, atomically: nothing but the document is left in the directory.
-	if _, stderr, err := runMigrator(t, append([]string{"snapshot", "--domain", id, "-o", file}, aws...)...); err != nil {
+	if _, stderr, err := runMigrator(t, append([]string{"snapshot", "--domain", id, "-f", file}, aws...)...); err != nil {
 		t.Fatalf("snapshot: %v\n%s", err, stderr)
 	}
 	entries, _ := os.ReadDir(dir)
@@ -173,7 +182,7 @@ func TestSnapshotAndPlanCommands(t *testing.T) {
 func TestSnapshotCommandUnknownDomain(t *testing.T) {
 	url, _ := emulatorDomain(t)
 	file := filepath.Join(t.TempDir(), "snap.json")
-	_, _, err := runMigrator(t, "snapshot", "--domain", "d-nosuchdomain", "-o", file, "--endpoint-url", url, "--region", "us-east-1")
+	_, _, err := runMigrator(t, "snapshot", "--domain", "d-nosuchdomain", "-f", file, "--endpoint-url", url, "--region", "us-east-1")
 	if err == nil || !strings.Contains(err.Error(), "domain d-nosuchdomain not found in us-east-1: check --domain and --region") {
 		t.Errorf("err = %v", err)
 	}
@@ -199,7 +208,7 @@ func TestPlanCommandBadInput(t *testing.T) {
 	}{
 		{"malformed", []string{"--snapshot", write("bad.json", `{"schemaVersion":`)}, "bad snapshot: not a snapshot document"},
 		{"future schema", []string{"--snapshot", write("future.json", strings.Replace(good, `"schemaVersion":1`, `"schemaVersion":99`, 1))}, "schemaVersion 99 is newer than this migrator understands"},
-		{"missing file", []string{"--snapshot", filepath.Join(dir, "nope.json")}, "reading the snapshot"},
+		{"missing file", []string{"--snapshot", filepath.Join(dir, "nope.json")}, "--snapshot: open"},
 		{"bad output", []string{"--snapshot", write("good.json", good), "--output", "yaml"}, `--output "yaml"`},
 		{"bad mapping", []string{"--snapshot", write("good2.json", good), "--auth-mode", "SSO", "--user-mapping", write("m.csv", "alice\n")}, "line 1: want 2 columns"},
 		{"no snapshot flag", nil, `"snapshot" not set`},

@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/studio-migrator/studio-migrator/internal/efs"
 )
 
 // Exit codes, documented in the README ("Conventions"). Scripts branch on them, so
@@ -12,7 +16,8 @@ const (
 	exitOK = 0
 	// exitFatal: the command could not do its work (AWS, Redis, I/O, bad data).
 	exitFatal = 1
-	// exitUsage: wrong flags or arguments; nothing was done.
+	// exitUsage: wrong flags or arguments (unknown, missing, or a bad value);
+	// nothing was done.
 	exitUsage = 2
 	// exitPlanErrors: the plan or the preflight has errors; nothing was created.
 	exitPlanErrors = 3
@@ -43,12 +48,15 @@ func withExit(code int, err error) error {
 	return &exitError{code: code, err: err}
 }
 
-// usageErrorf is a usage error: wrong or missing flags.
+// usageErrorf is a usage error: wrong or missing flags, or a flag value that
+// cannot be right (a format the command does not print, 0 workers, ...).
 func usageErrorf(format string, args ...any) error {
 	return &exitError{code: exitUsage, err: fmt.Errorf(format, args...)}
 }
 
-// exitCode maps an error returned by a command to the process's exit code.
+// exitCode maps an error returned by a command to the process's exit code. A
+// command may say its code with withExit; the efs sentinels are mapped here so every
+// command that copies or verifies gets them right.
 func exitCode(ctx context.Context, err error) int {
 	if err == nil {
 		return exitOK
@@ -57,8 +65,39 @@ func exitCode(ctx context.Context, err error) int {
 		return exitInterrupted
 	}
 	var ee *exitError
-	if errors.As(err, &ee) {
+	switch {
+	case errors.As(err, &ee):
 		return ee.code
+	case errors.Is(err, efs.ErrDifferences):
+		return exitDifferences
+	case errors.Is(err, efs.ErrEntriesFailed):
+		return exitPartial
 	}
 	return exitFatal
+}
+
+// execute runs the command line root was given and returns the command that ran,
+// the exit code and the error. An error cobra returns before a command's RunE starts
+// (unknown command or flag, missing required flag, stray arguments) is a usage error.
+func execute(ctx context.Context, root *cobra.Command) (*cobra.Command, int, error) {
+	started := false
+	var wrap func(c *cobra.Command)
+	wrap = func(c *cobra.Command) {
+		if run := c.RunE; run != nil {
+			c.RunE = func(cmd *cobra.Command, args []string) error {
+				started = true
+				return run(cmd, args)
+			}
+		}
+		for _, sub := range c.Commands() {
+			wrap(sub)
+		}
+	}
+	wrap(root)
+	cmd, err := root.ExecuteContextC(ctx)
+	var ee *exitError
+	if err != nil && !started && !errors.As(err, &ee) {
+		err = &exitError{code: exitUsage, err: err}
+	}
+	return cmd, exitCode(ctx, err), err
 }

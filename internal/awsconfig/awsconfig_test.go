@@ -24,8 +24,8 @@ func TestLoadFlagsWin(t *testing.T) {
 	if cfg.BaseEndpoint == nil || *cfg.BaseEndpoint != "http://127.0.0.1:1234" {
 		t.Errorf("BaseEndpoint = %v", cfg.BaseEndpoint)
 	}
-	if got := cfg.Retryer().MaxAttempts(); got != 12 {
-		t.Errorf("MaxAttempts = %d, want 12", got)
+	if got := cfg.Retryer().MaxAttempts(); got != DefaultMaxAttempts {
+		t.Errorf("MaxAttempts = %d, want %d", got, DefaultMaxAttempts)
 	}
 }
 

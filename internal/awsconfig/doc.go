@@ -6,5 +6,10 @@
 //
 // The retryer is tuned for SageMaker's throttling: more attempts, a longer backoff cap,
 // and no client-side retry quota, because a migration that makes thousands of calls
-// must outlast a throttling burst rather than fail on an exhausted token bucket.
+// must outlast a throttling burst rather than fail on an exhausted token bucket. An
+// endpoint that cannot be reached at all (refused, unresolvable, no route) is the
+// opposite case: it is tried twice and reported as an UnreachableError naming it,
+// instead of minutes of silent backoff. Missing credentials come back as a
+// CredentialsError saying how to provide them, and the SDK's own log lines go through
+// slog like everything else.
 package awsconfig

@@ -1,6 +1,7 @@
 package studio
 
 import (
+	"bufio"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -20,9 +21,14 @@ import (
 //
 // The header line is optional. Fields are trimmed. A line with another number of
 // columns, an empty field, or a profile given twice is an error naming the file and
-// the line. name is the file name used in those errors.
+// the line. name is the file name used in those errors. A UTF-8 byte order mark at
+// the start (spreadsheet programs write one when saving "CSV UTF-8") is skipped.
 func ReadUserMapping(r io.Reader, name string) (map[string]string, error) {
-	cr := csv.NewReader(r)
+	br := bufio.NewReader(r)
+	if b, err := br.Peek(len(utf8BOM)); err == nil && string(b) == utf8BOM {
+		_, _ = br.Discard(len(utf8BOM))
+	}
+	cr := csv.NewReader(br)
 	cr.Comment = '#'
 	cr.FieldsPerRecord = -1 // checked below, with a message that says what is expected
 	cr.TrimLeadingSpace = true
@@ -64,6 +70,8 @@ func ReadUserMapping(r io.Reader, name string) (map[string]string, error) {
 	}
 	return out, nil
 }
+
+const utf8BOM = "\uFEFF"
 
 // ReadUserMappingFile is ReadUserMapping on a file.
 func ReadUserMappingFile(path string) (map[string]string, error) {

@@ -426,6 +426,9 @@ func TestReadUserMapping(t *testing.T) {
 		{name: "header, comments, spaces", in: "# who is who\nprofile,ssoUserName\n\nalice, alice@example.com\nbob,bob.smith\n",
 			want: map[string]string{"alice": "alice@example.com", "bob": "bob.smith"}},
 		{name: "no header", in: "alice,a\n", want: map[string]string{"alice": "a"}},
+		// As a spreadsheet saves "CSV UTF-8": a byte order mark and CRLF.
+		{name: "BOM and header", in: "\uFEFFprofile,ssoUserName\r\nalice,a\r\n", want: map[string]string{"alice": "a"}},
+		{name: "BOM, no header", in: "\uFEFFalice,a\n", want: map[string]string{"alice": "a"}},
 		{name: "three columns", in: "alice,a\nbob,b,extra\n", err: "m.csv line 2: want 2 columns (profile,ssoUserName), got 3"},
 		{name: "one column", in: "alice\n", err: "line 1: want 2 columns"},
 		{name: "empty user", in: "alice,\n", err: `line 1: no Identity Center user name for profile "alice"`},
