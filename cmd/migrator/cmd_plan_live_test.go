@@ -62,7 +62,7 @@ func parallel(fns ...func()) {
 }
 
 // startEmulatorCommand runs `migrator emulator args...` and returns its URL.
-func startEmulatorCommand(t *testing.T, args ...string) string {
+func startStrictEmulator(t *testing.T, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var out, errOut syncBuffer
@@ -162,7 +162,7 @@ func TestPlanLive(t *testing.T) {
 	t.Setenv("AWS_CONFIG_FILE", "/nonexistent")
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
 	snap := sourceSnapshot(t)
-	url := startEmulatorCommand(t, "--strict-network", "--max-user-profiles-per-domain", "2",
+	url := startStrictEmulator(t, "--strict-network", "--max-user-profiles-per-domain", "2",
 		"--sso-user", "alice", "--sso-user", "bob", "--sso-user", "carol")
 
 	trust := func(actions ...string) string {

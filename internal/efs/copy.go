@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"log/slog"
 	"path"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -52,7 +54,9 @@ type CopyOptions struct {
 // over SFTP (CPU-bound there) 64 and 128 are the same within noise.
 const DefaultWorkers = 128
 
-// EntryError is one entry that could not be copied or verified.
+// EntryError is one entry that could not be copied or verified. Path is the entry's
+// name, cut in the middle when longer than 512 bytes (a path nested beyond PATH_MAX
+// would otherwise fill the screen); Err names it at most once more, shortened too.
 type EntryError struct {
 	Path string `json:"path"`
 	Op   string `json:"op"`
@@ -91,10 +95,18 @@ type CopyReport struct {
 	// removed because of CopyOptions.Delete.
 	Extra   int64 `json:"extra"`
 	Deleted int64 `json:"deleted"`
+	// ChangedDuringCopy counts files that were still changing after being copied
+	// changeAttempts (3) times in a row (a file being written while the copy runs).
+	// Each was kept as read, stamped with the mtime it had when opened, so the next
+	// run copies it again; each also counts in Errors (the copy exits "some entries
+	// failed"), since the destination does not hold the file as it is.
+	ChangedDuringCopy      int64    `json:"changedDuringCopy"`
+	ChangedDuringCopyPaths []string `json:"changedDuringCopyPaths,omitempty"`
 	// Limitations are things the destination cannot do, each said once (e.g. owning
 	// a symlink over SFTP without lsetstat@openssh.com).
 	Limitations []string `json:"limitations,omitempty"`
-	// Errors counts entries that failed; ErrorList holds the first of them.
+	// Errors counts entries that failed, the one whose fatal error stopped the copy
+	// (destination full, read-only, gone) included; ErrorList holds the first of them.
 	Errors    int64         `json:"errors"`
 	ErrorList []EntryError  `json:"errorList,omitempty"`
 	Elapsed   time.Duration `json:"elapsed"`
@@ -113,8 +125,8 @@ var ErrEntriesFailed = errors.New("some entries failed")
 //
 // Running it again over a finished or interrupted copy moves only what differs.
 func Copy(ctx context.Context, src, dst FS, opts CopyOptions) (*CopyReport, error) {
-	if opts.UID == 0 {
-		return nil, errors.New("copy: the new owner UID must be set and not 0 (root)")
+	if err := checkOwner(opts.UID, opts.GID); err != nil {
+		return nil, fmt.Errorf("copy: %w", err)
 	}
 	if opts.Workers <= 0 {
 		opts.Workers = DefaultWorkers
@@ -144,6 +156,8 @@ func Copy(ctx context.Context, src, dst FS, opts CopyOptions) (*CopyReport, erro
 		rep:   CopyReport{Source: src.String(), Destination: dst.String()},
 	}
 	c.hardlinks = sf.Inodes && df.Hardlinks
+	c.sx, _ = src.(XattrFS)
+	c.dx, _ = dst.(XattrFS)
 	rep, err := c.run(ctx)
 	return rep, err
 }
@@ -169,6 +183,8 @@ type copier struct {
 	sf, df    Features
 	gran      time.Duration
 	hardlinks bool
+	sx, dx    XattrFS // nil where the backend has no extended attributes
+	xp        xattrPolicy
 	log       *slog.Logger
 	start     time.Time
 
@@ -186,7 +202,7 @@ type copier struct {
 
 	entries, files, dirs, symlinks, bytes, hardlinkN, copied, copiedBytes,
 	unchanged, metaFixed, stripped, specials, tempRemoved, extra, deleted,
-	errs atomic.Int64
+	changedN, errs atomic.Int64
 }
 
 // dirNode is a directory in progress. It lives until every child is done, then its
@@ -231,6 +247,7 @@ func (c *copier) run(ctx context.Context) (*CopyReport, error) {
 	if !rootDst.Mode.IsDir() {
 		return nil, fmt.Errorf("copy: destination root %s is not a directory (%v)", c.dst, rootDst.Mode.Type())
 	}
+	c.xp = xattrPolicy{keepSetID: c.opts.KeepSetID, oldUID: rootSrc.UID, newUID: c.opts.UID}
 	c.log.Info("copy starting", "uid", c.opts.UID, "workers", c.opts.Workers,
 		"hardlinks", c.hardlinks, "time_granularity", c.gran)
 
@@ -287,7 +304,7 @@ func (c *copier) report() *CopyReport {
 	r.Hardlinks, r.Copied, r.CopiedBytes = c.hardlinkN.Load(), c.copied.Load(), c.copiedBytes.Load()
 	r.Unchanged, r.MetadataFixed, r.StrippedSetID = c.unchanged.Load(), c.metaFixed.Load(), c.stripped.Load()
 	r.Specials, r.TempRemoved, r.Extra, r.Deleted = c.specials.Load(), c.tempRemoved.Load(), c.extra.Load(), c.deleted.Load()
-	r.Errors = c.errs.Load()
+	r.ChangedDuringCopy, r.Errors = c.changedN.Load(), c.errs.Load()
 	r.Elapsed = time.Since(c.start)
 	return &r
 }
@@ -338,20 +355,41 @@ func fatal(ctx context.Context, err error) bool {
 
 // fail records a failed entry, or stops the copy when the error is fatal.
 func (c *copier) fail(ctx context.Context, name, op string, err error) {
+	shown := shortName(name)
 	if fatal(ctx, err) {
-		if ctx.Err() == nil {
-			c.log.Error("copy stopping", "path", name, "op", op, "err", err)
-			c.cancel(fmt.Errorf("%s %q: %w", op, name, err))
+		if ctx.Err() != nil {
+			return // stopped already (from outside, or by an earlier fatal error)
 		}
+		// The error that stops the copy (destination full, read-only, gone) is the
+		// entry's error too: counted and listed, so the summary does not say errors=0.
+		c.cancel(fmt.Errorf("%s %q: %w", op, shown, err))
+		c.recordErr(shown, op, err)
+		c.log.Error("copy stopping", "path", shown, "op", op, "err", errText(shown, err))
 		return
 	}
+	c.recordErr(shown, op, err)
+	c.log.Warn("copy failed for an entry", "path", shown, "op", op, "err", errText(shown, err))
+}
+
+// recordErr counts a failed entry and lists it (up to MaxListed). Only the first
+// fatal error is recorded: the cancel above makes every later one see ctx.Err().
+func (c *copier) recordErr(shown, op string, err error) {
 	c.errs.Add(1)
-	c.log.Warn("copy failed for an entry", "path", name, "op", op, "err", err)
 	c.repMu.Lock()
 	if len(c.rep.ErrorList) < c.opts.MaxListed {
-		c.rep.ErrorList = append(c.rep.ErrorList, EntryError{Path: name, Op: op, Err: err.Error()})
+		c.rep.ErrorList = append(c.rep.ErrorList, EntryError{Path: shown, Op: op, Err: errText(shown, err)})
 	}
 	c.repMu.Unlock()
+}
+
+// errText is err's text for an entry's error line, which names the entry already:
+// a huge name (already cut by shortName) is not said a second time.
+func errText(shown string, err error) string {
+	msg := err.Error()
+	if !strings.Contains(shown, "...[") {
+		return msg // not cut: said whole, as for any other name
+	}
+	return strings.ReplaceAll(msg, strconv.Quote(shown), "(this path)")
 }
 
 func (c *copier) listPath(list *[]string, name string) {
@@ -650,6 +688,10 @@ func (c *copier) finishDir(ctx context.Context, n *dirNode) {
 		}
 		return
 	}
+	// Extended attributes and ACLs before the mode (which sets an ACL's mask).
+	if !c.copyDirXattrs(ctx, n.name) {
+		return
+	}
 	if err := c.retry(ctx, func() error { return dstErr(c.dst.Setattr(ctx, n.name, want, SetAll)) }); err != nil {
 		c.fail(ctx, n.name, "setting directory attributes", err)
 	}
@@ -709,13 +751,45 @@ func (c *copier) copyRegular(ctx context.Context, j job) (ok, written bool) {
 		}
 	}
 	var n int64
-	err := c.retry(ctx, func() (err error) {
-		n, err = c.writeFile(ctx, j.dir, j.name, want)
-		return err
-	})
-	if err != nil {
-		c.fail(ctx, j.name, "copying file", err)
-		return false, false
+	src := j.src
+	for attempt := 1; ; attempt++ {
+		last := attempt >= changeAttempts
+		var ch *changedError
+		err := c.retry(ctx, func() (err error) {
+			n, ch, err = c.writeFile(ctx, j.dir, j.name, src, want, last)
+			return err
+		})
+		if err != nil {
+			c.fail(ctx, j.name, "copying file", err)
+			return false, false
+		}
+		if ch == nil {
+			break
+		}
+		if last {
+			// Kept, as it was read, with the mtime it had when opened: older than
+			// the file's own now, so a rerun copies it again. Counted as failed.
+			j.dir.changed.Store(true)
+			c.copied.Add(1)
+			c.copiedBytes.Add(n)
+			c.changedN.Add(1)
+			c.listPath(&c.rep.ChangedDuringCopyPaths, shortName(j.name))
+			c.fail(ctx, j.name, "copying file", ch)
+			return true, true
+		}
+		c.log.Debug("file changed while it was copied, copying it again", "path", shortName(j.name), "attempt", attempt, "change", ch.what)
+		// Again, as the file is now.
+		inf, err := c.src.Lstat(ctx, j.name)
+		if err != nil {
+			c.fail(ctx, j.name, "reading a file that changed during its copy", err)
+			return false, false
+		}
+		if !inf.Mode.IsRegular() {
+			c.fail(ctx, j.name, "copying file", fmt.Errorf("changed during its copy into a %s: %w", typeName(inf.Mode), ch))
+			return false, false
+		}
+		src = inf
+		want = c.want(j.name, src, false)
 	}
 	j.dir.changed.Store(true)
 	c.copied.Add(1)
@@ -723,38 +797,126 @@ func (c *copier) copyRegular(ctx context.Context, j job) (ok, written bool) {
 	return true, true
 }
 
+// changeAttempts bounds how many times a file that keeps changing while it is
+// copied (a log being written, a dataset being rewritten) is copied.
+const changeAttempts = 3
+
+// changedError says that a file changed while it was copied.
+type changedError struct{ what string }
+
+func (e *changedError) Error() string {
+	return fmt.Sprintf("changed while it was copied (%s), %d times in a row: kept as read, with its mtime from before the change, so the next run copies it again", e.what, changeAttempts)
+}
+
+// copyTestHook, set only by tests, runs after a file's data is copied and before
+// the copier checks whether it changed meanwhile.
+var copyTestHook func(point, name string)
+
+// changed compares a file's state before and after its copy (and the count of
+// bytes copied); it returns what differs, or "".
+func (c *copier) changed(before, after FileState, n int64) string {
+	switch {
+	case after.Size != before.Size:
+		return fmt.Sprintf("size %d -> %d", before.Size, after.Size)
+	case n != before.Size:
+		return fmt.Sprintf("%d of %d bytes read", n, before.Size)
+	case !c.sameTime(after.ModTime, before.ModTime):
+		return "mtime " + before.ModTime.Format(time.RFC3339Nano) + " -> " + after.ModTime.Format(time.RFC3339Nano)
+	case !after.ChangeTime.Equal(before.ChangeTime):
+		return "ctime " + before.ChangeTime.Format(time.RFC3339Nano) + " -> " + after.ChangeTime.Format(time.RFC3339Nano)
+	}
+	return ""
+}
+
 // writeFile copies name's data to a temporary name beside it with attributes
 // applied at Close, then renames it into place.
-func (c *copier) writeFile(ctx context.Context, n *dirNode, name string, attr Attr) (int64, error) {
+//
+// It also tells whether the file changed while it was copied: the state at open
+// against the state after the copy (fstat on both ends, ctime included, where the
+// reader is a StatReader; otherwise the listing against an lstat after the copy).
+// A change returns ch and, unless keep, no file (the caller copies it again). The
+// mtime written is the one the file had when opened, so the data and the stamp
+// describe the same file even when it changed between the listing and the open.
+func (c *copier) writeFile(ctx context.Context, n *dirNode, name string, listed Info, attr Attr, keep bool) (int64, *changedError, error) {
 	tmp := tempName(name)
 	r, err := c.src.Open(ctx, name)
 	if err != nil {
-		return 0, fmt.Errorf("opening source: %w", err)
+		return 0, nil, fmt.Errorf("opening source: %w", err)
 	}
 	defer r.Close()
+	before := FileState{Size: listed.Size, ModTime: listed.ModTime}
+	sr, _ := r.(StatReader)
+	if sr != nil {
+		before = sr.Opened()
+		attr.ModTime = before.ModTime
+	}
+	var xs map[string][]byte
+	if xr, ok := r.(XattrReader); ok {
+		x, err := xr.Xattrs()
+		if err != nil {
+			return 0, nil, err
+		}
+		xs = c.xattrsFor(x)
+	}
 	w, err := c.dst.Create(ctx, tmp, attr)
 	if err != nil {
 		if errors.Is(err, ErrConnectionLost) {
 			// The server may have made the file before the answer was lost.
 			c.removeTemp(n, tmp)
 		}
-		return 0, fmt.Errorf("creating temporary file: %w", dstErr(err))
+		return 0, nil, fmt.Errorf("creating temporary file: %w", dstErr(err))
+	}
+	xw, _ := w.(XattrWriter)
+	if xs != nil {
+		if xw != nil && c.dx != nil {
+			xw.SetXattrs(xs)
+		} else {
+			c.limitation(limitNoXattrs)
+		}
 	}
 	written, err := io.Copy(w, r)
 	if err != nil {
 		w.Close()
 		c.removeTemp(n, tmp)
-		return written, fmt.Errorf("copying data: %w", err)
+		return written, nil, fmt.Errorf("copying data: %w", err)
+	}
+	if copyTestHook != nil {
+		copyTestHook("copied", name)
+	}
+	var after FileState
+	if sr != nil {
+		after, err = sr.Stat()
+	} else {
+		var inf Info
+		inf, err = c.src.Lstat(ctx, name)
+		after = FileState{Size: inf.Size, ModTime: inf.ModTime}
+	}
+	if err != nil {
+		w.Close()
+		c.removeTemp(n, tmp)
+		return written, nil, fmt.Errorf("checking the source after its copy: %w", err)
+	}
+	var ch *changedError
+	if what := c.changed(before, after, written); what != "" {
+		ch = &changedError{what: what}
+		if !keep {
+			w.Close()
+			c.removeTemp(n, tmp)
+			return written, ch, nil
+		}
 	}
 	if err := w.Close(); err != nil {
 		c.removeTemp(n, tmp)
-		return written, fmt.Errorf("closing temporary file: %w", dstErr(err))
+		return written, nil, fmt.Errorf("closing temporary file: %w", dstErr(err))
+	}
+	if xs != nil && xw != nil && !xw.XattrsKept() {
+		c.limitation(limitNoXattrs)
 	}
 	if err := c.dst.Rename(ctx, tmp, name); err != nil {
 		c.removeTemp(n, tmp)
-		return written, fmt.Errorf("renaming into place: %w", dstErr(err))
+		return written, nil, fmt.Errorf("renaming into place: %w", dstErr(err))
 	}
-	return written, nil
+	return written, ch, nil
 }
 
 // removeTemp cleans up after a failed write, also when ctx is cancelled. When that

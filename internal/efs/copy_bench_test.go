@@ -47,6 +47,7 @@ func BenchmarkCopyTree(b *testing.B) {
 	}
 	b.Run("rerun/workers=32", func(b *testing.B) {
 		dstDir := filepath.Join(base, "dst-rerun")
+		os.RemoveAll(dstDir) // -count N runs this function again with the same base
 		must(b, os.Mkdir(dstDir, 0o700))
 		dst := newLocalFS(b, dstDir)
 		if _, err := efs.Copy(ctx, src, dst, efs.CopyOptions{UID: newUID}); err != nil {

@@ -168,7 +168,9 @@ func TestCopyErrorPolicy(t *testing.T) {
 	srcDir, dstDir, _ := homes(t)
 	src, dst := newLocalFS(t, srcDir), newLocalFS(t, dstDir)
 	rep, err := efs.Copy(context.Background(), src, permFS{dst}, copyOpts())
-	if !errors.Is(err, fs.ErrPermission) || errors.Is(err, efs.ErrEntriesFailed) || rep.Errors != 0 {
+	// The entry whose error stopped the copy is counted (issue 8: the summary said
+	// errors=0); workers that failed at the same instant may add theirs.
+	if !errors.Is(err, fs.ErrPermission) || errors.Is(err, efs.ErrEntriesFailed) || rep.Errors < 1 {
 		t.Fatalf("unwritable destination: err %v, %d entry errors", err, rep.Errors)
 	}
 

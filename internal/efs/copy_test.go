@@ -819,3 +819,41 @@ func TestCopyDirSwappedForHardlinkNotChowned(t *testing.T) {
 		t.Errorf("outside file changed through a swapped-in hardlink: uid %d mode %o mtime %v", sys.Uid, sys.Mode&0o7777, fi.ModTime())
 	}
 }
+
+// TestRefusesLeaveUnchangedOwner: 4294967295 is chown's "leave unchanged"; as the new
+// UID or GID every entry would stay root's. Copy, Verify and PrepareDest refuse it
+// before touching anything.
+func TestRefusesLeaveUnchangedOwner(t *testing.T) {
+	testutil.RequireRoot(t)
+	ctx := context.Background()
+	base := t.TempDir()
+	must(t, os.MkdirAll(filepath.Join(base, "src"), 0o755))
+	must(t, os.WriteFile(filepath.Join(base, "src", "f"), []byte("x"), 0o644))
+	must(t, os.MkdirAll(filepath.Join(base, "dst"), 0o700))
+	src, dst := newLocalFS(t, filepath.Join(base, "src")), newLocalFS(t, filepath.Join(base, "dst"))
+	bad := uint32(4294967295)
+	good := uint32(srcGID)
+	for _, o := range []struct {
+		uid uint32
+		gid *uint32
+	}{{bad, nil}, {newUID, &bad}, {bad, &good}} {
+		if _, err := efs.Copy(ctx, src, dst, efs.CopyOptions{UID: o.uid, GID: o.gid}); !errors.Is(err, efs.ErrBadOwner) || !strings.Contains(err.Error(), "leave unchanged") {
+			t.Errorf("Copy uid %d gid %v: %v", o.uid, o.gid, err)
+		}
+		if _, err := efs.Verify(ctx, src, dst, efs.VerifyOptions{UID: o.uid, GID: o.gid}); !errors.Is(err, efs.ErrBadOwner) {
+			t.Errorf("Verify uid %d gid %v: %v", o.uid, o.gid, err)
+		}
+	}
+	if _, err := os.Lstat(filepath.Join(base, "dst", "f")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a refused copy wrote the file: %v", err)
+	}
+	parent := newLocalFS(t, base)
+	for _, o := range [][2]uint32{{bad, srcGID}, {newUID, bad}} {
+		if err := efs.PrepareDest(ctx, parent, "new", o[0], o[1], false); !errors.Is(err, efs.ErrBadOwner) {
+			t.Errorf("PrepareDest %d:%d: %v", o[0], o[1], err)
+		}
+	}
+	if _, err := os.Lstat(filepath.Join(base, "new")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a refused PrepareDest made the directory: %v", err)
+	}
+}

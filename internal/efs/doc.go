@@ -42,7 +42,11 @@
 //     left alone (counted as Extra) unless CopyOptions.Delete.
 //   - Verify (verify.go): a JSON-serialisable report of every difference between
 //     source and destination (type, size, mode, mtime, owner, symlink target,
-//     hardlink grouping, and SHA-256 of contents when asked), with counts.
+//     hardlink grouping, extended attributes and ACLs, and SHA-256 of contents when
+//     asked), with counts.
+//   - Extended attributes (xattr.go, local_xattr.go): optional XattrFS /
+//     XattrReader / XattrWriter interfaces; which namespaces are kept is decided
+//     once, in xattr.go. Sparse files (local.go): SEEK_DATA/SEEK_HOLE, zero blocks.
 //   - Progress (progress.go): snapshots pushed to a Reporter; drawing is cmd's job.
 //
 // Safety rules (see DESIGN.md): symlinks are copied as links and never followed; no

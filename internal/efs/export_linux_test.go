@@ -16,3 +16,27 @@ func LocalOldKernel(t testing.TB, l *Local) {
 	noFchmodat2.Store(true)
 	t.Cleanup(func() { noFchmodat2.Store(prev) })
 }
+
+// SetLocalHook makes fn run at Local's check-then-act points ("setattr-pinned",
+// "mkdir-chmod") until the test ends, so a test can swap the name in the window.
+// Process-wide: tests using it must not run in parallel with other Local tests.
+func SetLocalHook(t testing.TB, fn func(point, name string)) {
+	localTestHook = fn
+	t.Cleanup(func() { localTestHook = nil })
+}
+
+// SetCopyHook makes fn run after each file's data is copied, before the copier
+// checks whether the file changed meanwhile, until the test ends.
+func SetCopyHook(t testing.TB, fn func(point, name string)) {
+	copyTestHook = fn
+	t.Cleanup(func() { copyTestHook = nil })
+}
+
+// LocalNoUtimesEmptyPath makes Local behave as on a kernel whose utimensat refuses
+// AT_EMPTY_PATH (before 5.8), until the test ends. Process-wide, like
+// LocalOldKernel.
+func LocalNoUtimesEmptyPath(t testing.TB) {
+	prev := noUtimesEmptyPath.Load()
+	noUtimesEmptyPath.Store(true)
+	t.Cleanup(func() { noUtimesEmptyPath.Store(prev) })
+}

@@ -125,3 +125,23 @@ type FS interface {
 	// Close releases the backend's resources (connections, cached handles).
 	Close() error
 }
+
+// FileState is what a change to a file alters: its size, its mtime and, where the
+// backend sees it, its ctime (zero otherwise).
+type FileState struct {
+	Size       int64
+	ModTime    time.Time
+	ChangeTime time.Time
+}
+
+// StatReader is implemented by the readers Open returns where the backend can
+// describe the open file itself (Local: fstat). The copier compares the file as it
+// was opened with the file once copied, to tell a file that changed during its
+// copy, without another lookup by name; where a reader lacks it, the copier lstats
+// the name after the copy instead.
+type StatReader interface {
+	// Opened describes the file as it was when Open opened it.
+	Opened() FileState
+	// Stat describes it now.
+	Stat() (FileState, error)
+}

@@ -3,6 +3,7 @@
 package efs
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -92,6 +93,9 @@ func NewLocal(root string) (*Local, error) {
 		return nil, fmt.Errorf("local root %s: %w", abs, err)
 	}
 	l := &Local{root: abs, name: "local:" + abs, rootFD: fd}
+	if !probeUtimesEmptyPath(fd) {
+		noUtimesEmptyPath.Store(true)
+	}
 	// Probe openat2 once; a kernel or sandbox without it gets the component walk.
 	how := unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: resolveFlags}
 	if pfd, err := unix.Openat2(fd, ".", &how); err == nil {
@@ -115,9 +119,9 @@ func (l *Local) String() string { return l.name }
 // Root is the absolute directory the FS is rooted at.
 func (l *Local) Root() string { return l.root }
 
-// Features: everything, to the nanosecond.
+// Features: everything, to the nanosecond; symlink times need Linux 5.8+ (see utimesPath).
 func (l *Local) Features() Features {
-	return Features{Inodes: true, Hardlinks: true, SymlinkOwner: true, SymlinkTimes: true, TimeGranularity: time.Nanosecond}
+	return Features{Inodes: true, Hardlinks: true, SymlinkOwner: true, SymlinkTimes: !noUtimesEmptyPath.Load(), TimeGranularity: time.Nanosecond}
 }
 
 // Close releases the root descriptor; later calls fail with fs.ErrClosed. Readers and
@@ -140,7 +144,7 @@ func (l *Local) opErr(op, name string, err error) error {
 	if err == nil {
 		return nil
 	}
-	return fmt.Errorf("%s: %s %q: %w", l.name, op, name, err)
+	return fmt.Errorf("%s: %s %q: %w", l.name, op, shortName(name), err)
 }
 
 // check validates name: relative, slash-separated, no "..", no empty component, no NUL.
@@ -438,7 +442,19 @@ func (l *Local) Open(ctx context.Context, name string) (io.ReadCloser, error) {
 		unix.Close(fd)
 		return nil, l.opErr(op, name, fmt.Errorf("not a regular file (%v)", modeFromStat(st.Mode).Type()))
 	}
-	return &localReader{ctx: ctx, fd: fd, name: name, l: l, size: st.Size}, nil
+	// A file with fewer blocks than its size needs has holes (sparse image files,
+	// datasets): only then is the copy done region by region (SEEK_DATA/SEEK_HOLE),
+	// so ordinary files keep the single copy_file_range.
+	sparse := st.Blocks*512 < st.Size
+	return &localReader{ctx: ctx, fd: fd, name: name, l: l, size: st.Size, sparse: sparse, opened: fileState(&st)}, nil
+}
+
+func fileState(st *unix.Stat_t) FileState {
+	return FileState{
+		Size:       st.Size,
+		ModTime:    time.Unix(int64(st.Mtim.Sec), int64(st.Mtim.Nsec)),
+		ChangeTime: time.Unix(int64(st.Ctim.Sec), int64(st.Ctim.Nsec)),
+	}
 }
 
 // Create makes name exclusively (O_CREAT|O_EXCL|O_NOFOLLOW) with the mode
@@ -518,10 +534,25 @@ func (l *Local) Mkdir(ctx context.Context, name string, perm fs.FileMode) error 
 		if fstatat(pfd, base, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR && st.Mode&0o7777 == want {
 			return nil
 		}
-		_, err = chmodNoFollow(pfd, base, want)
-		return err
+		if localTestHook != nil {
+			localTestHook("mkdir-chmod", base)
+		}
+		// Pin the directory (O_DIRECTORY|O_NOFOLLOW: the name may have been swapped
+		// since the mkdir for a hardlink to a file outside the root, or a symlink)
+		// and chmod the pinned inode, never the name.
+		fd, err := openatRetry(pfd, base, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("pinning the new directory to set its mode: %w", err)
+		}
+		defer unix.Close(fd)
+		return fchmodPath(fd, want)
 	})
 }
+
+// localTestHook, set only by tests, runs at the points where a name-based
+// operation would leave a window (the name is checked, then acted on), so that
+// tests can swap the name there and prove the action reaches the pinned inode.
+var localTestHook func(point, name string)
 
 // Symlink makes name a symlink to target, stored verbatim.
 func (l *Local) Symlink(ctx context.Context, target, name string) error {
@@ -560,16 +591,21 @@ func (l *Local) two(ctx context.Context, op, oldname, newname string, fn func(op
 		odir, _ := split(oldname)
 		ndir, nbase := split(newname)
 		npfd := opfd
+		// The new name is said once: as a base name when it is in the same
+		// directory (a temporary file renamed into place), shortened when huge.
+		shown := newname
 		if ndir != odir {
 			fd, err := l.openDir(ndir)
 			if err != nil {
-				return fmt.Errorf("to %q: %w", newname, err)
+				return fmt.Errorf("to %q: %w", shortName(newname), err)
 			}
 			defer l.closeDir(fd)
 			npfd = fd
+		} else {
+			shown = nbase
 		}
 		if err := fn(opfd, obase, npfd, nbase); err != nil {
-			return fmt.Errorf("to %q: %w", newname, err)
+			return fmt.Errorf("to %q: %w", shortName(shown), err)
 		}
 		return nil
 	})
@@ -587,9 +623,10 @@ func (l *Local) Remove(ctx context.Context, name string) error {
 }
 
 // Setattr applies the parts of attr selected by mask to name itself: owner with
-// fchownat(AT_SYMLINK_NOFOLLOW), then the mode with fchmodat2(AT_SYMLINK_NOFOLLOW)
-// (which refuses a symlink, whose mode is skipped), then times with
-// utimensat(AT_SYMLINK_NOFOLLOW). None of them can reach a symlink's target.
+// fchownat, then the mode with fchmodat2 (skipped on a symlink), then times with
+// utimensat, all three through one O_PATH|O_NOFOLLOW descriptor that pins the inode
+// checked below (AT_EMPTY_PATH): none of them can reach a symlink's target, nor a
+// file swapped in at the name after the check.
 func (l *Local) Setattr(ctx context.Context, name string, attr Attr, mask SetMask) error {
 	return l.at(ctx, "setattr", name, true, func(pfd int, base string) error {
 		if base == "" { // the root: its descriptor is the directory itself
@@ -616,6 +653,10 @@ func (l *Local) Setattr(ctx context.Context, name string, attr Attr, mask SetMas
 		if t != unix.S_IFDIR && st.Nlink > 1 {
 			return errSharedInode
 		}
+		if t == unix.S_IFLNK && mask&SetTimes != 0 && noUtimesEmptyPath.Load() {
+			// Refused before anything is changed (see utimesPath).
+			return fmt.Errorf("setting a symlink's mtime without utimensat(AT_EMPTY_PATH) (Linux < 5.8): %w", ErrNotSupported)
+		}
 		if mask&SetOwner != 0 {
 			if err := unix.Fchownat(fd, "", int(attr.UID), int(attr.GID), unix.AT_EMPTY_PATH); err != nil {
 				return fmt.Errorf("chown: %w", err)
@@ -626,14 +667,51 @@ func (l *Local) Setattr(ctx context.Context, name string, attr Attr, mask SetMas
 				return fmt.Errorf("chmod: %w", err)
 			}
 		}
+		if localTestHook != nil {
+			localTestHook("setattr-pinned", base)
+		}
 		if mask&SetTimes != 0 {
-			ts := timespecs(attr.ModTime)
-			if err := unix.UtimesNanoAt(pfd, base, ts[:], unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			if err := utimesPath(fd, t == unix.S_IFLNK, attr.ModTime); err != nil {
 				return fmt.Errorf("setting mtime: %w", err)
 			}
 		}
 		return nil
 	})
+}
+
+// utimesPath sets the times of the inode an O_PATH descriptor pins, a symlink
+// included: utimensat(fd, "", AT_EMPTY_PATH), which Linux 5.8 and later accept on
+// any descriptor, O_PATH ones of symlinks too (kernel commit 44a3b87444058b2c,
+// "utimensat: AT_EMPTY_PATH support ... on an O_PATH file (including symlinks)"):
+// the inode is the descriptor's, so a name swapped since the check cannot
+// redirect it. Older kernels answer EINVAL:
+// a non-symlink then goes through /proc/self/fd (as glibc's futimens emulation
+// does; the magic link leads to the pinned inode), and a symlink is
+// ErrNotSupported (Features().SymlinkTimes is false there, so the copier does not
+// ask): following /proc/self/fd/N to a symlink is not something to rely on.
+func utimesPath(fd int, symlink bool, t time.Time) error {
+	ts := timespecs(t)
+	if !noUtimesEmptyPath.Load() {
+		err := unix.UtimesNanoAt(fd, "", ts[:], unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW)
+		if err != unix.EINVAL {
+			return err
+		}
+		noUtimesEmptyPath.Store(true)
+	}
+	if symlink {
+		return fmt.Errorf("setting a symlink's mtime without AT_EMPTY_PATH (Linux < 5.8): %w", ErrNotSupported)
+	}
+	return unix.UtimesNanoAt(unix.AT_FDCWD, fmt.Sprintf("/proc/self/fd/%d", fd), ts[:], 0)
+}
+
+// noUtimesEmptyPath is set once utimensat refused AT_EMPTY_PATH (Linux before 5.8).
+var noUtimesEmptyPath atomic.Bool
+
+// probeUtimesEmptyPath tells whether utimensat takes AT_EMPTY_PATH, with a call
+// that changes nothing (both times UTIME_OMIT) on the root descriptor.
+func probeUtimesEmptyPath(fd int) bool {
+	omit := []unix.Timespec{{Nsec: unix.UTIME_OMIT}, {Nsec: unix.UTIME_OMIT}}
+	return unix.UtimesNanoAt(fd, "", omit, unix.AT_EMPTY_PATH) != unix.EINVAL
 }
 
 // errSharedInode refuses a change on a file another name shares.
@@ -801,7 +879,29 @@ type localReader struct {
 	name string
 	l    *Local
 	size int64 // at open: lets a kernel copy stop without a last call to find EOF
-	mu   sync.Mutex
+	// sparse: the file had holes at open (st_blocks below its size).
+	sparse bool
+	opened FileState
+	mu     sync.Mutex
+}
+
+var _ StatReader = (*localReader)(nil)
+
+// Opened describes the file as fstat saw it at Open.
+func (r *localReader) Opened() FileState { return r.opened }
+
+// Stat describes the open file now (fstat: the inode, whatever its name became).
+func (r *localReader) Stat() (FileState, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var st unix.Stat_t
+	if r.fd < 0 {
+		return FileState{}, r.l.opErr("stat", r.name, fs.ErrClosed)
+	}
+	if err := unix.Fstat(r.fd, &st); err != nil {
+		return FileState{}, r.l.opErr("stat", r.name, err)
+	}
+	return fileState(&st), nil
 }
 
 func (r *localReader) Read(p []byte) (int, error) {
@@ -874,25 +974,55 @@ type localWriter struct {
 	name   string
 	attr   Attr
 	l      *Local
-	chmod  bool // the mode made at create is not attr.Perm
-	mu     sync.Mutex
-	closed bool
+	chmod  bool  // the mode made at create is not attr.Perm
+	off    int64 // where the next Write goes (Write skips zero blocks with lseek)
+	hole   bool  // the last bytes written were skipped: Close sets the size
+	xattrs map[string][]byte
+	// xattrsLost: the file system could not store them (see XattrWriter).
+	xattrsLost bool
+	mu         sync.Mutex
+	closed     bool
 }
 
+// Write writes p at the end of what was written, leaving every whole, aligned
+// block of zeros as a hole (skipped with lseek; Close sets the size when the file
+// ends in one): data from a source that cannot report its holes (SFTP, another
+// file system) keeps them anyway, like cp --sparse and rsync -S.
 func (w *localWriter) Write(p []byte) (int, error) {
 	if err := w.ctx.Err(); err != nil {
 		return 0, err
 	}
 	n := 0
 	for n < len(p) {
-		m, err := unix.Write(w.fd, p[n:])
-		if err == unix.EINTR {
+		// Up to the next block boundary, then whole blocks.
+		j := n + min(holeBlock-int(w.off%holeBlock), len(p)-n)
+		if j-n == holeBlock && isZero(p[n:j]) {
+			for j+holeBlock <= len(p) && isZero(p[j:j+holeBlock]) {
+				j += holeBlock
+			}
+			if _, err := unix.Seek(w.fd, int64(j-n), unix.SEEK_CUR); err != nil {
+				return n, w.l.opErr("writing", w.name, err)
+			}
+			w.off += int64(j - n)
+			w.hole = true
+			n = j
 			continue
 		}
-		if err != nil {
-			return n, w.l.opErr("writing", w.name, err)
+		for j < len(p) && !(j+holeBlock <= len(p) && isZero(p[j:j+holeBlock])) {
+			j = min(j+holeBlock, len(p))
 		}
-		n += m
+		for n < j {
+			m, err := unix.Write(w.fd, p[n:j])
+			if err == unix.EINTR {
+				continue
+			}
+			if err != nil {
+				return n, w.l.opErr("writing", w.name, err)
+			}
+			n += m
+			w.off += int64(m)
+		}
+		w.hole = false
 	}
 	return n, nil
 }
@@ -905,7 +1035,14 @@ func (w *localWriter) ReadFrom(r io.Reader) (int64, error) {
 	}
 	switch src := r.(type) {
 	case *localReader:
+		if src.sparse && w.off == 0 {
+			n, handled, err := w.copySparse(src.fd, src.size)
+			if handled {
+				return n, err
+			}
+		}
 		n, handled, err := w.copyRange(src.fd, src.size)
+		w.off += n
 		if handled {
 			return n, err
 		}
@@ -920,6 +1057,7 @@ func (w *localWriter) ReadFrom(r io.Reader) (int64, error) {
 				var cerr error
 				if err := rc.Read(func(fd uintptr) bool {
 					n, handled, cerr = w.copyRange(int(fd), fi.Size())
+					w.off += n
 					return true
 				}); err == nil {
 					if handled {
@@ -974,6 +1112,114 @@ func (w *localWriter) copyRange(rfd int, size int64) (n int64, handled bool, err
 	}
 }
 
+// copySparse copies a file with holes: only its data regions (found with
+// SEEK_DATA/SEEK_HOLE), each at its own offset, then sets the size, so the holes
+// stay holes (a 2 GiB image with a few KiB of data takes a few KiB, as with cp).
+// It returns the file's size as the count. handled is false, with nothing written,
+// when the source cannot report its regions (the caller then copies every byte,
+// and Write leaves all-zero blocks as holes).
+func (w *localWriter) copySparse(rfd int, size int64) (n int64, handled bool, err error) {
+	var off int64
+	for off < size {
+		if err := w.ctx.Err(); err != nil {
+			return off, true, err
+		}
+		data, err := unix.Seek(rfd, off, unix.SEEK_DATA)
+		if err == unix.ENXIO {
+			break // only a hole is left
+		}
+		if err == unix.EINVAL && off == 0 {
+			return 0, false, nil // no SEEK_DATA here
+		}
+		if err != nil {
+			return off, true, w.l.opErr("finding data in the source of", w.name, err)
+		}
+		if data >= size {
+			break
+		}
+		hole, err := unix.Seek(rfd, data, unix.SEEK_HOLE)
+		if err != nil {
+			return off, true, w.l.opErr("finding holes in the source of", w.name, err)
+		}
+		hole = min(hole, size) // the file may have grown since it was opened
+		if err := w.copyAt(rfd, data, hole); err != nil {
+			return off, true, err
+		}
+		off = hole
+	}
+	if err := ftruncate(w.fd, size); err != nil {
+		return off, true, w.l.opErr("setting the size of", w.name, err)
+	}
+	w.off = size
+	return size, true, nil
+}
+
+// copyAt copies bytes [from, to) of rfd to the same offsets of w, with
+// copy_file_range, or pread/pwrite where the kernel cannot copy between the two.
+func (w *localWriter) copyAt(rfd int, from, to int64) error {
+	roff, woff := from, from
+	for roff < to {
+		m, err := unix.CopyFileRange(rfd, &roff, w.fd, &woff, int(min(to-roff, 1<<30)), 0)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EXDEV || err == unix.ENOSYS || err == unix.EINVAL || err == unix.EOPNOTSUPP || err == unix.EBADF || err == unix.EPERM:
+			return w.preadWrite(rfd, roff, to)
+		case err != nil:
+			return w.l.opErr("copying to", w.name, err)
+		case m == 0:
+			return nil // the source shrank: what is left reads as a hole
+		}
+	}
+	return nil
+}
+
+func (w *localWriter) preadWrite(rfd int, off, to int64) error {
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	buf := *bp
+	for off < to {
+		m, err := unix.Pread(rfd, buf[:min(int64(len(buf)), to-off)], off)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return w.l.opErr("reading the source of", w.name, err)
+		}
+		if m == 0 {
+			return nil
+		}
+		for p := buf[:m]; len(p) > 0; {
+			k, err := unix.Pwrite(w.fd, p, off)
+			if err == unix.EINTR {
+				continue
+			}
+			if err != nil {
+				return w.l.opErr("writing", w.name, err)
+			}
+			p, off = p[k:], off+int64(k)
+		}
+	}
+	return nil
+}
+
+func ftruncate(fd int, size int64) error {
+	for {
+		if err := unix.Ftruncate(fd, size); err != unix.EINTR {
+			return err
+		}
+	}
+}
+
+// holeBlock is the unit Write leaves as a hole when it is all zeros: the page
+// size and the block size of the usual file systems (ext4, xfs, tmpfs; EFS
+// allocates in 4 KiB too).
+const holeBlock = 4096
+
+var zeroBlock [holeBlock]byte
+
+func isZero(p []byte) bool { return bytes.Equal(p, zeroBlock[:len(p)]) }
+
 // readerOnlyW hides ReadFrom so that copyBuffer does not recurse.
 type readerOnlyW struct{ io.Writer }
 
@@ -993,12 +1239,30 @@ func (w *localWriter) Close() error {
 	}
 	w.closed = true
 	err := w.ctx.Err()
+	if err == nil && w.hole {
+		if err = ftruncate(w.fd, w.off); err != nil {
+			err = fmt.Errorf("setting the size after a trailing hole: %w", err)
+		}
+	}
 	if err == nil {
 		mask := SetAll
 		if !w.chmod {
 			mask &^= SetPerm
 		}
-		err = fsetattr(w.fd, w.attr, mask)
+		if len(w.xattrs) > 0 {
+			// After the owner (chown clears file capabilities), before the mode
+			// (which sets an ACL's mask to the group bits asked for) and the mtime.
+			if err = fsetattr(w.fd, w.attr, SetOwner); err == nil {
+				err = xattrOps{w.fd}.apply(w.xattrs)
+				if errors.Is(err, ErrNotSupported) {
+					err, w.xattrsLost = nil, true
+				}
+			}
+			mask = SetPerm | SetTimes
+		}
+		if err == nil {
+			err = fsetattr(w.fd, w.attr, mask)
+		}
 	}
 	if cerr := unix.Close(w.fd); err == nil {
 		err = cerr

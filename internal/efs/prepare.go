@@ -23,8 +23,8 @@ var ErrDestinationInUse = errors.New("destination is owned by another user and n
 // symlink or any other non-directory at that name is refused. name must be a single
 // component.
 func PrepareDest(ctx context.Context, parent FS, name string, uid, gid uint32, merge bool) error {
-	if uid == 0 {
-		return errors.New("preparing destination: the new owner UID must not be 0")
+	if err := checkOwner(uid, &gid); err != nil {
+		return fmt.Errorf("preparing destination %s: %w", name, err)
 	}
 	if !validFSName(name) || name == "." || strings.IndexByte(name, '/') >= 0 {
 		return fmt.Errorf("preparing destination %q in %s: %w", name, parent, ErrUnsafePath)

@@ -9,6 +9,8 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,7 +36,7 @@ type VerifyOptions struct {
 type Difference struct {
 	Path string `json:"path"`
 	// What is one of: missing, type, size, mode, mtime, owner, target, hardlink,
-	// content, leftover-temp, error.
+	// xattr (extended attributes or POSIX ACLs), content, leftover-temp, error.
 	What string `json:"what"`
 	Want string `json:"want,omitempty"`
 	Got  string `json:"got,omitempty"`
@@ -77,8 +79,8 @@ var ErrDifferences = errors.New("destination differs from source")
 // times are compared only where the destination can set them. It returns the report
 // and an error wrapping ErrDifferences when anything differs.
 func Verify(ctx context.Context, src, dst FS, opts VerifyOptions) (*VerifyReport, error) {
-	if opts.UID == 0 {
-		return nil, errors.New("verify: the new owner UID must be set and not 0 (root)")
+	if err := checkOwner(opts.UID, opts.GID); err != nil {
+		return nil, fmt.Errorf("verify: %w", err)
 	}
 	if opts.Workers <= 0 {
 		opts.Workers = DefaultWorkers
@@ -100,6 +102,11 @@ func Verify(ctx context.Context, src, dst FS, opts VerifyOptions) (*VerifyReport
 	if !df.SymlinkOwner {
 		v.rep.Limitations = append(v.rep.Limitations, "symlink owners not compared: the destination cannot set them")
 	}
+	v.sx, _ = src.(XattrFS)
+	v.dx, _ = dst.(XattrFS)
+	if v.sx != nil && v.dx == nil {
+		v.rep.Limitations = append(v.rep.Limitations, "extended attributes and POSIX ACLs not compared: the destination cannot show them")
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
@@ -107,6 +114,7 @@ func Verify(ctx context.Context, src, dst FS, opts VerifyOptions) (*VerifyReport
 	if err != nil {
 		return nil, fmt.Errorf("verify: reading source root %s: %w", src, err)
 	}
+	v.xp = xattrPolicy{keepSetID: opts.KeepSetID, oldUID: rs.UID, newUID: opts.UID}
 	rd, err := dst.Lstat(ctx, ".")
 	if err != nil {
 		return nil, fmt.Errorf("verify: reading destination root %s: %w", dst, err)
@@ -153,6 +161,8 @@ type verifier struct {
 	src, dst FS
 	opts     VerifyOptions
 	sf, df   Features
+	sx, dx   XattrFS // both set: extended attributes are compared
+	xp       xattrPolicy
 	gran     time.Duration
 	start    time.Time
 
@@ -282,6 +292,9 @@ func (v *verifier) compareEntry(ctx context.Context, p string, s, d Info) bool {
 	if (!isLink || v.df.SymlinkTimes) && !s.ModTime.Truncate(v.gran).Equal(d.ModTime.Truncate(v.gran)) {
 		v.diff(p, "mtime", s.ModTime.Truncate(v.gran).Format(time.RFC3339Nano), d.ModTime.Truncate(v.gran).Format(time.RFC3339Nano))
 	}
+	if (s.Mode.IsRegular() || s.Mode.IsDir()) && v.sx != nil && v.dx != nil {
+		v.compareXattrs(ctx, p)
+	}
 	switch {
 	case s.Mode.IsRegular():
 		if s.Size != d.Size {
@@ -306,6 +319,42 @@ func (v *verifier) compareEntry(ctx context.Context, p string, s, d Info) bool {
 		}
 	}
 	return true
+}
+
+// compareXattrs compares the attributes a copy keeps (see keptXattr): the
+// source's, filtered as Copy filters them, with the destination's of the same
+// namespaces (an SELinux label the destination gave itself is not a difference).
+func (v *verifier) compareXattrs(ctx context.Context, p string) {
+	sx, err := v.sx.Xattrs(ctx, p)
+	if err != nil {
+		v.diff(p, "error", "", "reading source extended attributes: "+err.Error())
+		return
+	}
+	dx, err := v.dx.Xattrs(ctx, p)
+	if err != nil {
+		v.diff(p, "error", "", "reading destination extended attributes: "+err.Error())
+		return
+	}
+	want, _ := v.xp.filter(sx)
+	got := map[string][]byte{}
+	for n, val := range dx {
+		if keptXattr(n) {
+			got[n] = val
+		}
+	}
+	if !sameXattrs(want, got) {
+		v.diff(p, "xattr", xattrNames(want), xattrNames(got))
+	}
+}
+
+// xattrNames lists attribute names with a short digest of each value, sorted.
+func xattrNames(x map[string][]byte) string {
+	out := make([]string, 0, len(x))
+	for n, val := range x {
+		out = append(out, fmt.Sprintf("%s(%x)", n, sha256.Sum224(val))[:len(n)+10]+")")
+	}
+	sort.Strings(out)
+	return strings.Join(out, ",")
 }
 
 // compareLinks checks that names sharing an inode in the source share one in the

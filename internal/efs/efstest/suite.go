@@ -50,6 +50,8 @@ func Run(t *testing.T, newFS NewFS) {
 		{"Concurrent", testConcurrent},
 		{"Canceled", testCanceled},
 		{"MtimeRange", testMtimeRange},
+		{"Xattrs", testXattrs},
+		{"ZeroBlocks", testZeroBlocks},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

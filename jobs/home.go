@@ -1,0 +1,176 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strconv"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/studio-migrator/studio-migrator/internal/efs"
+	"github.com/studio-migrator/studio-migrator/internal/location"
+)
+
+// handleCopyHome copies one home from <copy-from>/<oldUID> to
+// <copy-to>/<newUID>, re-owned to the new UID, and verifies it. A rerun (retry,
+// takeover, jobs retry) resumes: efs.Copy moves only what differs.
+func (w *worker) handleCopyHome(ctx context.Context, t *asynq.Task) error {
+	return w.runUnit(ctx, t, copyHome)
+}
+
+func copyHome(ctx context.Context, r *unitRun) error {
+	u, err := r.w.st.unit(ctx, r.id, homeUnit(r.p.Home))
+	if err != nil {
+		return err
+	}
+	uid64, err := strconv.ParseUint(u["newUid"], 10, 32)
+	if err != nil || uid64 == 0 {
+		return permanent(fmt.Errorf("new UID %q is not a positive number", u["newUid"]))
+	}
+	uid := uint32(uid64)
+	if u["oldUid"] == "" {
+		return permanent(errors.New("no old UID"))
+	}
+	from, err := location.Parse(r.spec.CopyFrom)
+	if err != nil {
+		return permanent(fmt.Errorf("copy-from: %w", err))
+	}
+	to, err := location.Parse(r.job["copyTo"])
+	if err != nil {
+		return permanent(fmt.Errorf("copy-to %q: %w", r.job["copyTo"], err))
+	}
+	opts := r.w.cfg.Location
+	opts.Log = r.log
+	srcLoc := from.Join(u["oldUid"])
+	src, err := location.Open(ctx, srcLoc, opts)
+	if err != nil {
+		if !srcLoc.IsSFTP() && errors.Is(err, fs.ErrNotExist) {
+			return permanent(fmt.Errorf("the old home %s does not exist: %w", srcLoc, err))
+		}
+		return fmt.Errorf("opening the old home %s: %w", srcLoc, err)
+	}
+	defer src.Close()
+	gid := r.spec.GID
+	if gid == nil {
+		root, err := src.Lstat(ctx, ".")
+		if err != nil {
+			return fmt.Errorf("reading the old home %s: %w", srcLoc, err)
+		}
+		g := root.GID
+		gid = &g
+	}
+	parent, err := location.Open(ctx, to, opts)
+	if err != nil {
+		return fmt.Errorf("opening the new EFS %s: %w", to, err)
+	}
+	defer parent.Close()
+	if err := efs.PrepareDest(ctx, parent, u["newUid"], uid, *gid, r.spec.Merge); err != nil {
+		if errors.Is(err, efs.ErrDestinationInUse) || errors.Is(err, efs.ErrUnsafePath) {
+			return permanent(err)
+		}
+		return err
+	}
+	dstLoc := to.Join(u["newUid"])
+	dst, err := location.Open(ctx, dstLoc, opts)
+	if err != nil {
+		return fmt.Errorf("opening the new home %s: %w", dstLoc, err)
+	}
+	defer dst.Close()
+
+	rdb := r.w.st.rdb
+	uk := keyUnit(r.id, homeUnit(r.p.Home))
+	if tot, err := efs.Count(ctx, src, 0); err != nil {
+		r.log.Warn("counting the old home (progress shows no totals)", "error", err)
+	} else {
+		_ = rdb.HSet(ctx, uk, "totalFiles", tot.Files, "totalBytes", tot.Bytes).Err()
+	}
+	progress := efs.ReporterFunc(func(p efs.Progress) {
+		// Best effort: a missed update only delays the display.
+		_ = rdb.HSet(ctx, uk, "files", p.Files, "bytes", p.Bytes, "rate", p.BytesPerSec, "errors", p.Errors).Err()
+	})
+	log := r.log.With("from", srcLoc.String(), "to", dstLoc.String(), "uid", uid)
+	rep, err := efs.Copy(ctx, src, dst, efs.CopyOptions{UID: uid, GID: r.spec.GID, Workers: r.spec.Workers,
+		KeepSetID: r.spec.KeepSetID, Progress: progress, Logger: log})
+	if rep != nil {
+		b, _ := json.Marshal(rep)
+		r.fields = append(r.fields, "copy", string(b), "files", rep.Files, "bytes", rep.Bytes, "errors", rep.Errors)
+	}
+	if err != nil {
+		return fmt.Errorf("copying %s to %s: %w", srcLoc, dstLoc, err)
+	}
+	vrep, err := efs.Verify(ctx, src, dst, efs.VerifyOptions{UID: uid, GID: r.spec.GID, KeepSetID: r.spec.KeepSetID,
+		Checksum: r.spec.Checksum, MaxDifferences: 100, Logger: log})
+	if vrep != nil {
+		b, _ := json.Marshal(vrep)
+		r.fields = append(r.fields, "verify", string(b))
+	}
+	if err != nil {
+		return fmt.Errorf("verifying %s against %s: %w", dstLoc, srcLoc, err)
+	}
+	log.Info("home copied and verified", "files", rep.Files, "bytes", rep.Bytes, "copied_bytes", rep.CopiedBytes,
+		"unchanged", rep.Unchanged, "took", rep.Elapsed)
+	return nil
+}
+
+// homeSucceeded records a verified home and joins: the home whose completion fills
+// the done-set enqueues verify. The enqueue happens before the release when this
+// home is visibly the last, and again after it when the set turned out complete
+// (two homes ending together), so neither a crash nor a race loses the join; the
+// task ID makes the second enqueue a no-op.
+func (w *worker) homeSucceeded(ctx context.Context, r *unitRun, took time.Duration) error {
+	fields := append([]any{"state", HomeSucceeded, "finished", nowMS(), "error", "", "reason", "", "rate", 0}, r.fields...)
+	return w.homeEnded(ctx, r, fields, nil, took)
+}
+
+// homeFailed records a home that failed for good; the job goes on with the others
+// and verify reports it.
+func (w *worker) homeFailed(ctx context.Context, r *unitRun, msg string, cause error) error {
+	fields := append([]any{"state", HomeFailed, "finished", nowMS(), "error", msg, "reason", msg, "rate", 0}, r.fields...)
+	if err := w.homeEnded(ctx, r, fields, cause, 0); err != nil {
+		return err
+	}
+	if errors.Is(cause, asynq.SkipRetry) {
+		return cause
+	}
+	return fmt.Errorf("%w: %w", cause, asynq.SkipRetry)
+}
+
+func (w *worker) homeEnded(ctx context.Context, r *unitRun, fields []any, cause error, took time.Duration) error {
+	st := w.st
+	pre, err := st.rdb.SIsMember(ctx, keyDone(r.id), r.p.Home).Result()
+	if err != nil {
+		return fmt.Errorf("reading the finished homes of job %s: %w", r.id, err)
+	}
+	n, _ := st.rdb.SCard(ctx, keyDone(r.id)).Result()
+	total, _ := st.rdb.HGet(ctx, keyJob(r.id), "homes").Int64()
+	last := total > 0 && (n+1 >= total || pre && n >= total)
+	if last {
+		if err := w.enqueueStep(ctx, r.id, StepVerify, r.p.Gen); err != nil {
+			_, _ = r.lease.release(ctx, "state", HomePending, "error", err.Error())
+			return err
+		}
+	}
+	ok, err := r.lease.release(ctx, fields...)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		r.log.Warn("ended, but the lease was taken over meanwhile")
+		return nil
+	}
+	added, complete, err := st.homeDone(ctx, r.id, r.p.Home)
+	if err != nil {
+		return err
+	}
+	if cause == nil {
+		r.log.Info("home done", "took", took.Round(time.Millisecond), "first_time", added)
+	}
+	if complete && !last {
+		return w.enqueueStep(ctx, r.id, StepVerify, r.p.Gen)
+	}
+	return nil
+}
