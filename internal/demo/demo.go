@@ -373,7 +373,7 @@ func startWorkers(redisURL, emulatorURL string, o Options) (stop func(), err err
 			Preflight: func(ctx context.Context, cfg aws.Config, p *studio.Plan) ([]studio.Problem, error) {
 				return studio.Preflight(ctx, studio.NewClients(cfg), p, studio.PreflightOptions{})
 			},
-			Log:            o.Log.With("component", "worker"),
+			Log: o.Log.With("component", "worker"),
 		})
 		if err != nil {
 			cancel()
