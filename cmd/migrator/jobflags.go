@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strconv"
 
@@ -71,9 +72,18 @@ func getJob(ctx context.Context, c *jobs.Client, id string) (*jobs.Status, error
 		return nil, &exitError{code: exitUsage, err: fmt.Errorf("job %s: %w (see 'migrator jobs list')", id, err)}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading job %s: %w", id, err)
+		return nil, redisHint(err)
 	}
 	return st, nil
+}
+
+// redisHint adds what to check to an error that comes from not reaching Redis.
+func redisHint(err error) error {
+	var op *net.OpError
+	if errors.As(err, &op) {
+		return fmt.Errorf("%w (is Redis running there? set it with --redis or REDIS_URL)", err)
+	}
+	return err
 }
 
 // targetOptions are --target-region/--target-profile/--target-endpoint-url: where
