@@ -118,6 +118,7 @@ func (c *client) submit(ctx context.Context, sp Spec) (string, error) {
 		pipe.HSet(ctx, keyUnit(id, stepUnit(s)), "state", unitPending, "attempt", 1)
 	}
 	pipe.ZAdd(ctx, keyJobs(), redis.Z{Score: float64(time.Now().UnixMilli()), Member: id})
+	pipe.SAdd(ctx, keyRunning(), id)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return "", fmt.Errorf("storing job %s: %w", id, err)
 	}
@@ -294,11 +295,12 @@ local js = redis.call('HGET', KEYS[1], 'state')
 if not js then return 'gone' end
 if js ~= 'pending' and js ~= 'running' then return js end
 redis.call('HSET', KEYS[1], 'state', 'cancelled', 'error', 'cancelled on request', 'updated', ARGV[1])
+redis.call('SREM', KEYS[2], ARGV[2])
 return 'ok'
 `)
 
 func (c *client) cancel(ctx context.Context, id string) error {
-	res, err := cancelScript.Run(ctx, c.st.rdb, []string{keyJob(id)}, nowMS()).Text()
+	res, err := cancelScript.Run(ctx, c.st.rdb, []string{keyJob(id), keyRunning()}, nowMS(), id).Text()
 	if err != nil {
 		return fmt.Errorf("cancelling job %s: %w", id, err)
 	}
@@ -342,13 +344,15 @@ func cancelRunning(ctx context.Context, ins *asynq.Inspector, id string) error {
 	return errors.Join(errs...)
 }
 
-// retryScript moves a failed or cancelled job to a new generation.
+// retryScript moves a failed or cancelled job to a new generation (KEYS job,
+// running; ARGV now, job ID).
 var retryScript = redis.NewScript(`
 local js = redis.call('HGET', KEYS[1], 'state')
 if not js then return -1 end
 if js ~= 'failed' and js ~= 'cancelled' then return -2 end
 local g = redis.call('HINCRBY', KEYS[1], 'gen', 1)
 redis.call('HSET', KEYS[1], 'state', 'pending', 'error', '', 'updated', ARGV[1])
+redis.call('SADD', KEYS[2], ARGV[2])
 return g
 `)
 
@@ -370,7 +374,7 @@ func (c *client) retry(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	gen, err := retryScript.Run(ctx, c.st.rdb, []string{keyJob(id)}, nowMS()).Int()
+	gen, err := retryScript.Run(ctx, c.st.rdb, []string{keyJob(id), keyRunning()}, nowMS(), id).Int()
 	if err != nil {
 		return fmt.Errorf("retrying job %s: %w", id, err)
 	}

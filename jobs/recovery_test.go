@@ -1,0 +1,205 @@
+package jobs
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/studio-migrator/studio-migrator/internal/testutil"
+)
+
+// stepsDone marks the steps of a migrate job before step as succeeded, and step
+// and those after it as pending (attempt 1), as the workflow leaves them when step
+// is next.
+func stepsDone(t *testing.T, st *store, id, step string) {
+	t.Helper()
+	ctx := context.Background()
+	state := unitSucceeded
+	for _, s := range stepsOf(Spec{Kind: KindMigrate}) {
+		if s == step {
+			state = unitPending
+		}
+		if err := st.rdb.HSet(ctx, keyUnit(id, stepUnit(s)), "state", state, "attempt", 1).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func pendingIDs(t *testing.T, w *worker, queue string) []string {
+	t.Helper()
+	tasks, err := w.ins.ListPendingTasks(queue)
+	if err != nil && !strings.Contains(err.Error(), "not found") {
+		t.Fatal(err)
+	}
+	return taskIDs(tasks)
+}
+
+// TestReaperRecoversLostJoin: two homes end at the same moment and the worker that
+// completed the done-set dies before it enqueues verify. The reaper of any worker
+// enqueues verify (once, however often it runs), and never before the set is
+// complete.
+func TestReaperRecoversLostJoin(t *testing.T) {
+	for name, url := range redisURLs(t) {
+		t.Run(name, func(t *testing.T) {
+			const ttl = time.Second
+			w := testWorker(t, url, "w1", ttl)
+			ctx := context.Background()
+			fakeJob(t, w.st, "j4")
+			stepsDone(t, w.st, "j4", StepVerify)
+			end := func(home string) {
+				l, err := w.st.acquire(ctx, "j4", homeUnit(home), 0, 1, "w1", ttl, "")
+				if err != nil {
+					t.Fatal(err)
+				}
+				// The home ends and joins the done-set; then its worker dies.
+				if ok, err := l.release(ctx, "state", HomeSucceeded, "finished", nowMS()); !ok || err != nil {
+					t.Fatalf("release of %s: %v, %v", home, ok, err)
+				}
+				if _, _, err := w.st.homeDone(ctx, "j4", home); err != nil {
+					t.Fatal(err)
+				}
+			}
+			end("user-profile/a")
+			if err := w.reapOnce(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if ids := pendingIDs(t, w, QueueControl); len(ids) != 0 {
+				t.Fatalf("with one of two homes done the reaper enqueued %v; want nothing", ids)
+			}
+			end("user-profile/b")
+			if ids := pendingIDs(t, w, QueueControl); len(ids) != 0 {
+				t.Fatalf("before the reaper ran: %v", ids)
+			}
+			for range 3 {
+				if err := w.reapOnce(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if d := cmp.Diff([]string{"j4:verify"}, pendingIDs(t, w, QueueControl)); d != "" {
+				t.Errorf("after the reaper, pending control tasks (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+// TestReaperRecoversLostStep: a step was recorded as succeeded and its worker died
+// before enqueueing the next; the reaper enqueues that next step by its task ID. A
+// job whose last step succeeded but that was not marked so ends succeeded; one
+// whose step failed for good ends failed. Ended jobs leave the reaper's set.
+func TestReaperRecoversLostStep(t *testing.T) {
+	for name, url := range redisURLs(t) {
+		t.Run(name, func(t *testing.T) {
+			const ttl = time.Second
+			w := testWorker(t, url, "w1", ttl)
+			ctx := context.Background()
+			for _, id := range []string{"j5", "j6", "j7"} {
+				fakeJob(t, w.st, id)
+			}
+			// j5: create-spaces ended, assign-users never enqueued.
+			stepsDone(t, w.st, "j5", StepCreateSpaces)
+			l, err := w.st.acquire(ctx, "j5", stepUnit(StepCreateSpaces), 0, 1, "w1", ttl, StepCreateSpaces)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ok, err := l.release(ctx, "state", unitSucceeded, "finished", nowMS()); !ok || err != nil {
+				t.Fatalf("release: %v, %v", ok, err)
+			}
+			// j6: verify (the last step) succeeded, the job was never marked so.
+			stepsDone(t, w.st, "j6", StepVerify)
+			l, err = w.st.acquire(ctx, "j6", stepUnit(StepVerify), 0, 1, "w1", ttl, StepVerify)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ok, err := l.release(ctx, "state", unitSucceeded, "finished", nowMS()); !ok || err != nil {
+				t.Fatalf("release: %v, %v", ok, err)
+			}
+			// j7: preflight failed for good, the job was never marked so.
+			stepsDone(t, w.st, "j7", StepPreflight)
+			l, err = w.st.acquire(ctx, "j7", stepUnit(StepPreflight), 0, 1, "w1", ttl, StepPreflight)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ok, err := l.release(ctx, "state", unitFailed, "error", "the plan has 1 errors: bad VPC"); !ok || err != nil {
+				t.Fatalf("release: %v, %v", ok, err)
+			}
+
+			for range 2 {
+				if err := w.reapOnce(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if d := cmp.Diff([]string{"j5:assign-users"}, pendingIDs(t, w, QueueControl)); d != "" {
+				t.Errorf("pending control tasks (-want +got):\n%s", d)
+			}
+			for id, want := range map[string]string{"j5": StateRunning, "j6": StateSucceeded, "j7": StateFailed} {
+				j, err := w.st.job(ctx, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if j["state"] != want {
+					t.Errorf("job %s: %s (%s); want %s", id, j["state"], j["error"], want)
+				}
+				if id == "j7" && !strings.Contains(j["error"], "preflight: the plan has 1 errors") {
+					t.Errorf("job j7's error %q does not say which step failed and why", j["error"])
+				}
+			}
+			running, err := w.st.rdb.SMembers(ctx, keyRunning()).Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := cmp.Diff([]string{"j5"}, running); d != "" {
+				t.Errorf("jobs the reaper still scans (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+// TestStepDoneBeforeNext: a worker that dies while ending a step (here: it loses
+// write access to the job record at that moment, so it cannot mark the step done)
+// must not have enqueued the next step already, or the step, taken over, would run
+// again beside the next one. After the takeover only the step itself is queued.
+func TestStepDoneBeforeNext(t *testing.T) {
+	srv := testutil.StartRedis(t)
+	const ttl = time.Second
+	admin := testWorker(t, srv.URL(), "admin", ttl)
+	// A user that may use the queue but only read the job record.
+	if _, err := srv.Do("ACL", "SETUSER", "crashy", "on", ">pw", "~asynq:*", "%R~migrator:*", "&*", "+@all"); err != nil {
+		t.Fatal(err)
+	}
+	w := testWorker(t, "redis://crashy:pw@"+srv.Addr+"/0", "wa", ttl)
+	ctx := context.Background()
+	fakeJob(t, admin.st, "j8")
+	stepsDone(t, admin.st, "j8", StepCreateSpaces)
+	l, err := admin.st.acquire(ctx, "j8", stepUnit(StepCreateSpaces), 0, 1, "wa", ttl, StepCreateSpaces)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.s = w.st
+	j, err := w.st.job(ctx, "j8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &unitRun{w: w, p: payload{Job: "j8", Step: StepCreateSpaces, Attempt: 1}, id: "j8", job: j,
+		spec: Spec{Kind: KindMigrate}, log: w.log, lease: l}
+	if err := w.succeed(ctx, r, time.Second); err == nil {
+		t.Fatal("succeed without write access to the record: no error")
+	}
+	u, err := admin.st.unit(ctx, "j8", stepUnit(StepCreateSpaces))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids := pendingIDs(t, admin, QueueControl); len(ids) > 0 && u["state"] != unitSucceeded {
+		t.Fatalf("%v enqueued while create-spaces is still %s: both would run at once", ids, u["state"])
+	}
+	// The dead worker's lease expires; the reaper reruns create-spaces, alone.
+	time.Sleep(ttl + 300*time.Millisecond)
+	if err := admin.reapOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]string{"j8:create-spaces:a2"}, pendingIDs(t, admin, QueueControl)); d != "" {
+		t.Errorf("pending control tasks after the takeover (-want +got):\n%s", d)
+	}
+}
