@@ -270,11 +270,13 @@ func (c *client) list(ctx context.Context) ([]Summary, error) {
 		return nil, fmt.Errorf("listing jobs: %w", err)
 	}
 	out := []Summary{}
+	var gone []any
 	for i, id := range ids {
 		v := cmds[i].Val()
 		str := func(k int) string { s, _ := v[k].(string); return s }
 		if str(1) == "" {
-			continue // expired or deleted meanwhile
+			gone = append(gone, id) // past its retention, or deleted
+			continue
 		}
 		s := Summary{ID: id, Kind: str(0), State: str(1), Step: str(2), Created: parseMS(str(5)), Updated: parseMS(str(6))}
 		var sp Spec
@@ -287,6 +289,10 @@ func (c *client) list(ctx context.Context) ([]Summary, error) {
 		}
 		out = append(out, s)
 	}
+	if len(gone) > 0 {
+		// Best effort: the next List drops them otherwise.
+		_ = c.st.rdb.ZRem(ctx, keyJobs(), gone...).Err()
+	}
 	return out, nil
 }
 
@@ -295,12 +301,11 @@ local js = redis.call('HGET', KEYS[1], 'state')
 if not js then return 'gone' end
 if js ~= 'pending' and js ~= 'running' then return js end
 redis.call('HSET', KEYS[1], 'state', 'cancelled', 'error', 'cancelled on request', 'updated', ARGV[1])
-redis.call('SREM', KEYS[2], ARGV[2])
 return 'ok'
 `)
 
 func (c *client) cancel(ctx context.Context, id string) error {
-	res, err := cancelScript.Run(ctx, c.st.rdb, []string{keyJob(id), keyRunning()}, nowMS(), id).Text()
+	res, err := cancelScript.Run(ctx, c.st.rdb, []string{keyJob(id)}, nowMS()).Text()
 	if err != nil {
 		return fmt.Errorf("cancelling job %s: %w", id, err)
 	}
@@ -344,14 +349,17 @@ func cancelRunning(ctx context.Context, ins *asynq.Inspector, id string) error {
 	return errors.Join(errs...)
 }
 
-// retryScript moves a failed or cancelled job to a new generation (KEYS job,
-// running; ARGV now, job ID).
+// retryScript moves a failed or cancelled job to a new generation and takes the
+// record retention off its keys (KEYS job, running, then the job's other keys;
+// ARGV now, job ID).
 var retryScript = redis.NewScript(`
 local js = redis.call('HGET', KEYS[1], 'state')
 if not js then return -1 end
 if js ~= 'failed' and js ~= 'cancelled' then return -2 end
 local g = redis.call('HINCRBY', KEYS[1], 'gen', 1)
 redis.call('HSET', KEYS[1], 'state', 'pending', 'error', '', 'updated', ARGV[1])
+redis.call('PERSIST', KEYS[1])
+for i = 3, #KEYS do redis.call('PERSIST', KEYS[i]) end
 redis.call('SADD', KEYS[2], ARGV[2])
 return g
 `)
@@ -374,7 +382,12 @@ func (c *client) retry(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	gen, err := retryScript.Run(ctx, c.st.rdb, []string{keyJob(id), keyRunning()}, nowMS(), id).Int()
+	keys, err := c.st.jobKeys(ctx, id, stepsOf(sp))
+	if err != nil {
+		return err
+	}
+	keys = append([]string{keys[0], keyRunning()}, keys[1:]...)
+	gen, err := retryScript.Run(ctx, c.st.rdb, keys, nowMS(), id).Int()
 	if err != nil {
 		return fmt.Errorf("retrying job %s: %w", id, err)
 	}

@@ -8,7 +8,12 @@ package jobs
 //
 // Keys (<id> is a job ID, <unit> is "step:<name>" or "home:<kind>/<name>"):
 //
-//	migrator:jobs                    ZSET  job IDs scored by creation time (ms): List.
+//	migrator:jobs                    ZSET  job IDs scored by creation time (ms): List
+//	                                       (which drops the IDs whose record expired).
+//
+// Once a job has ended (succeeded, failed, cancelled), a worker's reaper gives
+// every migrator:job:<id>* key the expiry WorkerConfig.RecordRetention (default
+// 30 days); Retry removes it again.
 //	migrator:job:<id>                HASH  the job:
 //	    spec        JSON Spec as submitted
 //	    kind        Spec.Kind
@@ -58,7 +63,8 @@ package jobs
 //	                                       leases.
 //	migrator:running                 SET   IDs of jobs that are pending or running
 //	                                       (added by Submit, Retry and every lease,
-//	                                       removed when the job ends): what each
+//	                                       removed once the job ended and its
+//	                                       retention was applied): what each
 //	                                       worker's reaper scans for a lost hand-off
 //	                                       (a step or a join whose worker died before
 //	                                       it enqueued what comes next).
@@ -266,22 +272,19 @@ func (j jobInfo) getJSON(field string, v any) (ok bool, err error) {
 	return true, nil
 }
 
-// endJobScript ends a job (KEYS job, running; ARGV state, msg, now, job ID) unless
-// it already ended, and takes it off the reaper's list.
+// endJobScript ends a job (KEYS job; ARGV state, msg, now) unless it already
+// ended. The job stays in migrator:running until a reaper has applied the record's
+// retention (expireJob).
 var endJobScript = redis.NewScript(`
 local js = redis.call('HGET', KEYS[1], 'state')
-if js ~= 'pending' and js ~= 'running' then
-  redis.call('SREM', KEYS[2], ARGV[4])
-  return 0
-end
+if js ~= 'pending' and js ~= 'running' then return 0 end
 redis.call('HSET', KEYS[1], 'state', ARGV[1], 'error', ARGV[2], 'updated', ARGV[3])
-redis.call('SREM', KEYS[2], ARGV[4])
 return 1
 `)
 
 // endJob ends a job as state (succeeded, failed) with msg unless it already ended.
 func (s *store) endJob(ctx context.Context, id, state, msg string) error {
-	if err := endJobScript.Run(ctx, s.rdb, []string{keyJob(id), keyRunning()}, state, msg, nowMS(), id).Err(); err != nil {
+	if err := endJobScript.Run(ctx, s.rdb, []string{keyJob(id)}, state, msg, nowMS()).Err(); err != nil {
 		return fmt.Errorf("marking job %s %s: %w", id, state, err)
 	}
 	return nil
@@ -401,6 +404,51 @@ func (s *store) reap(ctx context.Context, id, unit string, expected int, placeho
 		return 0, fmt.Errorf("taking over %s of job %s: %w", unit, id, err)
 	}
 	return n, nil
+}
+
+// jobKeys lists every key of a job's record (the job hash first).
+func (s *store) jobKeys(ctx context.Context, id string, steps []string) ([]string, error) {
+	homes, err := s.rdb.SMembers(ctx, keyHomes(id)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("reading the homes of job %s: %w", id, err)
+	}
+	keys := []string{keyJob(id), keyHomes(id), keyDone(id), keyUIDMap(id), keyWorkers(id)}
+	for _, st := range steps {
+		keys = append(keys, keyUnit(id, stepUnit(st)))
+	}
+	for _, h := range homes {
+		keys = append(keys, keyUnit(id, homeUnit(h)))
+	}
+	return keys, nil
+}
+
+// expireJobScript applies the retention to an ended job: KEYS job, running, then
+// the job's other keys; ARGV job ID, retention in ms (<= 0: keep for ever). It
+// checks the state in the same step, so a Retry (which persists the keys again)
+// cannot be overtaken by a reaper that read the job as ended.
+var expireJobScript = redis.NewScript(`
+local js = redis.call('HGET', KEYS[1], 'state')
+if js == 'pending' or js == 'running' then return 0 end
+if js and tonumber(ARGV[2]) > 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  for i = 3, #KEYS do redis.call('PEXPIRE', KEYS[i], ARGV[2]) end
+end
+redis.call('SREM', KEYS[2], ARGV[1])
+return 1
+`)
+
+// expireJob gives every key of an ended job the record retention and takes the
+// job off the reaper's list.
+func (s *store) expireJob(ctx context.Context, id string, steps []string, retention time.Duration) error {
+	keys, err := s.jobKeys(ctx, id, steps)
+	if err != nil {
+		return err
+	}
+	keys = append([]string{keys[0], keyRunning()}, keys[1:]...)
+	if err := expireJobScript.Run(ctx, s.rdb, keys, id, retention.Milliseconds()).Err(); err != nil {
+		return fmt.Errorf("applying the retention of job %s: %w", id, err)
+	}
+	return nil
 }
 
 // joinComplete reports whether every home of the job has ended (copy-homes has

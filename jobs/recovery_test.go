@@ -2,11 +2,13 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/studio-migrator/studio-migrator/internal/testutil"
 )
@@ -201,5 +203,105 @@ func TestStepDoneBeforeNext(t *testing.T) {
 	}
 	if d := cmp.Diff([]string{"j8:create-spaces:a2"}, pendingIDs(t, admin, QueueControl)); d != "" {
 		t.Errorf("pending control tasks after the takeover (-want +got):\n%s", d)
+	}
+}
+
+// TestRecordRetention: once a job has ended, every key of its record expires after
+// RecordRetention and List stops showing it; a running job's record never expires;
+// Retry of a failed job takes the expiry off again.
+func TestRecordRetention(t *testing.T) {
+	for name, url := range redisURLs(t) {
+		t.Run(name, func(t *testing.T) {
+			const retention = 3 * time.Second
+			r, err := ParseRedisURL(url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wk, err := NewWorker(r, WorkerConfig{Name: "w1", LeaseTTL: time.Second, RecordRetention: retention})
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := wk.w
+			t.Cleanup(func() { _ = w.q.Close(); _ = w.ins.Close(); _ = w.st.rdb.Close() })
+			c, err := NewClient(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = c.Close() })
+			ctx := context.Background()
+			for i, id := range []string{"j10", "j11", "j12"} {
+				fakeJob(t, w.st, id)
+				stepsDone(t, w.st, id, StepVerify)
+				w.st.rdb.SAdd(ctx, keyDone(id), "user-profile/a")
+				w.st.rdb.HSet(ctx, keyUIDMap(id), "user-profile/a", `{"kind":"user-profile","name":"a","oldUid":"200001","newUid":"300001"}`)
+				w.st.rdb.SAdd(ctx, keyWorkers(id), "w1")
+				w.st.rdb.SAdd(ctx, keyRunning(), id)
+				w.st.rdb.ZAdd(ctx, keyJobs(), redis.Z{Score: float64(time.Now().UnixMilli() + int64(i)), Member: id})
+			}
+			if err := w.st.endJob(ctx, "j10", StateSucceeded, ""); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.st.endJob(ctx, "j11", StateFailed, "step verify: 1 of 2 homes failed"); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.reapOnce(ctx); err != nil {
+				t.Fatal(err)
+			}
+			// Every key of the job, as Redis has them, not as the code lists them.
+			keys, err := w.st.rdb.Keys(ctx, keyJob("j10")+"*").Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(keys) != 5+8+2 {
+				t.Errorf("job keys: %v; want the job, 4 sets and hashes, 8 steps and 2 homes", keys)
+			}
+			for _, k := range keys {
+				ttl, err := w.st.rdb.PTTL(ctx, k).Result()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if ttl <= 0 || ttl > retention {
+					t.Errorf("%s of the ended job: TTL %v; want (0, %v]", k, ttl, retention)
+				}
+				if ttl, _ := w.st.rdb.PTTL(ctx, strings.Replace(k, "j10", "j12", 1)).Result(); ttl != -1 {
+					t.Errorf("%s of the running job: TTL %v; want none", k, ttl)
+				}
+			}
+			if err := c.Retry(ctx, "j11"); err != nil {
+				t.Fatal(err)
+			}
+			if ttl, _ := w.st.rdb.PTTL(ctx, keyJob("j11")).Result(); ttl != -1 {
+				t.Errorf("the retried job: TTL %v; want none", ttl)
+			}
+			list := func() []string {
+				l, err := c.List(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var ids []string
+				for _, s := range l {
+					ids = append(ids, s.ID)
+				}
+				return ids
+			}
+			if d := cmp.Diff([]string{"j12", "j11", "j10"}, list()); d != "" {
+				t.Errorf("List before the retention passed (-want +got):\n%s", d)
+			}
+			time.Sleep(retention + time.Second)
+			if d := cmp.Diff([]string{"j12", "j11"}, list()); d != "" {
+				t.Errorf("List after the retention passed (-want +got):\n%s", d)
+			}
+			if _, err := c.Get(ctx, "j10"); !errors.Is(err, ErrJobNotFound) {
+				t.Errorf("Get of an expired job: %v; want ErrJobNotFound", err)
+			}
+			for _, k := range keys {
+				if n, _ := w.st.rdb.Exists(ctx, k).Result(); n != 0 {
+					t.Errorf("%s still exists after the retention", k)
+				}
+			}
+			if n, _ := w.st.rdb.ZScore(ctx, keyJobs(), "j10").Result(); n != 0 {
+				t.Errorf("j10 still listed in %s", keyJobs())
+			}
+		})
 	}
 }

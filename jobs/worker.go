@@ -22,6 +22,9 @@ import (
 // DefaultLeaseTTL is WorkerConfig.LeaseTTL's default.
 const DefaultLeaseTTL = 15 * time.Second
 
+// DefaultRecordRetention is WorkerConfig.RecordRetention's default.
+const DefaultRecordRetention = 30 * 24 * time.Hour
+
 // placeholderTTL is how long a taken-over unit waits for its new task to start
 // before another reaper may take it over again (only when every worker is busy
 // that long, or the reaper died between enqueueing and committing).
@@ -57,6 +60,9 @@ func newWorker(r asynq.RedisConnOpt, cfg WorkerConfig) (*Worker, error) {
 	}
 	if cfg.LeaseTTL <= 0 {
 		cfg.LeaseTTL = DefaultLeaseTTL
+	}
+	if cfg.RecordRetention == 0 {
+		cfg.RecordRetention = DefaultRecordRetention
 	}
 	if cfg.LeaseTTL < time.Second {
 		return nil, fmt.Errorf("lease TTL %v: must be at least 1s", cfg.LeaseTTL)
@@ -464,18 +470,18 @@ func (w *worker) recoverJob(ctx context.Context, id string) error {
 		return fmt.Errorf("reading job %s: %w", id, err)
 	}
 	state, _ := j[0].(string)
-	if state != StatePending && state != StateRunning {
-		// Ended (or expired): endJob changes nothing but takes it off the list.
-		return w.st.endJob(ctx, id, StateFailed, "")
-	}
 	gs, _ := j[1].(string)
 	gen, _ := strconv.Atoi(gs)
 	specJSON, _ := j[2].(string)
 	sp, err := jobInfo{"spec": specJSON}.spec()
-	if err != nil {
+	if err != nil && state != "" {
 		return fmt.Errorf("job %s: %w", id, err)
 	}
 	steps := stepsOf(sp)
+	if state != StatePending && state != StateRunning {
+		// Ended (or gone): apply the retention and take it off the list.
+		return w.st.expireJob(ctx, id, steps, w.cfg.RecordRetention)
+	}
 	pipe := w.st.rdb.TxPipeline()
 	units := make([]*redis.SliceCmd, len(steps))
 	for i, s := range steps {
