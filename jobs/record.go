@@ -366,9 +366,11 @@ func (l *lease) release(ctx context.Context, fields ...any) (bool, error) {
 // releaseHomeScript is releaseScript for a home that reached a final state, which
 // joins the done-set in the same step: a worker that dies after the release can no
 // longer leave a finished home out of the set (the join would never complete).
-// KEYS lease, unit, active, job, done; ARGV holder, active member, attempt, now,
-// home, then field/value pairs. Returns 0 when the caller no longer held the unit,
-// 1 when it ended it, 2 when that completed the done-set.
+// KEYS lease, unit, active, job, done, copy-homes unit; ARGV holder, active member,
+// attempt, now, home, then field/value pairs. Returns 0 when the caller no longer
+// held the unit, 1 when it ended it, 2 when that completed the done-set after
+// copy-homes was marked succeeded (before, copy-homes enqueues verify itself once
+// marked, so verify never starts beside it).
 var releaseHomeScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
@@ -378,17 +380,19 @@ if #ARGV > 5 then redis.call('HSET', KEYS[2], unpack(ARGV, 6)) end
 redis.call('HSET', KEYS[4], 'updated', ARGV[4])
 redis.call('SADD', KEYS[5], ARGV[5])
 local total = redis.call('HGET', KEYS[4], 'homes')
-if total and redis.call('SCARD', KEYS[5]) >= tonumber(total) then return 2 end
+if total and redis.call('SCARD', KEYS[5]) >= tonumber(total) and redis.call('HGET', KEYS[6], 'state') == 'succeeded' then return 2 end
 return 1
 `)
 
 // releaseHome releases a home's lease, writing its final fields and joining the
 // done-set at once; ok is false when the caller no longer held it (nothing
-// written), complete is true when every home of the job has now ended.
+// written), complete is true when every home of the job has now ended and
+// copy-homes is done: the caller enqueues verify.
 func (l *lease) releaseHome(ctx context.Context, home string, fields ...any) (ok, complete bool, err error) {
 	args := append([]any{l.holder, activeMember(l.job, l.unit), l.attempt, nowMS(), home}, fields...)
 	n, err := releaseHomeScript.Run(ctx, l.s.rdb,
-		[]string{keyLease(l.job, l.unit), keyUnit(l.job, l.unit), keyActive(), keyJob(l.job), keyDone(l.job)}, args...).Int()
+		[]string{keyLease(l.job, l.unit), keyUnit(l.job, l.unit), keyActive(), keyJob(l.job), keyDone(l.job), keyUnit(l.job, stepUnit(StepCopyHomes))},
+		args...).Int()
 	if err != nil {
 		return false, false, fmt.Errorf("releasing %s of job %s: %w", l.unit, l.job, err)
 	}

@@ -322,8 +322,9 @@ func (w *worker) succeed(ctx context.Context, r *unitRun, took time.Duration) er
 	case next == "":
 		return w.st.endJob(ctx, r.id, StateSucceeded, "")
 	case r.noNext:
-		// copy-homes: the homes' join enqueues verify, unless there was nothing
-		// (left) to copy.
+		// copy-homes: the homes' join enqueues verify once this step is marked;
+		// should every home have ended before (or none be left to copy), this
+		// step does.
 		complete, err := w.st.joinComplete(ctx, r.id)
 		if err != nil || !complete {
 			return err
