@@ -305,3 +305,63 @@ func TestRecordRetention(t *testing.T) {
 		})
 	}
 }
+
+// TestJoinAfterCopyHomes: homes that all end while copy-homes is still running do
+// not start verify beside it; copy-homes, once marked succeeded, does. When
+// copy-homes is done first, the home that completes the set enqueues verify. Either
+// way verify is queued once, and only after the step before it is done.
+func TestJoinAfterCopyHomes(t *testing.T) {
+	for name, url := range redisURLs(t) {
+		t.Run(name, func(t *testing.T) {
+			const ttl = 2 * time.Second
+			w := testWorker(t, url, "w1", ttl)
+			ctx := context.Background()
+			endHome := func(id, home string) {
+				t.Helper()
+				l, err := w.st.acquire(ctx, id, homeUnit(home), 0, 1, "w1", ttl, "")
+				if err != nil {
+					t.Fatal(err)
+				}
+				r := &unitRun{w: w, p: payload{Job: id, Home: home, Attempt: 1}, id: id, spec: Spec{Kind: KindMigrate}, log: w.log, lease: l}
+				if err := w.homeSucceeded(ctx, r, time.Second); err != nil {
+					t.Fatal(err)
+				}
+			}
+			queued := func(want ...string) {
+				t.Helper()
+				if d := cmp.Diff(want, pendingIDs(t, w, QueueControl)); d != "" {
+					t.Errorf("pending control tasks (-want +got):\n%s", d)
+				}
+			}
+
+			// Homes first, copy-homes marked after.
+			fakeJob(t, w.st, "j13")
+			stepsDone(t, w.st, "j13", StepCopyHomes)
+			l, err := w.st.acquire(ctx, "j13", stepUnit(StepCopyHomes), 0, 1, "w1", ttl, StepCopyHomes)
+			if err != nil {
+				t.Fatal(err)
+			}
+			endHome("j13", "user-profile/a")
+			endHome("j13", "user-profile/b")
+			queued()
+			r := &unitRun{w: w, p: payload{Job: "j13", Step: StepCopyHomes, Attempt: 1}, id: "j13", spec: Spec{Kind: KindMigrate},
+				log: w.log, lease: l, noNext: true}
+			if err := w.succeed(ctx, r, time.Second); err != nil {
+				t.Fatal(err)
+			}
+			queued("j13:verify")
+
+			// copy-homes marked first: the last home starts verify.
+			fakeJob(t, w.st, "j14")
+			stepsDone(t, w.st, "j14", StepVerify)
+			endHome("j14", "user-profile/a")
+			queued("j13:verify")
+			endHome("j14", "user-profile/b")
+			queued("j13:verify", "j14:verify")
+			if err := w.reapOnce(ctx); err != nil {
+				t.Fatal(err)
+			}
+			queued("j13:verify", "j14:verify")
+		})
+	}
+}
