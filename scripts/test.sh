@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 
 # Debian packages the tests use, keyed by the file each provides.
 declare -A want=(
-  [/usr/bin/aws]=awscli                                  # AWS CLI v2: emulator wire-format test
+  [/usr/bin/aws]=awscli                                  # AWS CLI v2: emulator wire-format test, LCC backup scripts
+  [/usr/bin/shellcheck]=shellcheck                       # every shell script is linted (internal/backup)
   [/usr/lib/openssh/sftp-server]=openssh-sftp-server     # the real SFTP server behind our SSH test server
   [/usr/bin/ssh-keygen]=openssh-client                   # known_hosts handling in SFTP tests
   [/usr/bin/rsync]=rsync                                 # benchmark smoke test compares against it
@@ -28,7 +29,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 echo "== gofmt"
-unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+mapfile -t gofiles < <(git ls-files '*.go' 2>/dev/null || find . -name '*.go')
+unformatted=$(gofmt -l "${gofiles[@]}")
 if [ -n "$unformatted" ]; then echo "not gofmt'ed:"; echo "$unformatted"; exit 1; fi
 
 echo "== go vet"

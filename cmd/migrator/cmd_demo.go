@@ -23,6 +23,8 @@ type demoOptions struct {
 	seed         int64
 	output       string
 	jsonReport   bool // --json, deprecated for --output json
+	redis        string
+	workers      int
 }
 
 // AddFlags registers the demo's flags.
@@ -36,6 +38,8 @@ func (o *demoOptions) AddFlags(fs *pflag.FlagSet) {
 	addOutputFlag(fs, &o.output, formatText, formatJSON)
 	fs.BoolVar(&o.jsonReport, "json", false, "print the report as JSON instead of the narrative")
 	_ = fs.MarkDeprecated("json", "use --output json")
+	fs.StringVar(&o.redis, "redis", "", "run the queue on this Redis (redis://host:port/db) instead of the in-process one")
+	fs.IntVar(&o.workers, "workers", 2, "in-process workers sharing the job")
 }
 
 func newDemoCommand(g *globalOptions) *cobra.Command {
@@ -43,14 +47,17 @@ func newDemoCommand(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Run a whole migration on this machine against the embedded SageMaker emulator",
-		Long: `Run a whole domain migration with no AWS account and no Docker: the SageMaker
-emulator runs in process and local folders stand in for each domain's EFS. The demo
-builds an old domain whose homes hold files, then snapshots it, plans a move to a new
-VPC, applies the plan, copies every home to its new UID, verifies it and reports.
+		Long: `Run a whole domain migration with no AWS account, no Redis and no Docker: the
+SageMaker emulator and a Redis (miniredis) run in process, and local folders stand in
+for each domain's EFS. The demo builds an old domain whose homes hold files, then does
+what 'migrator migrate' does (snapshot, plan with a move to a new VPC, enqueue a job)
+and runs workers in process that take the job through the queue: create the new
+domain, profiles and spaces, copy every home to its new UID and verify it, while the
+'watch' display follows it. It ends with the UID map and the verification report.
 It needs root, to re-own files to the new UIDs.`,
 		Example: `  sudo go run ./cmd/migrator demo
-  migrator demo --keep --files-per-home 1000
-  migrator demo --throttle-rate 0 -o json > demo-report.json`,
+  migrator demo --keep --files-per-home 1000 --workers 1
+  migrator demo --redis redis://127.0.0.1:6379/0 --throttle-rate 0 -o json > demo-report.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runDemo(cmd.Context(), g, opts)
@@ -73,6 +80,9 @@ func runDemo(ctx context.Context, g *globalOptions, opts *demoOptions) error {
 	if opts.filesPerHome < 1 {
 		return usageErrorf("--files-per-home %d: want at least 1", opts.filesPerHome)
 	}
+	if opts.workers < 1 {
+		return usageErrorf("--workers %d: want at least 1", opts.workers)
+	}
 	log := g.log
 	if g.logLevel == "" && os.Getenv(logging.EnvLevel) == "" {
 		// The demo tells its own story on stdout; per-step logs would drown it.
@@ -88,6 +98,8 @@ func runDemo(ctx context.Context, g *globalOptions, opts *demoOptions) error {
 		ReadyAfter:   opts.readyAfter,
 		ThrottleRate: opts.throttleRate,
 		Seed:         opts.seed,
+		RedisURL:     opts.redis,
+		Workers:      opts.workers,
 		Log:          log,
 	}
 	if opts.throttleRate == 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -16,24 +17,79 @@ import (
 type emulatorOptions struct {
 	listen       string
 	efsRoot      string
+	ebsRoot      string
 	readyAfter   time.Duration
 	throttleRate float64
 	seed         int64
 	region       string
 	accountID    string
 	ssoUsers     []string
+
+	// Faults, each "Kind/name=value" (see emulator.ParseFaultTarget).
+	failCreate  []string
+	failUpdate  []string
+	failDelete  []string
+	pending     []string
+	throttleOps []string
 }
 
 // AddFlags registers the emulator's flags.
 func (o *emulatorOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:4566", "address to serve on (port 0 picks a free port)")
 	fs.StringVar(&o.efsRoot, "efs-root", "", "directory standing in for the domains' home EFS volumes (<dir>/<fs-id>/<uid>)")
+	fs.StringVar(&o.ebsRoot, "ebs-root", "", "directory standing in for the EBS volumes of JupyterLab and Code Editor spaces (<dir>/<domain-id>/<space>)")
 	fs.DurationVar(&o.readyAfter, "ready-after", 0, "how long Pending/Updating/Deleting resources take to settle")
 	fs.Float64Var(&o.throttleRate, "throttle-rate", 0, "share of calls (0..1) answered with ThrottlingException")
 	fs.Int64Var(&o.seed, "seed", 0, "seed for generated IDs and throttling")
 	fs.StringVar(&o.region, "region", emulator.DefaultRegion, "region in the ARNs and URLs it hands out")
 	fs.StringVar(&o.accountID, "account-id", emulator.DefaultAccountID, "account ID in the ARNs it hands out")
 	fs.StringSliceVar(&o.ssoUsers, "sso-user", nil, "Identity Center user names to create (repeatable), for Identity Center domains")
+	fs.StringArrayVar(&o.failCreate, "fail-create", nil, "make the next create of Kind/name settle in Failed: Kind/name=reason (Kind: Domain, UserProfile, Space, App; repeatable)")
+	fs.StringArrayVar(&o.failUpdate, "fail-update", nil, "make the next update of Kind/name settle in Update_Failed: Kind/name=reason (Domain, UserProfile, Space; repeatable)")
+	fs.StringArrayVar(&o.failDelete, "fail-delete", nil, "make the next delete of Kind/name settle in Delete_Failed: Kind/name=reason (Domain, UserProfile, Space; repeatable)")
+	fs.StringArrayVar(&o.pending, "pending", nil, "keep the next create of Kind/name Pending for a while: Kind/name=duration, e.g. UserProfile/alice=2m (repeatable)")
+	fs.StringSliceVar(&o.throttleOps, "throttle-ops", nil, "operations --throttle-rate applies to, e.g. CreateUserProfile,CreateSpace (default: all)")
+}
+
+// armFaults applies the fault flags to em; any malformed flag is an error before
+// anything is served.
+func (o *emulatorOptions) armFaults(em *emulator.Emulator) error {
+	type fault struct {
+		flag string
+		vals []string
+		arm  func(kind, name, val string) error
+	}
+	for _, f := range []fault{
+		{"--fail-create", o.failCreate, func(k, n, v string) error { em.FailNext(k, n, v); return nil }},
+		{"--fail-update", o.failUpdate, em.FailNextUpdate},
+		{"--fail-delete", o.failDelete, em.FailNextDelete},
+		{"--pending", o.pending, func(k, n, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				return fmt.Errorf("want a positive duration such as 90s or 2m, got %q", v)
+			}
+			em.HoldPending(k, n, d)
+			return nil
+		}},
+	} {
+		for _, spec := range f.vals {
+			target, val, ok := strings.Cut(spec, "=")
+			if !ok || val == "" {
+				return fmt.Errorf("%s %q: want Kind/name=value, e.g. UserProfile/alice=%s", f.flag, spec, map[bool]string{true: "2m", false: "\"disk full\""}[f.flag == "--pending"])
+			}
+			kind, name, err := emulator.ParseFaultTarget(target)
+			if err == nil {
+				err = f.arm(kind, name, val)
+			}
+			if err != nil {
+				return fmt.Errorf("%s %q: %w", f.flag, spec, err)
+			}
+		}
+	}
+	if len(o.throttleOps) > 0 {
+		em.ThrottleOnly(o.throttleOps...)
+	}
+	return nil
 }
 
 func newEmulatorCommand(g *globalOptions) *cobra.Command {
@@ -44,9 +100,17 @@ func newEmulatorCommand(g *globalOptions) *cobra.Command {
 		Long: `Serve the SageMaker API subset this tool uses (domains, user profiles, spaces, apps,
 Studio lifecycle configurations, tags), plus the SSO admin and Identity Store calls
 Identity Center domains need, over the real AWS JSON 1.1 protocol. Point any AWS client
-at it with --endpoint-url; any credentials are accepted. State lives in memory only.`,
-		Example: `  migrator emulator --listen 127.0.0.1:4566 --efs-root /tmp/efs
-  migrator emulator --listen 127.0.0.1:0 --throttle-rate 0.1 --sso-user alice --sso-user bob`,
+at it with --endpoint-url; any credentials are accepted. State lives in memory only.
+
+Every request is validated against the SageMaker service model, as the service does.
+The --fail-*, --pending and --throttle-* flags make it fail where AWS can fail, so
+scripts and the real AWS CLI can drive every failure path.`,
+		Example: `  migrator emulator --listen 127.0.0.1:4566 --efs-root /tmp/efs --ebs-root /tmp/ebs
+  migrator emulator --listen 127.0.0.1:0 --throttle-rate 0.1 --sso-user alice --sso-user bob
+  migrator emulator --listen 127.0.0.1:4566 --efs-root /tmp/efs \
+    --fail-create UserProfile/alice="Insufficient capacity" \
+    --fail-update Space/team="Volume resize failed" --fail-delete Domain/lab="ENI still in use" \
+    --pending UserProfile/bob=2m --throttle-rate 0.3 --throttle-ops CreateUserProfile`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runEmulator(cmd.Context(), g, opts)
@@ -61,10 +125,6 @@ func runEmulator(ctx context.Context, g *globalOptions, opts *emulatorOptions) e
 	if opts.throttleRate < 0 || opts.throttleRate > 1 {
 		return usageErrorf("--throttle-rate %v: want a share between 0 and 1", opts.throttleRate)
 	}
-	ln, err := net.Listen("tcp", opts.listen)
-	if err != nil {
-		return fmt.Errorf("listening on %s for the emulator: %w", opts.listen, err)
-	}
 	em := emulator.New(emulator.Options{
 		Region:       opts.region,
 		AccountID:    opts.accountID,
@@ -72,8 +132,16 @@ func runEmulator(ctx context.Context, g *globalOptions, opts *emulatorOptions) e
 		ThrottleRate: opts.throttleRate,
 		Seed:         opts.seed,
 		EFSRoot:      opts.efsRoot,
+		EBSRoot:      opts.ebsRoot,
 		Logger:       g.log,
 	})
+	if err := opts.armFaults(em); err != nil {
+		return usageErrorf("%w", err)
+	}
+	ln, err := net.Listen("tcp", opts.listen)
+	if err != nil {
+		return fmt.Errorf("listening on %s for the emulator: %w", opts.listen, err)
+	}
 	for _, u := range opts.ssoUsers {
 		g.log.Info("identity center user added", "user", u, "user_id", em.AddIdentityCenterUser(u))
 	}

@@ -164,17 +164,17 @@ func TestSnapshotAndPlanCommands(t *testing.T) {
 		t.Errorf("JSON plan: %+v", p)
 	}
 
-	// Switching to SSO: the shared space and the unmapped profile are errors; the
-	// plan is printed and the command fails.
+	// Switching to SSO: the unmapped profile is an error (the shared space is allowed
+	// on SSO domains); the plan is printed and the command fails.
 	mapping := filepath.Join(dir, "users.csv")
 	if err := os.WriteFile(mapping, []byte("profile,ssoUserName\nalice,alice@example.com\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	stdout, _, err = runMigrator(t, "plan", "--snapshot", file, "--domain-name", "v2", "--auth-mode", "SSO", "--user-mapping", mapping)
-	if err == nil || !strings.Contains(err.Error(), "the plan has 2 error(s)") {
-		t.Errorf("err = %v, want the plan's 2 errors", err)
+	if err == nil || !strings.Contains(err.Error(), "the plan has 1 error(s)") {
+		t.Errorf("err = %v, want the plan's error", err)
 	}
-	if !strings.Contains(stdout, "missing for 1: bob") || !strings.Contains(stdout, "ERROR   space/team") {
+	if !strings.Contains(stdout, "missing for 1: bob") || strings.Contains(stdout, "ERROR   space/team") || !strings.Contains(stdout, "space/team [EBS]") {
 		t.Errorf("plan with errors not printed:\n%s", stdout)
 	}
 }

@@ -57,6 +57,14 @@ func newRootCommand() *cobra.Command {
 		newEmulatorCommand(g),
 		newCopyHomeCommand(g),
 		newDemoCommand(g),
+		newMigrateCommand(g),
+		newApplyCommand(g),
+		newCleanupCommand(g),
+		newWorkerCommand(g),
+		newStatusCommand(g),
+		newWatchCommand(g),
+		newJobsCommand(g),
+		newUIDMapCommand(g),
 		newVersionCommand(g),
 	)
 	return cmd

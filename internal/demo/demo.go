@@ -8,12 +8,15 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"text/tabwriter"
 	"time"
 
+	"github.com/alicebob/miniredis/v2"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
@@ -22,7 +25,9 @@ import (
 	"github.com/studio-migrator/studio-migrator/internal/efs"
 	"github.com/studio-migrator/studio-migrator/internal/emulator"
 	"github.com/studio-migrator/studio-migrator/internal/logging"
+	"github.com/studio-migrator/studio-migrator/internal/progress"
 	"github.com/studio-migrator/studio-migrator/internal/studio"
+	"github.com/studio-migrator/studio-migrator/jobs"
 )
 
 // Options configure Run. Zero values take the defaults.
@@ -39,7 +44,13 @@ type Options struct {
 	// to show that the tool paces itself and retries.
 	ThrottleRate float64
 	Seed         int64
-	// Out receives the narrative and the report (default: discard).
+	// RedisURL is a real Redis to run the queue on; "" runs an in-process one
+	// (miniredis), so the demo needs nothing installed.
+	RedisURL string
+	// Workers is the number of in-process workers sharing the job (default 2).
+	Workers int
+	// Out receives the narrative, the progress display and the report (default:
+	// discard). The progress is a bar when Out is a terminal, plain lines otherwise.
 	Out io.Writer
 	Log *slog.Logger
 }
@@ -51,8 +62,11 @@ type HomeReport struct {
 	OldUID string `json:"oldUid"`
 	NewUID string `json:"newUid"`
 	// OldDir and NewDir are the home directories on disk.
-	OldDir string            `json:"oldDir"`
-	NewDir string            `json:"newDir"`
+	OldDir string `json:"oldDir"`
+	NewDir string `json:"newDir"`
+	// Worker is the worker that copied it; Took how long its copy and verify took.
+	Worker string            `json:"worker"`
+	Took   float64           `json:"tookSeconds"`
 	Copy   *efs.CopyReport   `json:"copy"`
 	Verify *efs.VerifyReport `json:"verify"`
 	// Rerun is the copy run a second time over the finished one: it should write
@@ -64,9 +78,14 @@ type HomeReport struct {
 type Report struct {
 	Dir          string              `json:"dir"`
 	SnapshotFile string              `json:"snapshotFile"`
+	JobID        string              `json:"jobId"`
+	Redis        string              `json:"redis"`
 	OldDomain    studio.DomainResult `json:"oldDomain"`
 	NewDomain    studio.DomainResult `json:"newDomain"`
+	UIDMap       []studio.UIDMapping `json:"uidMap"`
 	Homes        []HomeReport        `json:"homes"`
+	// Workers are the workers that did any of the job's work.
+	Workers []string `json:"workers"`
 }
 
 // The demo's VPCs, subnets and security groups: the new domain moves to another VPC,
@@ -83,8 +102,8 @@ var (
 	newSGs     = []string{"sg-0123abcd4567ef890"}
 )
 
-// Run performs the demo migration and returns its report. It needs root: homes are
-// re-owned to UIDs that are not this process's.
+// Run performs the demo migration through the queue and returns its report. It
+// needs root: homes are re-owned to UIDs that are not this process's.
 func Run(ctx context.Context, o Options) (*Report, error) {
 	if os.Geteuid() != 0 {
 		return nil, errors.New("the demo re-owns files to the new profiles' UIDs, which needs root: run it as root (e.g. sudo go run ./cmd/migrator demo)")
@@ -119,11 +138,17 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	defer stop()
+	redisURL, redisName, stopRedis, err := startRedis(o.RedisURL)
+	if err != nil {
+		return nil, err
+	}
+	defer stopRedis()
 	clients := studio.NewClients(clientConfig(url))
 	waiter := studio.Waiter{PollInterval: o.ReadyAfter/4 + 10*time.Millisecond, Timeout: 5 * time.Minute}
-	rep := &Report{Dir: dir}
+	rep := &Report{Dir: dir, Redis: redisName}
 
-	fmt.Fprintf(out, "SageMaker emulator on %s (%.0f%% of calls throttled); EFS volumes are folders under %s\n\n", url, 100*o.ThrottleRate, efsRoot)
+	fmt.Fprintf(out, "SageMaker emulator on %s (%.0f%% of calls throttled); EFS volumes are folders under %s\n", url, 100*o.ThrottleRate, efsRoot)
+	fmt.Fprintf(out, "Queue and job records: %s\n\n", redisName)
 
 	// 1. The starting point: an old domain whose homes hold files.
 	fmt.Fprintln(out, "== 1. The old domain (what an administrator starts from)")
@@ -144,8 +169,10 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	fmt.Fprintf(out, "  domain %s (%s) on EFS %s, VPC %s\n\n", old.Domain.Name, old.Domain.ID, old.Domain.HomeEfsFileSystemID, oldVPC)
 
-	// 2. Snapshot.
-	fmt.Fprintln(out, "== 2. migrator snapshot --domain", old.Domain.ID)
+	// 2. What `migrator migrate` does before enqueueing: snapshot and plan.
+	oldEFS := filepath.Join(efsRoot, old.Domain.HomeEfsFileSystemID)
+	newEFS := filepath.Join(efsRoot, "{fs}")
+	fmt.Fprintf(out, "== 2. migrator migrate --domain %s --new-name research-v2 --vpc-id %s ... \\\n       --copy-from %s --copy-to %s\n", old.Domain.ID, newVPC, oldEFS, newEFS)
 	snap, err := studio.TakeSnapshot(ctx, clients, old.Domain.ID, studio.SnapshotOptions{Logger: o.Log})
 	if err != nil {
 		return nil, err
@@ -158,16 +185,14 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err := os.WriteFile(rep.SnapshotFile, doc, 0o600); err != nil {
 		return nil, fmt.Errorf("writing the snapshot: %w", err)
 	}
-	fmt.Fprintf(out, "  %s, %s, settings and tags saved to %s (%s)\n\n", plural(len(snap.UserProfiles), "user profile"), plural(len(snap.Spaces), "space"), rep.SnapshotFile, humanBytes(int64(len(doc))))
-
-	// 3. Plan: a new VPC is the change that cannot be made on a live domain.
-	fmt.Fprintf(out, "== 3. migrator plan --snapshot snapshot.json --domain-name research-v2 --vpc-id %s ...\n", newVPC)
-	plan, err := studio.NewPlan(snap, studio.Overrides{
+	fmt.Fprintf(out, "  snapshot: %s, %s, settings and tags (saved to %s, %s)\n", plural(len(snap.UserProfiles), "user profile"), plural(len(snap.Spaces), "space"), rep.SnapshotFile, humanBytes(int64(len(doc))))
+	overrides := studio.Overrides{
 		DomainName:       "research-v2",
 		VpcID:            newVPC,
 		SubnetIDs:        newSubnets,
 		SecurityGroupIDs: newSGs,
-	}, studio.PlanOptions{})
+	}
+	plan, err := studio.NewPlan(snap, overrides, studio.PlanOptions{})
 	if err != nil {
 		return nil, err
 	}
@@ -177,37 +202,173 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if errs := plan.Errors(); len(errs) > 0 {
 		return nil, fmt.Errorf("the demo's plan has %d errors (first: %s)", len(errs), errs[0].Message)
 	}
-	fmt.Fprintln(out)
 
-	// 4. Apply.
-	fmt.Fprintln(out, "== 4. Apply: create the new domain, its user profiles and spaces")
-	applier := &studio.Applier{Clients: clients, Waiter: waiter, JobID: "demo-migration", Log: o.Log}
-	res, err := applier.Apply(ctx, plan)
+	// 3. Enqueue the job, as migrate does, and run workers that share it.
+	jc, err := newJobsClient(redisURL)
 	if err != nil {
 		return nil, err
 	}
-	rep.NewDomain = res.Domain
-	fmt.Fprintf(out, "  domain %s (%s) InService on EFS %s, VPC %s\n", res.Domain.Name, res.Domain.ID, res.Domain.HomeEfsFileSystemID, newVPC)
-	fmt.Fprintf(out, "  UID map (old UIDs read from the snapshot, new ones from DescribeUserProfile/DescribeSpace):\n")
-	for _, m := range res.UIDMap {
+	defer jc.Close()
+	rep.JobID, err = jc.Submit(ctx, jobs.Spec{
+		Kind:           jobs.KindMigrate,
+		Source:         jobs.AWSTarget{Region: emulator.DefaultRegion, EndpointURL: url},
+		SourceDomainID: old.Domain.ID,
+		Overrides:      overrides,
+		CopyFrom:       oldEFS,
+		CopyTo:         newEFS,
+		Checksum:       true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("enqueueing the migration: %w", err)
+	}
+	fmt.Fprintf(out, "  enqueued job %s\n\n", rep.JobID)
+	fmt.Fprintf(out, "== 3. %s run it (migrator worker): snapshot, preflight, create the domain, profiles and spaces, copy and verify every home\n", plural(o.Workers, "worker"))
+	stopWorkers, err := startWorkers(redisURL, url, o)
+	if err != nil {
+		return nil, err
+	}
+	defer stopWorkers()
+	fmt.Fprintf(out, "   migrator watch %s\n", rep.JobID)
+	st, err := progress.Watch(ctx, out, func(ctx context.Context) (*jobs.Status, error) { return jc.Get(ctx, rep.JobID) },
+		progress.Options{Terminal: progress.IsTerminal(out), Interval: watchInterval(out)})
+	if err != nil {
+		return nil, fmt.Errorf("watching job %s: %w", rep.JobID, err)
+	}
+	if st.State != jobs.StateSucceeded {
+		return nil, fmt.Errorf("job %s %s in step %s: %s", st.ID, st.State, st.Step, st.Error)
+	}
+	stopWorkers()
+	fmt.Fprintln(out)
+
+	// 4. The report: the UID map, every home's copy and verification, and a rerun of
+	// each copy that should write nothing.
+	if st.NewDomain != nil {
+		rep.NewDomain = *st.NewDomain
+	}
+	rep.UIDMap, rep.Workers = st.UIDMap, st.Workers
+	fmt.Fprintf(out, "== 4. migrator uid-map %s  (old UIDs from the snapshot, new ones read back from the API)\n", rep.JobID)
+	fmt.Fprintf(out, "  domain %s (%s) InService on EFS %s, VPC %s\n", rep.NewDomain.Name, rep.NewDomain.ID, rep.NewDomain.HomeEfsFileSystemID, newVPC)
+	for _, m := range st.UIDMap {
 		fmt.Fprintf(out, "    %-12s %-15s %s -> %s\n", m.Kind, m.Name, m.OldUID, m.NewUID)
 	}
 	fmt.Fprintln(out)
-
-	// 5. Copy every home and re-own it; 6. verify; then show that a rerun is free.
-	fmt.Fprintln(out, "== 5. Copy each home /<oldUID> -> /<newUID>, re-owned; verify with checksums; copy again (resume)")
-	for _, m := range res.UIDMap {
-		if m.OldUID == "" {
+	for _, h := range st.Homes {
+		if h.State != jobs.HomeSucceeded {
+			fmt.Fprintf(out, "  %s: %s (%s)\n", h.Key, h.State, h.Reason)
 			continue
 		}
-		h, err := moveHome(ctx, o, efsRoot, snap.Domain.HomeEfsFileSystemID, res.Domain.HomeEfsFileSystemID, m)
+		hr, err := homeReport(ctx, o, efsRoot, snap.Domain.HomeEfsFileSystemID, rep.NewDomain.HomeEfsFileSystemID, h)
 		if err != nil {
 			return nil, err
 		}
-		rep.Homes = append(rep.Homes, *h)
+		rep.Homes = append(rep.Homes, *hr)
 	}
 	writeReport(out, rep)
 	return rep, nil
+}
+
+// watchInterval is how often the demo redraws: often on a terminal, once a second
+// in a log (the demo takes seconds).
+func watchInterval(out io.Writer) time.Duration {
+	if progress.IsTerminal(out) {
+		return 200 * time.Millisecond
+	}
+	return time.Second
+}
+
+// startRedis returns the URL of the Redis to use: url itself, or an in-process
+// miniredis whose clock a goroutine moves forward (asynq's leases and locks expire
+// by TTL; miniredis's ClockTTL would sort every key on every command).
+func startRedis(url string) (conn, name string, stop func(), err error) {
+	if url != "" {
+		return url, "Redis at " + redactRedisURL(url), func() {}, nil
+	}
+	m := miniredis.NewMiniRedis()
+	if err := m.StartAddr("127.0.0.1:0"); err != nil {
+		return "", "", nil, fmt.Errorf("starting the in-process Redis: %w", err)
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				m.FastForward(100 * time.Millisecond)
+			}
+		}
+	}()
+	var once sync.Once
+	return "redis://" + m.Addr() + "/0", "in-process Redis (miniredis) on " + m.Addr() + "; --redis URL uses a real one", func() {
+		once.Do(func() { close(done); wg.Wait(); m.Close() })
+	}, nil
+}
+
+// redactRedisURL drops a password from a Redis URL for printing.
+func redactRedisURL(s string) string {
+	u, err := neturl.Parse(s)
+	if err != nil || u.User == nil {
+		return s
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = neturl.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
+
+func newJobsClient(url string) (*jobs.Client, error) {
+	r, err := jobs.ParseRedisURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("--redis: %w", err)
+	}
+	c, err := jobs.NewClient(r)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to Redis: %w", err)
+	}
+	return c, nil
+}
+
+// startWorkers runs o.Workers workers in process, reaching the emulator with the
+// demo's credentials; stop shuts them down gracefully (idempotent).
+func startWorkers(redisURL, emulatorURL string, o Options) (stop func(), err error) {
+	r, err := jobs.ParseRedisURL(redisURL)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for i := range o.Workers {
+		w, err := jobs.NewWorker(r, jobs.WorkerConfig{
+			Name:        fmt.Sprintf("demo-worker-%d", i+1),
+			Concurrency: 4,
+			AWSConfig: func(context.Context, jobs.AWSTarget) (aws.Config, error) {
+				return clientConfig(emulatorURL), nil
+			},
+			Waiter:         studio.Waiter{PollInterval: o.ReadyAfter/4 + 10*time.Millisecond, Timeout: 5 * time.Minute},
+			CreateInterval: 20 * time.Millisecond,
+			RetryDelay:     func(int) time.Duration { return time.Second },
+			Log:            o.Log.With("component", "worker"),
+		})
+		if err != nil {
+			cancel()
+			wg.Wait()
+			return nil, fmt.Errorf("starting worker %d: %w", i+1, err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := w.Run(ctx); err != nil {
+				o.Log.Error("demo worker stopped", "error", err)
+			}
+		}()
+	}
+	var once sync.Once
+	return func() { once.Do(func() { cancel(); wg.Wait() }) }, nil
 }
 
 func withDefaults(o Options) Options {
@@ -222,6 +383,9 @@ func withDefaults(o Options) Options {
 	}
 	if o.ThrottleRate < 0 {
 		o.ThrottleRate = 0
+	}
+	if o.Workers <= 0 {
+		o.Workers = 2
 	}
 	if o.Out == nil {
 		o.Out = io.Discard
@@ -311,65 +475,54 @@ func oldDomainPlan() *studio.Plan {
 	}
 }
 
-// moveHome copies one home to its new UID, verifies it with checksums, and copies it
-// again to show that a rerun writes nothing.
-func moveHome(ctx context.Context, o Options, efsRoot, oldFS, newFS string, m studio.UIDMapping) (*HomeReport, error) {
-	uid, err := strconv.ParseUint(m.NewUID, 10, 32)
+// homeReport is one home as the job left it, checked once more by the demo: it
+// runs the copy again over the finished home to show that a rerun writes nothing.
+func homeReport(ctx context.Context, o Options, efsRoot, oldFS, newFS string, hs jobs.HomeStatus) (*HomeReport, error) {
+	uid, err := strconv.ParseUint(hs.NewUID, 10, 32)
 	if err != nil || uid == 0 {
-		return nil, fmt.Errorf("%s %s: new UID %q is not a positive number", m.Kind, m.Name, m.NewUID)
+		return nil, fmt.Errorf("%s: new UID %q is not a positive number", hs.Key, hs.NewUID)
 	}
 	h := &HomeReport{
-		Kind: m.Kind, Name: m.Name, OldUID: m.OldUID, NewUID: m.NewUID,
-		OldDir: filepath.Join(efsRoot, oldFS, m.OldUID),
-		NewDir: filepath.Join(efsRoot, newFS, m.NewUID),
+		Kind: hs.Kind, Name: hs.Name, OldUID: hs.OldUID, NewUID: hs.NewUID,
+		OldDir: filepath.Join(efsRoot, oldFS, hs.OldUID),
+		NewDir: filepath.Join(efsRoot, newFS, hs.NewUID),
+		Worker: hs.Worker, Took: hs.Finished.Sub(hs.Started).Seconds(),
+		Copy: hs.Copy, Verify: hs.Verify,
+	}
+	if h.Copy == nil || h.Verify == nil {
+		return nil, fmt.Errorf("%s: the job record has no copy or verify report", hs.Key)
 	}
 	src, err := efs.NewLocal(h.OldDir)
 	if err != nil {
-		return nil, fmt.Errorf("opening the old home of %s %s: %w", m.Kind, m.Name, err)
+		return nil, fmt.Errorf("opening the old home of %s: %w", hs.Key, err)
 	}
 	defer src.Close()
-	parent, err := efs.NewLocal(filepath.Join(efsRoot, newFS))
-	if err != nil {
-		return nil, fmt.Errorf("opening the new EFS: %w", err)
-	}
-	defer parent.Close()
-	if err := efs.PrepareDest(ctx, parent, m.NewUID, uint32(uid), emulator.HomeGID, false); err != nil {
-		return nil, err
-	}
 	dst, err := efs.NewLocal(h.NewDir)
 	if err != nil {
-		return nil, fmt.Errorf("opening the new home of %s %s: %w", m.Kind, m.Name, err)
+		return nil, fmt.Errorf("opening the new home of %s: %w", hs.Key, err)
 	}
 	defer dst.Close()
-	log := o.Log.With(m.Kind, m.Name)
-	copyOpts := efs.CopyOptions{UID: uint32(uid), Logger: log}
-	if h.Copy, err = efs.Copy(ctx, src, dst, copyOpts); err != nil {
-		return nil, fmt.Errorf("copying the home of %s %s: %w", m.Kind, m.Name, err)
-	}
-	if h.Verify, err = efs.Verify(ctx, src, dst, efs.VerifyOptions{UID: uint32(uid), Checksum: true, Logger: log}); err != nil {
-		return nil, fmt.Errorf("verifying the home of %s %s: %w", m.Kind, m.Name, err)
-	}
-	if h.Rerun, err = efs.Copy(ctx, src, dst, copyOpts); err != nil {
-		return nil, fmt.Errorf("copying the home of %s %s again: %w", m.Kind, m.Name, err)
+	if h.Rerun, err = efs.Copy(ctx, src, dst, efs.CopyOptions{UID: uint32(uid), Logger: o.Log.With("home", hs.Key)}); err != nil {
+		return nil, fmt.Errorf("copying the home of %s again: %w", hs.Key, err)
 	}
 	return h, nil
 }
 
 func writeReport(out io.Writer, rep *Report) {
 	tw := tabwriter.NewWriter(out, 2, 8, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "  home\told UID\tnew UID\tfiles\tlinks\thardlinks\tbytes\tdifferences\trerun wrote\t")
+	fmt.Fprintln(tw, "  home\told UID\tnew UID\tfiles\tlinks\thardlinks\tbytes\ttook\tworker\tdifferences\trerun wrote\t")
 	var files, bytes, diffs int64
 	for _, h := range rep.Homes {
-		fmt.Fprintf(tw, "  %s/%s\t%s\t%s\t%d\t%d\t%d\t%s\t%d\t%d files\t\n",
+		fmt.Fprintf(tw, "  %s/%s\t%s\t%s\t%d\t%d\t%d\t%s\t%.1fs\t%s\t%d\t%d files\t\n",
 			h.Kind, h.Name, h.OldUID, h.NewUID, h.Copy.Files, h.Copy.Symlinks, h.Copy.Hardlinks,
-			humanBytes(h.Copy.Bytes), h.Verify.Differences, h.Rerun.Copied)
+			humanBytes(h.Copy.Bytes), h.Took, h.Worker, h.Verify.Differences, h.Rerun.Copied)
 		files += h.Copy.Files
 		bytes += h.Copy.Bytes
 		diffs += h.Verify.Differences
 	}
 	tw.Flush()
-	fmt.Fprintf(out, "\n== 6. Report: %d homes, %d files, %s moved from domain %s to %s; verify found %d differences.\n",
-		len(rep.Homes), files, humanBytes(bytes), rep.OldDomain.ID, rep.NewDomain.ID, diffs)
+	fmt.Fprintf(out, "\n== 5. Report (migrator status %s): %d homes, %d files, %s moved from domain %s to %s by %v; verify found %d differences.\n",
+		rep.JobID, len(rep.Homes), files, humanBytes(bytes), rep.OldDomain.ID, rep.NewDomain.ID, rep.Workers, diffs)
 	fmt.Fprintln(out, "   Every entry of every new home is owned by its new UID; the old domain and its EFS are untouched (cleanup only on request).")
 }
 

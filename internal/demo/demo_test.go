@@ -3,6 +3,7 @@ package demo
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -15,9 +16,10 @@ import (
 	"github.com/studio-migrator/studio-migrator/internal/testutil"
 )
 
-// TestRunMigratesEveryHome runs the whole demo and checks its effects on disk, not its
-// report: every old home has a new home with the same bytes, modes, mtimes and link
-// targets, every new entry is owned by the new UID, and the old homes are untouched.
+// TestRunMigratesEveryHome runs the whole demo through the queue (in-process Redis,
+// two workers) and checks its effects on disk, not its report: every old home has a
+// new home with the same bytes, modes, mtimes and link targets, every new entry is
+// owned by the new UID, and the old homes are untouched.
 func TestRunMigratesEveryHome(t *testing.T) {
 	testutil.RequireRoot(t)
 	dir := t.TempDir()
@@ -33,8 +35,43 @@ func TestRunMigratesEveryHome(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Run: %v\noutput:\n%s", err, out.String())
 	}
+	checkRun(t, dir, rep, out.String())
+	if !strings.Contains(rep.Redis, "in-process") {
+		t.Errorf("the demo did not use its in-process Redis: %q", rep.Redis)
+	}
+}
+
+// TestRunOnRealRedis is the demo with --redis pointing at a redis-server and one
+// worker: the job and its record live in that server.
+func TestRunOnRealRedis(t *testing.T) {
+	testutil.RequireRoot(t)
+	r := testutil.StartRedis(t)
+	dir := t.TempDir()
+	var out bytes.Buffer
+	rep, err := Run(context.Background(), Options{
+		Dir: dir, FilesPerHome: 60, ReadyAfter: 10 * time.Millisecond, ThrottleRate: -1, Seed: 3,
+		RedisURL: r.URL(), Workers: 1, Out: &out,
+	})
+	if err != nil {
+		t.Fatalf("Run: %v\noutput:\n%s", err, out.String())
+	}
+	checkRun(t, dir, rep, out.String())
+	if len(rep.Workers) != 1 || rep.Workers[0] != "demo-worker-1" {
+		t.Errorf("workers %v, want [demo-worker-1]", rep.Workers)
+	}
+	// The job record is in the real server (see jobs/record.go for its keys).
+	if n, err := r.Do("EXISTS", "migrator:job:"+rep.JobID); err != nil || fmt.Sprint(n) != "1" {
+		t.Errorf("redis-server: EXISTS migrator:job:%s = %v (%v), want 1", rep.JobID, n, err)
+	}
+}
+
+func checkRun(t *testing.T, dir string, rep *Report, out string) {
+	t.Helper()
 	if len(rep.Homes) != 5 {
 		t.Fatalf("migrated %d homes, want 5 (4 profiles, 1 space)", len(rep.Homes))
+	}
+	if rep.JobID == "" || len(rep.Workers) == 0 || len(rep.UIDMap) != 5 {
+		t.Errorf("the migration did not go through the queue: job %q, workers %v, UID map %v", rep.JobID, rep.Workers, rep.UIDMap)
 	}
 	if rep.NewDomain.ID == "" || rep.NewDomain.ID == rep.OldDomain.ID || rep.NewDomain.HomeEfsFileSystemID == rep.OldDomain.HomeEfsFileSystemID {
 		t.Fatalf("new domain %+v is not a new domain with its own EFS (old %+v)", rep.NewDomain, rep.OldDomain)
@@ -58,9 +95,10 @@ func TestRunMigratesEveryHome(t *testing.T) {
 		oldUID, _ := strconv.Atoi(h.OldUID)
 		compareTrees(t, h.OldDir, h.NewDir, uint32(oldUID), uint32(newUID))
 	}
-	for _, want := range []string{"== 2. migrator snapshot", "research-v2", "verify found 0 differences"} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("output lacks %q:\n%s", want, out.String())
+	for _, want := range []string{"== 2. migrator migrate", "research-v2", "enqueued job " + rep.JobID,
+		"job " + rep.JobID + " succeeded", "migrator uid-map", "verify found 0 differences"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
 }

@@ -590,7 +590,7 @@ func TestWireFormat(t *testing.T) {
 		})
 	}
 	// Timestamps are epoch seconds as JSON numbers.
-	if _, _, out := rawCall(t, e.url, "SageMaker.CreateDomain", map[string]any{"DomainName": "wire", "AuthMode": "IAM", "DefaultUserSettings": map[string]any{"ExecutionRole": testRole}}, nil); out["DomainId"] == nil {
+	if _, _, out := rawCall(t, e.url, "SageMaker.CreateDomain", map[string]any{"DomainName": "wire", "AuthMode": "IAM", "VpcId": "vpc-0123456789abcdef0", "SubnetIds": []string{"subnet-0123456789abcdef0"}, "DefaultUserSettings": map[string]any{"ExecutionRole": testRole}}, nil); out["DomainId"] == nil {
 		t.Fatalf("CreateDomain = %v", out)
 	}
 	_, _, out := rawCall(t, e.url, "SageMaker.ListDomains", map[string]any{}, nil)

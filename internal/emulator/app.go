@@ -72,12 +72,19 @@ func (e *Emulator) createApp(now time.Time, body []byte) (any, *apiError) {
 	if aerr := inService("Owner", ownerName, owner); aerr != nil {
 		return nil, aerr
 	}
+	if req.SpaceName != nil {
+		// A space runs the one app type it was created for.
+		if st := spaceAppType(d.spaces[*req.SpaceName].settings); st != "" && st != req.AppType {
+			return nil, errValidation("Space %s is a %s space; it cannot run a %s app.", *req.SpaceName, st, req.AppType)
+		}
+	}
 	arn := e.arn("app/" + d.id + "/" + ownerName + "/" + strings.ToLower(req.AppType) + "/" + *req.AppName)
 	if old, ok := d.apps[req.key()]; ok && old.status != statusDeleted && old.status != statusFailed {
 		return nil, errInUse("App %q already exists with status %s.", arn, old.status)
 	}
-	// A Studio Classic home appears when the user first starts an app.
-	if !e.homeDir {
+	// A Studio Classic home appears when the user first starts an app; an EBS-backed
+	// space's volume was made with the space.
+	if !e.homeDir && (req.SpaceName == nil || !onEBS(d.spaces[*req.SpaceName].settings)) {
 		if err := e.makeHome(d, uid); err != nil {
 			return nil, &apiError{status: 500, code: "InternalFailure", msg: err.Error()}
 		}
@@ -94,12 +101,8 @@ func (e *Emulator) createApp(now time.Time, body []byte) (any, *apiError) {
 	}
 	a.created = now
 	a.seq = e.nextSeq()
-	reason := e.takeFailure("App", a.name)
-	target := statusInService
-	if reason != "" {
-		target = statusFailed
-	}
-	a.begin(now, e.opts.ReadyAfter, statusPending, target, reason)
+	after, target, reason := e.createOutcome("App", a.name)
+	a.begin(now, after, statusPending, target, reason)
 	d.apps[req.key()] = a
 	e.tags[arn] = tagList(req.Tags)
 	return map[string]any{"AppArn": arn}, nil
@@ -203,7 +206,7 @@ func (e *Emulator) listApps(_ time.Time, body []byte) (any, *apiError) {
 	if aerr != nil {
 		return nil, aerr
 	}
-	return map[string]any{"Apps": page, "NextToken": next}, nil
+	return withNextToken(map[string]any{"Apps": page}, next), nil
 }
 
 func (e *Emulator) deleteApp(now time.Time, body []byte) (any, *apiError) {

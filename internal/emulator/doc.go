@@ -28,7 +28,8 @@
 // # State
 //
 // Domains, profiles, spaces and apps go Pending -> InService (or Failed, see
-// FailNext), Updating -> InService, Deleting -> gone (apps: Deleting -> Deleted, and
+// FailNext), Updating -> InService (or Update_Failed, FailNextUpdate), Deleting -> gone
+// (or Delete_Failed, FailNextDelete; apps: Deleting -> Deleted, and
 // they stay listed as Deleted until their profile or space goes). Transitions happen
 // Options.ReadyAfter after the call that started them and are applied lazily at the
 // start of the next call; there are no goroutines. Creating or changing anything
@@ -39,9 +40,30 @@
 // DomainSettings, UserSettings, SpaceSettings, ResourceSpec, ...) is stored as the raw
 // JSON it arrived as and returned unchanged by Describe, so members this package does
 // not know about survive the round trip. Updates replace the top-level members they
-// name and keep the others. Only the members the service is known to check are
-// validated (execution role ARNs, security group counts, enums, trusted identity
-// propagation, ...).
+// name and keep the others.
+//
+// # Validation
+//
+// Every SageMaker request is checked against the service model before its handler
+// runs: required members, lengths, ranges, patterns, enums and list sizes, nested
+// settings included. The model is botocore's service-2.json trimmed to the input
+// shapes of the served operations and embedded (sagemaker_model.json, written by
+// `go generate` with internal/modelgen; TestEmbeddedModel checks it against the model
+// file installed on the machine). Patterns Go's regexp cannot express are written out
+// in internal/svcmodel. On top of the model, the rules the API reference states in
+// words: VpcId and SubnetIds unless the domain comes from SageMaker Unified Studio;
+// security groups for VpcOnly; at most 4 security groups in UserSettings (the service
+// adds its NFS group); no change of AppNetworkAccessType or ExecutionRoleIdentityConfig
+// while apps run; a space keeps its app type and runs only apps of it.
+//
+// # Faults
+//
+// FailNext, FailNextUpdate, FailNextDelete, HoldPending and ThrottleOnly (also the
+// --fail-create, --fail-update, --fail-delete, --pending and --throttle-ops flags of
+// `migrator emulator`) make the next create, update or delete of a named resource go
+// Failed, Update_Failed or Delete_Failed, keep a create Pending for a while, or
+// throttle only some operations. A handler that panics is answered 500 InternalFailure
+// and the lock is released.
 //
 // IDs: DomainId "d-" + 12 lowercase alphanumerics, HomeEfsFileSystemId "fs-" + 17 hex
 // digits, drawn from a generator seeded by Options.Seed. HomeEfsFileSystemUid counts
@@ -52,7 +74,15 @@
 // <EFSRoot>/<fs-id>/<uid> (mode 0755, owned by uid:1001 when running as root). With
 // HomeDirOnCreate false the home appears at the first CreateApp for its owner, like a
 // Studio Classic home. DeleteDomain with RetentionPolicy.HomeEfsFileSystem=Delete
-// removes the EFS directory; Retain (the default) keeps it.
+// removes the EFS directory; Retain (the default) keeps it. A domain created with
+// HomeEfsFileSystemCreation Disabled has no EFS: no HomeEfsFileSystemId, no directory,
+// no homes on it.
+//
+// JupyterLab and Code Editor spaces keep their home on an EBS volume of their own, as
+// in current Studio, never on the EFS: with EBSRoot set it is <EBSRoot>/<DomainId>/
+// <SpaceName> (mode 0755, owned by 1000:100, sagemaker-user in those images), made at
+// CreateSpace and removed when the space is deleted. User profiles and Studio Classic
+// spaces (JupyterServer, KernelGateway, no app type) stay on the EFS.
 //
 // Identity Center: the account has one instance and identity store; users are added
 // with AddIdentityCenterUser. An SSO domain gets a SingleSignOnApplicationArn and a
@@ -66,11 +96,13 @@
 //   - The error code for "parent not InService" is ResourceInUse; AWS's exact message
 //     texts are approximated, codes are not.
 //   - SSO domains: a profile's SingleSignOnUserValue must name an existing identity
-//     store user, and a user may hold one profile per domain. Spaces must be Private
-//     (shared and Studio Classic spaces are rejected).
+//     store user, and a user may hold one profile per domain. Shared and Studio
+//     Classic spaces are allowed: the current API reference sets no auth-mode
+//     condition on CreateSpace (only a whitepaper AWS marks historical did).
 //   - CreateApplicationAssignment of an existing assignment is a ConflictException.
 //   - Not modelled: LCC ARNs in settings are not checked for existence; AWS's quotas
 //     are replaced by Options.MaxDomains/MaxUserProfilesPerDomain/MaxSpacesPerDomain;
-//     TagPropagation does not copy tags anywhere; app images, instance types and
-//     ResourceSpec are not validated; no persistence across restarts.
+//     TagPropagation does not copy tags anywhere; app images and custom file
+//     systems named in settings are not checked for existence (their form is, by the
+//     model); no persistence across restarts.
 package emulator

@@ -75,8 +75,11 @@ func (v *validator) userSettings(path string, raw json.RawMessage, requireRole b
 		v.required(path+".ExecutionRole", us.ExecutionRole != nil)
 	}
 	v.pattern(path+".ExecutionRole", us.ExecutionRole, roleRE, roleRE.String())
-	if len(us.SecurityGroups) > 5 {
-		v.add(path+".SecurityGroups", strings.Join(us.SecurityGroups, ","), "Member must have length less than or equal to 5")
+	// The model allows 5, but "Amazon SageMaker AI adds a security group to allow NFS
+	// traffic from Amazon SageMaker AI Studio. Therefore, the number of security groups
+	// that you can specify is one less than the maximum number shown."
+	if len(us.SecurityGroups) > 4 {
+		v.add(path+".SecurityGroups", strings.Join(us.SecurityGroups, ","), "Member must have length less than or equal to 4 (SageMaker adds its own NFS security group to the 5 the model allows)")
 	}
 }
 
@@ -158,6 +161,9 @@ func (e *Emulator) createDomain(now time.Time, body []byte) (any, *apiError) {
 	if tip && req.AuthMode != "SSO" {
 		return nil, errValidation("TrustedIdentityPropagationSettings can only be set on domains whose AuthMode is SSO")
 	}
+	if aerr := checkDomainNetwork(deref(req.VpcId), req.SubnetIds, req.AppNetworkAccessType, req.DomainSettings, req.DefaultUserSettings); aerr != nil {
+		return nil, aerr
+	}
 	if len(e.domains) >= e.opts.MaxDomains {
 		return nil, errLimit("The account-level service limit 'Maximum number of domains per region' is %d Domains, with current utilization of %d Domains and a request delta of 1 Domains.", e.opts.MaxDomains, len(e.domains))
 	}
@@ -168,7 +174,7 @@ func (e *Emulator) createDomain(now time.Time, body []byte) (any, *apiError) {
 		name:                       *req.DomainName,
 		arn:                        e.arn("domain/" + id),
 		url:                        "https://" + id + ".studio." + e.opts.Region + ".sagemaker.aws",
-		fsID:                       "fs-" + e.randHex(17),
+		fsID:                       homeFSID(e, req.HomeEfsFileSystemCreation),
 		authMode:                   req.AuthMode,
 		appNetworkAccessType:       req.AppNetworkAccessType,
 		appSecurityGroupManagement: req.AppSecurityGroupManagement,
@@ -200,13 +206,9 @@ func (e *Emulator) createDomain(now time.Time, body []byte) (any, *apiError) {
 	}
 	d.created = now
 	d.seq = e.nextSeq()
-	reason := e.takeFailure("Domain", d.name)
-	target := statusInService
-	if reason != "" {
-		target = statusFailed
-	}
-	d.begin(now, e.opts.ReadyAfter, statusPending, target, reason)
-	if e.opts.EFSRoot != "" && reason == "" {
+	after, target, reason := e.createOutcome("Domain", d.name)
+	d.begin(now, after, statusPending, target, reason)
+	if e.opts.EFSRoot != "" && reason == "" && d.fsID != "" {
 		if err := mkdirFS(e.opts.EFSRoot, d.fsID); err != nil {
 			return nil, &apiError{status: 500, code: "InternalFailure", msg: err.Error()}
 		}
@@ -282,7 +284,7 @@ func (e *Emulator) describeDomain(_ time.Time, body []byte) (any, *apiError) {
 		DomainArn:                                &d.arn,
 		DomainId:                                 &d.id,
 		DomainName:                               &d.name,
-		HomeEfsFileSystemId:                      &d.fsID,
+		HomeEfsFileSystemId:                      nonEmpty(d.fsID),
 		SingleSignOnManagedApplicationInstanceId: nonEmpty(d.ssoManagedApplicationInstID),
 		SingleSignOnApplicationArn:               nonEmpty(d.ssoApplicationArn),
 		Status:                                   d.status,
@@ -358,7 +360,7 @@ func (e *Emulator) listDomains(_ time.Time, body []byte) (any, *apiError) {
 	if aerr != nil {
 		return nil, aerr
 	}
-	return map[string]any{"Domains": page, "NextToken": next}, nil
+	return withNextToken(map[string]any{"Domains": page}, next), nil
 }
 
 type updateDomainReq struct {
@@ -396,7 +398,7 @@ func (e *Emulator) updateDomain(now time.Time, body []byte) (any, *apiError) {
 	if aerr != nil {
 		return nil, aerr
 	}
-	if aerr := inService("Domain", d.arn, &d.lifecycle); aerr != nil {
+	if aerr := updatable("Domain", d.arn, &d.lifecycle); aerr != nil {
 		return nil, aerr
 	}
 	if tip && d.authMode != "SSO" {
@@ -404,6 +406,15 @@ func (e *Emulator) updateDomain(now time.Time, body []byte) (any, *apiError) {
 	}
 	if req.VpcId != nil && *req.VpcId != d.vpcID {
 		return nil, errValidation("The VpcId of a domain cannot be changed.")
+	}
+	if aerr := checkUpdateWhileAppsRun(d, req.AppNetworkAccessType, req.DomainSettingsForUpdate); aerr != nil {
+		return nil, aerr
+	}
+	if req.AppNetworkAccessType == "VpcOnly" || (req.AppNetworkAccessType == "" && d.appNetworkAccessType == "VpcOnly") {
+		merged, err := mergeSettings(d.defaultUserSettings, req.DefaultUserSettings)
+		if err == nil && len(securityGroups(merged)) == 0 {
+			return nil, errValidation("DefaultUserSettings.SecurityGroups is required when AppNetworkAccessType is VpcOnly.")
+		}
 	}
 	var err error
 	if d.defaultUserSettings, err = mergeSettings(d.defaultUserSettings, req.DefaultUserSettings); err != nil {
@@ -442,7 +453,7 @@ func (e *Emulator) updateDomain(now time.Time, body []byte) (any, *apiError) {
 	if req.HomeEfsFileSystemCreation != "" {
 		d.homeEfsFileSystemCreation = req.HomeEfsFileSystemCreation
 	}
-	d.begin(now, e.opts.ReadyAfter, statusUpdating, statusInService, "")
+	d.beginOutcome(now, e.opts.ReadyAfter, statusUpdating, e.updateOutcome("Domain", d.name))
 	return map[string]any{"DomainArn": d.arn}, nil
 }
 
@@ -471,7 +482,7 @@ func (e *Emulator) deleteDomain(now time.Time, body []byte) (any, *apiError) {
 		return nil, errInUse("Unable to delete Domain [%s] because UserProfile(s) or Space(s) are associated with it.", d.arn)
 	}
 	d.retainHome = req.RetentionPolicy == nil || req.RetentionPolicy.HomeEfsFileSystem != "Delete"
-	d.begin(now, e.opts.ReadyAfter, statusDeleting, statusGone, "")
+	d.beginOutcome(now, e.opts.ReadyAfter, statusDeleting, e.deleteOutcome("Domain", d.name))
 	e.log.Info("deleting domain", "domain", d.id, "retain_home", d.retainHome)
 	return struct{}{}, nil
 }

@@ -11,6 +11,7 @@ import (
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -24,6 +25,11 @@ type Options struct {
 	ThrottleRate float64       // share of calls (0..1) answered ThrottlingException
 	Seed         int64         // makes throttling and IDs reproducible
 	EFSRoot      string        // if set, <EFSRoot>/<HomeEfsFileSystemId>/<uid> dirs are created
+	// EBSRoot, if set, stands for the EBS volumes of JupyterLab and Code Editor spaces:
+	// each such space's home is <EBSRoot>/<DomainId>/<SpaceName>, made at CreateSpace
+	// and removed when the space is deleted. Unset, those spaces get no folder at all
+	// (never one on the EFS: in Studio their home is not there).
+	EBSRoot string
 	// HomeDirOnCreate creates a profile's or space's home directory when it is created;
 	// when false the directory appears at the first CreateApp for it, like a Studio
 	// Classic home that does not exist until the user first opens an app. nil = true.
@@ -64,7 +70,7 @@ type Emulator struct {
 	throttleRand *mrand.Rand
 	throttleRate float64
 	calls        map[string]int
-	failNext     map[string]string // kind + "/" + name -> reason
+	faults       faults
 	seq          uint64
 	nextUID      int
 
@@ -102,7 +108,7 @@ func New(o Options) *Emulator {
 		throttleRand: mrand.New(mrand.NewPCG(uint64(o.Seed), 0x7468)),
 		throttleRate: o.ThrottleRate,
 		calls:        map[string]int{},
-		failNext:     map[string]string{},
+		faults:       newFaults(),
 		nextUID:      FirstUID,
 		domains:      map[string]*domain{},
 		lccs:         map[string]*studioLCC{},
@@ -128,14 +134,6 @@ func (e *Emulator) SetThrottleRate(rate float64) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.throttleRate = rate
-}
-
-// FailNext makes the next resource of kind ("Domain", "UserProfile", "Space" or "App")
-// created with name settle in Failed with FailureReason reason instead of InService.
-func (e *Emulator) FailNext(kind, name, reason string) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.failNext[kind+"/"+name] = reason
 }
 
 // Calls returns how many calls of op (e.g. "CreateUserProfile") were answered other
@@ -216,19 +214,7 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		body = []byte("{}")
 	}
 
-	e.mu.Lock()
-	if e.throttleRate > 0 && e.throttleRand.Float64() < e.throttleRate {
-		e.mu.Unlock()
-		writeError(w, &apiError{code: "ThrottlingException", msg: "Rate exceeded"})
-		e.log.Debug("throttled", "op", op)
-		return
-	}
-	e.calls[op]++
-	now := e.now()
-	e.settle(now)
-	out, aerr := h(e, now, body)
-	e.mu.Unlock()
-
+	out, aerr := e.call(prefix, op, h, body)
 	if aerr != nil {
 		e.log.Debug("call failed", "op", op, "code", aerr.code, "message", aerr.msg)
 		writeError(w, aerr)
@@ -236,6 +222,42 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	e.log.Debug("call", "op", op)
 	writeJSON(w, http.StatusOK, out)
+}
+
+// call runs one handler under the lock. The lock is released however the handler
+// ends, and a handler that panics is answered 500 InternalFailure (and logged with its
+// stack), so one bad request can neither take the process down nor hang every later
+// call behind a lock that was never released.
+func (e *Emulator) call(service, op string, h handler, body []byte) (out any, aerr *apiError) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	defer func() {
+		if r := recover(); r != nil {
+			e.log.Error("handler panicked", "op", op, "panic", r, "stack", string(debug.Stack()))
+			out, aerr = nil, &apiError{status: http.StatusInternalServerError, code: "InternalFailure",
+				msg: "The request processing has failed because of an unknown error, exception or failure."}
+		}
+	}()
+	if e.throttled(op) {
+		return nil, &apiError{code: "ThrottlingException", msg: "Rate exceeded"}
+	}
+	e.calls[op]++
+	now := e.now()
+	e.settle(now)
+	if service == "SageMaker" {
+		if aerr := validateInput(op, body); aerr != nil {
+			return nil, aerr
+		}
+	}
+	return h(e, now, body)
+}
+
+// throttled draws whether this call is answered ThrottlingException.
+func (e *Emulator) throttled(op string) bool {
+	if len(e.faults.throttleOps) > 0 && !e.faults.throttleOps[op] {
+		return false
+	}
+	return e.throttleRate > 0 && e.throttleRand.Float64() < e.throttleRate
 }
 
 func newRequestID() string {
@@ -270,14 +292,4 @@ func (e *Emulator) nextSeq() uint64 {
 
 func (e *Emulator) arn(resource string) string {
 	return "arn:aws:sagemaker:" + e.opts.Region + ":" + e.opts.AccountID + ":" + resource
-}
-
-// takeFailure consumes a FailNext entry for kind/name.
-func (e *Emulator) takeFailure(kind, name string) string {
-	key := kind + "/" + name
-	reason, ok := e.failNext[key]
-	if ok {
-		delete(e.failNext, key)
-	}
-	return reason
 }

@@ -142,7 +142,7 @@ func (e *Emulator) listStudioLCCs(_ time.Time, body []byte) (any, *apiError) {
 	if aerr != nil {
 		return nil, aerr
 	}
-	return map[string]any{"StudioLifecycleConfigs": page, "NextToken": next}, nil
+	return withNextToken(map[string]any{"StudioLifecycleConfigs": page}, next), nil
 }
 
 func (e *Emulator) deleteStudioLCC(_ time.Time, body []byte) (any, *apiError) {
@@ -186,7 +186,7 @@ func (v *validator) tags(path string, tags []tagIn) {
 	}
 	seen := map[string]bool{}
 	for i, t := range tags {
-		p := path + ".member." + strconv.Itoa(i+1)
+		p := path + "." + strconv.Itoa(i+1) + ".member"
 		v.required(p+".Key", t.Key != nil)
 		v.required(p+".Value", t.Value != nil)
 		v.length(p+".Key", t.Key, 1, 128)
@@ -293,7 +293,7 @@ func (e *Emulator) listTags(_ time.Time, body []byte) (any, *apiError) {
 	if aerr != nil {
 		return nil, aerr
 	}
-	return map[string]any{"Tags": page, "NextToken": next}, nil
+	return withNextToken(map[string]any{"Tags": page}, next), nil
 }
 
 func (e *Emulator) deleteTags(_ time.Time, body []byte) (any, *apiError) {

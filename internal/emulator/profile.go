@@ -71,12 +71,8 @@ func (e *Emulator) createUserProfile(now time.Time, body []byte) (any, *apiError
 	}
 	p.created = now
 	p.seq = e.nextSeq()
-	reason := e.takeFailure("UserProfile", name)
-	target := statusInService
-	if reason != "" {
-		target = statusFailed
-	}
-	p.begin(now, e.opts.ReadyAfter, statusPending, target, reason)
+	after, target, reason := e.createOutcome("UserProfile", name)
+	p.begin(now, after, statusPending, target, reason)
 	if e.homeDir && reason == "" {
 		if err := e.makeHome(d, p.uid); err != nil {
 			return nil, &apiError{status: 500, code: "InternalFailure", msg: err.Error()}
@@ -194,7 +190,7 @@ func (e *Emulator) listUserProfiles(_ time.Time, body []byte) (any, *apiError) {
 	if aerr != nil {
 		return nil, aerr
 	}
-	return map[string]any{"UserProfiles": page, "NextToken": next}, nil
+	return withNextToken(map[string]any{"UserProfiles": page}, next), nil
 }
 
 func (e *Emulator) updateUserProfile(now time.Time, body []byte) (any, *apiError) {
@@ -211,7 +207,7 @@ func (e *Emulator) updateUserProfile(now time.Time, body []byte) (any, *apiError
 	if aerr != nil {
 		return nil, aerr
 	}
-	if aerr := inService("User profile", p.arn, &p.lifecycle); aerr != nil {
+	if aerr := updatable("User profile", p.arn, &p.lifecycle); aerr != nil {
 		return nil, aerr
 	}
 	settings, err := mergeSettings(p.settings, req.UserSettings)
@@ -219,7 +215,7 @@ func (e *Emulator) updateUserProfile(now time.Time, body []byte) (any, *apiError
 		return nil, errValidation("UserSettings: %v", err)
 	}
 	p.settings = settings
-	p.begin(now, e.opts.ReadyAfter, statusUpdating, statusInService, "")
+	p.beginOutcome(now, e.opts.ReadyAfter, statusUpdating, e.updateOutcome("UserProfile", p.name))
 	return map[string]any{"UserProfileArn": p.arn}, nil
 }
 
@@ -258,6 +254,6 @@ func (e *Emulator) deleteUserProfile(now time.Time, body []byte) (any, *apiError
 			return nil, errInUse("Unable to delete UserProfile [%s] because Space(s) are associated with it.", p.arn)
 		}
 	}
-	p.begin(now, e.opts.ReadyAfter, statusDeleting, statusGone, "")
+	p.beginOutcome(now, e.opts.ReadyAfter, statusDeleting, e.deleteOutcome("UserProfile", p.name))
 	return struct{}{}, nil
 }

@@ -87,11 +87,11 @@ func (e *Emulator) createSpace(now time.Time, body []byte) (any, *apiError) {
 	if req.OwnershipSettings != nil {
 		owner = *req.OwnershipSettings.OwnerUserProfileName
 	}
-	switch {
-	case (sharing == "") != (owner == ""):
+	// Shared and Studio Classic spaces are allowed in SSO domains too: the current
+	// API reference sets no auth-mode condition on CreateSpace (see
+	// studio.planBuilder.spaceSpecs for the pages).
+	if (sharing == "") != (owner == "") {
 		return nil, errValidation("OwnershipSettings and SpaceSharingSettings must be specified together.")
-	case d.authMode == "SSO" && sharing != "Private":
-		return nil, errValidation("Shared spaces are not supported in domains whose AuthMode is SSO; create a Private space with OwnershipSettings.")
 	}
 	if owner != "" {
 		p, ok := d.profiles[owner]
@@ -117,14 +117,10 @@ func (e *Emulator) createSpace(now time.Time, body []byte) (any, *apiError) {
 	}
 	s.created = now
 	s.seq = e.nextSeq()
-	reason := e.takeFailure("Space", name)
-	target := statusInService
-	if reason != "" {
-		target = statusFailed
-	}
-	s.begin(now, e.opts.ReadyAfter, statusPending, target, reason)
-	if e.homeDir && reason == "" {
-		if err := e.makeHome(d, s.uid); err != nil {
+	after, target, reason := e.createOutcome("Space", name)
+	s.begin(now, after, statusPending, target, reason)
+	if reason == "" && (e.homeDir || onEBS(s.settings)) {
+		if err := e.makeSpaceHome(d, s); err != nil {
 			return nil, &apiError{status: 500, code: "InternalFailure", msg: err.Error()}
 		}
 	}
@@ -272,7 +268,7 @@ func (e *Emulator) listSpaces(_ time.Time, body []byte) (any, *apiError) {
 	if aerr != nil {
 		return nil, aerr
 	}
-	return map[string]any{"Spaces": page, "NextToken": next}, nil
+	return withNextToken(map[string]any{"Spaces": page}, next), nil
 }
 
 func (e *Emulator) updateSpace(now time.Time, body []byte) (any, *apiError) {
@@ -290,8 +286,13 @@ func (e *Emulator) updateSpace(now time.Time, body []byte) (any, *apiError) {
 	if aerr != nil {
 		return nil, aerr
 	}
-	if aerr := inService("Space", s.arn, &s.lifecycle); aerr != nil {
+	if aerr := updatable("Space", s.arn, &s.lifecycle); aerr != nil {
 		return nil, aerr
+	}
+	// SpaceSettings.AppType: "If using the UpdateSpace API, you can't change the app
+	// type of your space by specifying a different value for this field."
+	if old, nt := spaceAppType(s.settings), spaceAppType(req.SpaceSettings); old != "" && nt != "" && nt != old {
+		return nil, errValidation("The AppType of space %s cannot be changed from %q to %q.", s.name, old, nt)
 	}
 	settings, err := mergeSettings(s.settings, req.SpaceSettings)
 	if err != nil {
@@ -301,7 +302,7 @@ func (e *Emulator) updateSpace(now time.Time, body []byte) (any, *apiError) {
 	if req.SpaceDisplayName != nil {
 		s.displayName = *req.SpaceDisplayName
 	}
-	s.begin(now, e.opts.ReadyAfter, statusUpdating, statusInService, "")
+	s.beginOutcome(now, e.opts.ReadyAfter, statusUpdating, e.updateOutcome("Space", s.name))
 	return map[string]any{"SpaceArn": s.arn}, nil
 }
 
@@ -321,6 +322,6 @@ func (e *Emulator) deleteSpace(now time.Time, body []byte) (any, *apiError) {
 	if liveApps(d, "", s.name) > 0 {
 		return nil, errInUse("Unable to delete Space [%s] because App(s) are associated with it.", s.arn)
 	}
-	s.begin(now, e.opts.ReadyAfter, statusDeleting, statusGone, "")
+	s.beginOutcome(now, e.opts.ReadyAfter, statusDeleting, e.deleteOutcome("Space", s.name))
 	return struct{}{}, nil
 }

@@ -110,15 +110,23 @@ func (e *Emulator) ssoListInstances(_ time.Time, body []byte) (any, *apiError) {
 	}}}, nil
 }
 
+// applicationArnPattern is ApplicationArn's pattern in the sso-admin service model.
+const applicationArnPattern = `arn:(aws|aws-us-gov|aws-cn|aws-iso|aws-iso-b):sso::\d{12}:application/(sso)?ins-[a-zA-Z0-9-.]{16}/apl-[a-zA-Z0-9]{16}`
+
+var applicationArnRE = anchored(applicationArnPattern)
+
 // ssoApplication finds the domain that owns an Identity Center application.
 func (e *Emulator) ssoApplication(arn *string) (*domain, *apiError) {
 	v := &validator{}
 	v.required("ApplicationArn", arn != nil)
+	v.length("ApplicationArn", arn, 10, 1224)
+	v.pattern("ApplicationArn", arn, applicationArnRE, applicationArnPattern)
 	if err := v.err(); err != nil {
 		return nil, err
 	}
 	for _, d := range e.domains {
-		if d.ssoApplicationArn == *arn {
+		// IAM domains have no application: their empty ARN must never match.
+		if d.ssoApplicationArn != "" && d.ssoApplicationArn == *arn {
 			return d, nil
 		}
 	}
@@ -203,7 +211,7 @@ func (e *Emulator) ssoListAssignments(_ time.Time, body []byte) (any, *apiError)
 	if aerr != nil {
 		return nil, aerr
 	}
-	return map[string]any{"ApplicationAssignments": page, "NextToken": next}, nil
+	return withNextToken(map[string]any{"ApplicationAssignments": page}, next), nil
 }
 
 func (e *Emulator) ssoDescribeApplication(_ time.Time, body []byte) (any, *apiError) {
@@ -362,5 +370,5 @@ func (e *Emulator) idsListUsers(_ time.Time, body []byte) (any, *apiError) {
 	if aerr != nil {
 		return nil, aerr
 	}
-	return map[string]any{"Users": page, "NextToken": next}, nil
+	return withNextToken(map[string]any{"Users": page}, next), nil
 }

@@ -134,6 +134,7 @@ func (e *Emulator) settle(now time.Time) {
 		}
 		for name, s := range d.spaces {
 			if s.advance(now) {
+				e.removeEBSHome(d, s)
 				e.forgetOwned(d, "", s.name)
 				delete(e.tags, s.arn)
 				delete(d.spaces, name)
@@ -147,7 +148,7 @@ func (e *Emulator) settle(now time.Time) {
 			if d.ssoApplicationArn != "" {
 				delete(e.assignment, d.ssoApplicationArn)
 			}
-			if !d.retainHome && e.opts.EFSRoot != "" {
+			if !d.retainHome && e.opts.EFSRoot != "" && d.fsID != "" {
 				if err := os.RemoveAll(filepath.Join(e.opts.EFSRoot, d.fsID)); err != nil {
 					e.log.Warn("removing the home EFS of a deleted domain", "domain", d.id, "err", err)
 				}
@@ -177,7 +178,7 @@ func (e *Emulator) allocUID() string {
 // makeHome creates <EFSRoot>/<fs-id>/<uid>, mode 0755, owned by uid:HomeGID when the
 // emulator runs as root (as Studio's EFS access point would make it).
 func (e *Emulator) makeHome(d *domain, uid string) error {
-	if e.opts.EFSRoot == "" {
+	if e.opts.EFSRoot == "" || d.fsID == "" { // HomeEfsFileSystemCreation Disabled: no EFS
 		return nil
 	}
 	dir := filepath.Join(e.opts.EFSRoot, d.fsID, uid)

@@ -304,3 +304,12 @@ func nonEmpty(s string) *string {
 	}
 	return &s
 }
+
+// withNextToken adds NextToken to a List answer only when there is a next page: the
+// service leaves absent members out rather than sending null.
+func withNextToken(out map[string]any, next *string) map[string]any {
+	if next != nil {
+		out["NextToken"] = *next
+	}
+	return out
+}

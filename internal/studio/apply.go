@@ -315,6 +315,7 @@ func (a *Applier) createDomain(ctx context.Context, spec DomainSpec) (string, er
 	in.AppNetworkAccessType = smtypes.AppNetworkAccessType(spec.AppNetworkAccessType)
 	in.AppSecurityGroupManagement = smtypes.AppSecurityGroupManagement(spec.AppSecurityGroupManagement)
 	in.TagPropagation = smtypes.TagPropagation(spec.TagPropagation)
+	in.HomeEfsFileSystemCreation = smtypes.HomeEfsFileSystemCreation(spec.HomeEfsFileSystemCreation)
 	members := withMembers(map[string]json.RawMessage{
 		"DefaultUserSettings":  spec.DefaultUserSettings,
 		"DefaultSpaceSettings": spec.DefaultSpaceSettings,

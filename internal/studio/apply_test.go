@@ -239,6 +239,7 @@ func TestApplyBuildsThePlanAndIsIdempotent(t *testing.T) {
 	// A same-named domain someone else made: must be left alone, not adopted.
 	if _, err := c.SageMaker.CreateDomain(ctx, &sagemaker.CreateDomainInput{
 		DomainName: aws.String("new"), AuthMode: "IAM",
+		VpcId: aws.String("vpc-0123456789abcdef0"), SubnetIds: []string{"subnet-0123456789abcdef0"},
 		DefaultUserSettings: &smtypes.UserSettings{},
 	}, withMembers(map[string]json.RawMessage{"DefaultUserSettings": json.RawMessage(`{"ExecutionRole":"` + testRolePrefix + `Other"}`)})); err != nil {
 		t.Fatal(err)

@@ -17,6 +17,12 @@ type CleanupOptions struct {
 	// (RetentionPolicy.HomeEfsFileSystem=Retain): it holds the only copy of the homes
 	// until the migration has been verified, and a deleted EFS cannot be re-attached.
 	DeleteHomeEFS bool
+	// Backups tells which spaces' EBS homes have a completed backup; nil = none
+	// known. Cleanup refuses to delete a JupyterLab or Code Editor space (its EBS
+	// volume goes with it) without one, unless Force.
+	Backups BackupChecker
+	// Force deletes EBS-backed spaces even without a completed backup.
+	Force bool
 }
 
 // Cleanup deletes a domain: its apps, then its spaces, then its user profiles, then
@@ -38,6 +44,10 @@ func (a *Applier) Cleanup(ctx context.Context, domainID string, o CleanupOptions
 		return fmt.Errorf("cleaning up domain %s: %w", domainID, err)
 	}
 	if d.Status != smtypes.DomainStatusDeleting {
+		// Before anything is deleted: a refused cleanup changes nothing.
+		if err := a.checkEBSBackups(ctx, domainID, o); err != nil {
+			return fmt.Errorf("cleaning up domain %s: %w", domainID, err)
+		}
 		if err := a.deleteApps(ctx, domainID); err != nil {
 			return fmt.Errorf("cleaning up domain %s: %w", domainID, err)
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -23,7 +24,7 @@ func TestInstallLCCKeepsSettingsAndIsIdempotent(t *testing.T) {
 	ctx := context.Background()
 	em, c := newTestEnv(t, emulator.Options{ReadyAfter: 5 * time.Millisecond})
 	p := testPlan("lcc", "IAM", 1, 0)
-	p.Domain.DefaultUserSettings = json.RawMessage(`{"ExecutionRole":"` + testRolePrefix + `DomainDefault",` +
+	p.Domain.DefaultUserSettings = json.RawMessage(`{"ExecutionRole":"` + testRolePrefix + `DomainDefault","SecurityGroups":["sg-0123456789abcdef0"],` +
 		`"JupyterLabAppSettings":{"LifecycleConfigArns":["` + existingLCC + `"],"DefaultResourceSpec":{"InstanceType":"ml.t3.medium"},"CustomImages":[{"AppImageConfigName":"cfg","ImageName":"img"}]},` +
 		`"KernelGatewayAppSettings":{"DefaultResourceSpec":{"LifecycleConfigArn":"` + existingLCC + `"}},` +
 		`"StudioWebPortal":"ENABLED","FutureMember":{"x":1}}`)
@@ -47,7 +48,7 @@ func TestInstallLCCKeepsSettingsAndIsIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"ExecutionRole":"` + testRolePrefix + `DomainDefault",` +
+	want := `{"ExecutionRole":"` + testRolePrefix + `DomainDefault","SecurityGroups":["sg-0123456789abcdef0"],` +
 		`"JupyterLabAppSettings":{"LifecycleConfigArns":["` + existingLCC + `","` + arn + `"],"DefaultResourceSpec":{"InstanceType":"ml.t3.medium","LifecycleConfigArn":"` + arn + `"},"CustomImages":[{"AppImageConfigName":"cfg","ImageName":"img"}]},` +
 		`"KernelGatewayAppSettings":{"LifecycleConfigArns":["` + kgArn + `"],"DefaultResourceSpec":{"LifecycleConfigArn":"` + existingLCC + `"}},` +
 		`"CodeEditorAppSettings":{"LifecycleConfigArns":["` + ceArn + `"],"DefaultResourceSpec":{"LifecycleConfigArn":"` + ceArn + `"}},` +
@@ -158,8 +159,8 @@ func TestRestartApp(t *testing.T) {
 
 func TestCleanup(t *testing.T) {
 	ctx := context.Background()
-	root := t.TempDir()
-	em, c := newTestEnv(t, emulator.Options{ReadyAfter: 5 * time.Millisecond, EFSRoot: root})
+	root, ebsRoot := t.TempDir(), t.TempDir()
+	em, c := newTestEnv(t, emulator.Options{ReadyAfter: 5 * time.Millisecond, EFSRoot: root, EBSRoot: ebsRoot})
 	a := testApplier(c)
 	build := func(name, job string) *Result {
 		a := testApplier(c)
@@ -179,8 +180,25 @@ func TestCleanup(t *testing.T) {
 	if _, err := c.SageMaker.DeleteSpace(ctx, &sagemaker.DeleteSpaceInput{DomainId: aws.String(kept.Domain.ID), SpaceName: aws.String("space-000")}); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.Cleanup(ctx, kept.Domain.ID, CleanupOptions{}); err != nil {
+	// The JupyterLab spaces keep their homes on EBS volumes, which go with the
+	// spaces: without a completed backup of each, Cleanup refuses and deletes nothing.
+	vol := filepath.Join(ebsRoot, kept.Domain.ID, "space-001")
+	if _, err := os.Stat(vol); err != nil {
+		t.Fatalf("the EBS volume of space-001: %v", err)
+	}
+	for _, o := range []CleanupOptions{{}, {Backups: backedUp{"space-000": true}}} {
+		if err := a.Cleanup(ctx, kept.Domain.ID, o); !errors.Is(err, ErrEBSHomeNotBackedUp) || !strings.Contains(err.Error(), "space-001") {
+			t.Fatalf("Cleanup without a backup of space-001: %v, want ErrEBSHomeNotBackedUp naming it", err)
+		}
+	}
+	if n := em.Calls("DeleteApp") + em.Calls("DeleteUserProfile") + em.Calls("DeleteDomain"); n != 0 {
+		t.Fatalf("a refused Cleanup made %d delete calls", n)
+	}
+	if err := a.Cleanup(ctx, kept.Domain.ID, CleanupOptions{Backups: backedUp{"space-000": true, "space-001": true}}); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := os.Stat(vol); !os.IsNotExist(err) {
+		t.Errorf("the EBS volume of a deleted space is still there: %v", err)
 	}
 	if _, err := findDomainByID(ctx, c.SageMaker, kept.Domain.ID, nil); !errors.Is(err, ErrNotFound) {
 		t.Errorf("domain after Cleanup: %v, want ErrNotFound", err)
@@ -194,7 +212,8 @@ func TestCleanup(t *testing.T) {
 	}
 
 	gone := build("drop-efs", "job-b")
-	if err := a.Cleanup(ctx, gone.Domain.ID, CleanupOptions{DeleteHomeEFS: true}); err != nil {
+	// Force deletes EBS homes that have no backup.
+	if err := a.Cleanup(ctx, gone.Domain.ID, CleanupOptions{DeleteHomeEFS: true, Force: true}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(root, gone.Domain.HomeEfsFileSystemID)); !os.IsNotExist(err) {
@@ -203,4 +222,11 @@ func TestCleanup(t *testing.T) {
 	if n := em.Calls("DeleteDomain"); n != 2 {
 		t.Errorf("%d DeleteDomain calls, want 2", n)
 	}
+}
+
+// backedUp is a BackupChecker that knows which spaces have a completed backup.
+type backedUp map[string]bool
+
+func (b backedUp) HasCompletedBackup(_ context.Context, _, space string) (bool, error) {
+	return b[space], nil
 }

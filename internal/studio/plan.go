@@ -107,6 +107,10 @@ func (b *planBuilder) action(kind, target, detail string) {
 	b.p.Actions = append(b.p.Actions, Action{Kind: kind, Target: target, Detail: detail})
 }
 
+func (b *planBuilder) storageAction(kind, target, detail, storage string) {
+	b.p.Actions = append(b.p.Actions, Action{Kind: kind, Target: target, Detail: detail, Storage: storage})
+}
+
 func (b *planBuilder) build() error {
 	s, o := b.s, b.o
 	b.p = &Plan{
@@ -274,6 +278,7 @@ func (b *planBuilder) domainSpec() error {
 		AppNetworkAccessType:       cmp.Or(o.AppNetworkAccessType, d.AppNetworkAccessType),
 		AppSecurityGroupManagement: d.AppSecurityGroupManagement,
 		TagPropagation:             d.TagPropagation,
+		HomeEfsFileSystemCreation:  d.HomeEfsFileSystemCreation,
 		Tags:                       b.copyTags(resourceDomain, d.Tags),
 	}
 	if spec.SubnetIDs == nil {
@@ -400,13 +405,19 @@ func (b *planBuilder) spaceSpecs() {
 		if sp.OwnerUserProfileName != "" && !b.profiles[sp.OwnerUserProfileName] {
 			b.errorf(res, "owner %q is not a user profile in the snapshot, so the space cannot be created: take a new snapshot, or edit ownerUserProfileName to an existing profile", sp.OwnerUserProfileName)
 		}
-		if toSSO {
-			switch {
-			case sp.SharingType == "Shared":
-				b.errorf(res, "shared spaces cannot be created in an Identity Center (SSO) domain: keep the new domain IAM (--auth-mode IAM), or remove the space from the snapshot and copy its home /%s into a private space by hand", sp.HomeEfsFileSystemUID)
-			case sp.AppType == "" || sp.SharingType == "":
-				b.errorf(res, "Studio Classic spaces (no app type or sharing settings) cannot be created in an Identity Center (SSO) domain: keep the new domain IAM (--auth-mode IAM), or remove the space from the snapshot and move its files into a private JupyterLab or Code Editor space")
-			}
+		// Shared spaces on Identity Center (SSO) domains are allowed. Only the
+		// Studio administration whitepaper, which AWS now marks "for historical
+		// reference only", tied shared spaces to IAM domains
+		// (https://docs.aws.amazon.com/whitepapers/latest/sagemaker-studio-admin-best-practices/multiple-domains-and-shared-spaces.html).
+		// The current API reference creates "a private space or a space used for real
+		// time collaboration in a domain" with no auth-mode condition
+		// (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateSpace.html),
+		// and the current guide gives users of any domain access to private and
+		// shared spaces
+		// (https://docs.aws.amazon.com/sagemaker/latest/dg/studio-updated-jl-admin-guide-permissions.html).
+		// Studio Classic spaces get a warning: Studio Classic is the legacy experience.
+		if toSSO && (sp.AppType == "" || sp.SharingType == "") {
+			b.warnf(res, "a Studio Classic space (no app type or sharing settings) in an Identity Center (SSO) domain: it is recreated as it is; consider moving its files into a JupyterLab or Code Editor space")
 		}
 		if sp.HomeEfsFileSystemUID == "" {
 			b.warnf(res, "no home directory to copy: the old space has no HomeEfsFileSystemUid")
@@ -476,18 +487,19 @@ func (b *planBuilder) actions() {
 	from := cmp.Or(b.s.Domain.HomeEfsFileSystemID, "the old EFS")
 	for _, p := range b.p.UserProfiles {
 		if p.OldUID != "" {
-			b.action(ActionCopyHome, profileResource(p.Name), fmt.Sprintf("/%s on %s -> the new profile's UID on the new EFS", p.OldUID, from))
+			b.storageAction(ActionCopyHome, profileResource(p.Name), fmt.Sprintf("/%s on %s -> the new profile's UID on the new EFS", p.OldUID, from), StorageEFS)
 		}
 	}
 	for _, sp := range b.p.Spaces {
 		if sp.OldUID == "" {
 			continue
 		}
+		storage := HomeStorage(appTypes[sp.Name])
 		det := fmt.Sprintf("/%s on %s -> the new space's UID on the new EFS", sp.OldUID, from)
-		if t := appTypes[sp.Name].AppType; t == "JupyterLab" || t == "CodeEditor" {
-			det += " (a " + t + " space keeps its files on EBS: move those through the S3 lifecycle path)"
+		if storage == StorageEBS {
+			det = "the " + appTypes[sp.Name].AppType + " space's own EBS volume -> the new space's volume, through the S3 lifecycle path"
 		}
-		b.action(ActionCopyHome, spaceResource(sp.Name), det)
+		b.storageAction(ActionCopyHome, spaceResource(sp.Name), det, storage)
 	}
 }
 

@@ -54,10 +54,14 @@ func (p *Plan) WriteText(w io.Writer) error {
 		}
 		fmt.Fprintf(bw, "  %s (%d)\n", kind, len(group))
 		for _, a := range group {
+			target := a.Target
+			if a.Storage != "" {
+				target += " [" + strings.ToUpper(a.Storage) + "]"
+			}
 			if a.Detail != "" {
-				fmt.Fprintf(bw, "    %s: %s\n", a.Target, a.Detail)
+				fmt.Fprintf(bw, "    %s: %s\n", target, a.Detail)
 			} else {
-				fmt.Fprintf(bw, "    %s\n", a.Target)
+				fmt.Fprintf(bw, "    %s\n", target)
 			}
 		}
 	}

@@ -62,6 +62,8 @@ type DomainSpec struct {
 	AppNetworkAccessType       string   `json:"appNetworkAccessType,omitempty"`
 	AppSecurityGroupManagement string   `json:"appSecurityGroupManagement,omitempty"`
 	TagPropagation             string   `json:"tagPropagation,omitempty"`
+	// HomeEfsFileSystemCreation "Disabled": the new domain gets no home EFS either.
+	HomeEfsFileSystemCreation string `json:"homeEfsFileSystemCreation,omitempty"`
 	// Wire JSON, sent as is (see the package doc).
 	DefaultUserSettings  json.RawMessage `json:"defaultUserSettings,omitempty"`
 	DefaultSpaceSettings json.RawMessage `json:"defaultSpaceSettings,omitempty"`
@@ -101,6 +103,10 @@ type Action struct {
 	Kind   string `json:"kind"`
 	Target string `json:"target"`
 	Detail string `json:"detail,omitempty"`
+	// Storage says where a copy-home action's home lives: StorageEFS (copied EFS to
+	// EFS) or StorageEBS (a JupyterLab or Code Editor space's own volume, moved
+	// through the S3 lifecycle path).
+	Storage string `json:"storage,omitempty"`
 }
 
 // Severity of a Problem: an error blocks Apply, a warning does not.

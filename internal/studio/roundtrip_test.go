@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,6 +34,8 @@ func TestRoundTrip(t *testing.T) {
 	// A builds the SSO domain first and B last, so the same name gets a different
 	// UID in A and in B (the emulator numbers UIDs across domains, from 200001) and a
 	// map that copied the old UIDs would be caught.
+	// The every-setting domain goes first in A and last in B, for the same reason.
+	everyID := buildEverySettingDomain(t, cA)
 	const nSSO = 10
 	for i := range nSSO {
 		user := fmt.Sprintf("person%02d@example.com", i)
@@ -95,6 +98,7 @@ func TestRoundTrip(t *testing.T) {
 	}{
 		{iamID, "research-v2", nProfiles, nSpaces, 0},
 		{ssoID, "sso-studio-v2", nSSO, nSSO, nSSO},
+		{everyID, "every-setting-v2", 2, 2, 0},
 	} {
 		t.Run(tc.newName, func(t *testing.T) {
 			old, err := TakeSnapshot(ctx, cA, tc.oldID, SnapshotOptions{Concurrency: 8})
@@ -103,6 +107,21 @@ func TestRoundTrip(t *testing.T) {
 			}
 			if len(old.UserProfiles) != tc.profiles || len(old.Spaces) != tc.spaces {
 				t.Fatalf("old snapshot has %d profiles and %d spaces, want %d and %d", len(old.UserProfiles), len(old.Spaces), tc.profiles, tc.spaces)
+			}
+			if tc.oldID == everyID {
+				// The snapshot keeps every block (a block it dropped would be equally
+				// absent from both sides of the comparison below).
+				if old.Domain.HomeEfsFileSystemCreation != "Disabled" {
+					t.Errorf("snapshot HomeEfsFileSystemCreation = %q, want Disabled", old.Domain.HomeEfsFileSystemCreation)
+				}
+				all := string(old.Domain.DomainSettings) + string(old.Domain.DefaultUserSettings) + string(old.Domain.DefaultSpaceSettings) +
+					string(old.UserProfiles[0].UserSettings) + string(old.Spaces[0].SpaceSettings)
+				for _, block := range []string{"CustomFileSystemConfigs", "DockerSettings", "AmazonQSettings", "UnifiedStudioSettings",
+					`"IpAddressType":"dualstack"`, "StudioWebPortalSettings", "AppLifecycleManagement", "CustomPosixUserConfig", "CustomFileSystems", "EbsStorageSettings"} {
+					if !strings.Contains(all, block) {
+						t.Errorf("the snapshot lost %s", block)
+					}
+				}
 			}
 			p, err := NewPlan(old, Overrides{DomainName: tc.newName}, PlanOptions{})
 			if err != nil {
@@ -228,4 +247,52 @@ func checkUIDMap(t *testing.T, old, got *Snapshot, res *Result) {
 	if diff := cmp.Diff(want, gotMap); diff != "" {
 		t.Errorf("UID map (-want +got):\n%s", diff)
 	}
+}
+
+// Every settings block the service has today, each member set to a value other than
+// its default, so a rebuild that drops or rewrites one is caught by the comparison.
+const (
+	everyCustomFS   = `"CustomFileSystemConfigs":[{"EFSFileSystemConfig":{"FileSystemId":"fs-0123456789abcdef0","FileSystemPath":"/team"}},{"FSxLustreFileSystemConfig":{"FileSystemId":"fs-0fedcba9876543210","FileSystemPath":"/scratch"}}]`
+	everyPosix      = `"CustomPosixUserConfig":{"Uid":10001,"Gid":1001}`
+	everyLifecycle  = `"AppLifecycleManagement":{"IdleSettings":{"LifecycleManagement":"ENABLED","IdleTimeoutInMinutes":120,"MinIdleTimeoutInMinutes":60,"MaxIdleTimeoutInMinutes":240}}`
+	everyUserExtras = everyCustomFS + `,` + everyPosix +
+		`,"StudioWebPortalSettings":{"HiddenMlTools":["DataWrangler"],"HiddenAppTypes":["JupyterServer"],"HiddenInstanceTypes":["ml.p4d.24xlarge"],"ExecutionRoleSessionNameMode":"USER_IDENTITY"}` +
+		`,"JupyterLabAppSettings":{` + everyLifecycle + `,"DefaultResourceSpec":{"InstanceType":"ml.t3.medium"}}` +
+		`,"CodeEditorAppSettings":{` + everyLifecycle + `}` +
+		`,"SpaceStorageSettings":{"DefaultEbsStorageSettings":{"DefaultEbsVolumeSizeInGb":5,"MaximumEbsVolumeSizeInGb":100}}` +
+		`,"DefaultLandingUri":"studio::","StudioWebPortal":"ENABLED","AutoMountHomeEFS":"Disabled"`
+)
+
+// buildEverySettingDomain makes a domain with HomeEfsFileSystemCreation, every
+// DomainSettings block (DockerSettings, AmazonQSettings, UnifiedStudioSettings,
+// IpAddressType, ...), and user, space and default settings using
+// CustomFileSystemConfigs, CustomPosixUserConfig, StudioWebPortalSettings and
+// AppLifecycleManagement; two profiles and two EBS-backed spaces.
+func buildEverySettingDomain(t *testing.T, c Clients) string {
+	t.Helper()
+	id := createDomain(t, c, &sagemaker.CreateDomainInput{
+		DomainName: aws.String("every-setting"), AuthMode: smtypes.AuthModeIam,
+		VpcId: aws.String(testVPC), SubnetIds: []string{"subnet-0123456789abcdef0"},
+		AppSecurityGroupManagement: smtypes.AppSecurityGroupManagementCustomer,
+		TagPropagation:             smtypes.TagPropagationEnabled,
+		HomeEfsFileSystemCreation:  smtypes.HomeEfsFileSystemCreationDisabled,
+		Tags:                       smTags("team", "platform"),
+	}, map[string]json.RawMessage{
+		"DefaultUserSettings":  json.RawMessage(`{"ExecutionRole":"` + role("EveryDefault") + `","SecurityGroups":["sg-0aaaaaaaaaaaaaaa1"],` + everyUserExtras + `}`),
+		"DefaultSpaceSettings": json.RawMessage(`{"ExecutionRole":"` + role("EverySpaces") + `","SecurityGroups":["sg-0aaaaaaaaaaaaaaa1"],` + everyCustomFS + `,` + everyPosix + `,"JupyterLabAppSettings":{` + everyLifecycle + `},"SpaceStorageSettings":{"DefaultEbsStorageSettings":{"DefaultEbsVolumeSizeInGb":10,"MaximumEbsVolumeSizeInGb":200}}}`),
+		"DomainSettings": json.RawMessage(`{"SecurityGroupIds":["sg-0bbbbbbbbbbbbbbb2"],"ExecutionRoleIdentityConfig":"USER_PROFILE_NAME","IpAddressType":"dualstack",` +
+			`"DockerSettings":{"EnableDockerAccess":"ENABLED","VpcOnlyTrustedAccounts":["` + testAccount + `"],"RootlessDocker":"ENABLED"},` +
+			`"AmazonQSettings":{"Status":"ENABLED","QProfileArn":"arn:aws:codewhisperer:us-east-1:` + testAccount + `:profile/ABCDEFGHIJ"},` +
+			`"UnifiedStudioSettings":{"StudioWebPortalAccess":"ENABLED","DomainAccountId":"` + testAccount + `","DomainRegion":"us-east-1","DomainId":"dzd_abc123","ProjectId":"proj123","EnvironmentId":"env123","ProjectS3Path":"s3://research-bucket/dzd_abc123/proj123"}}`),
+	})
+	for i, name := range []string{"ana", "ben"} {
+		createProfile(t, c, id, name, `{"ExecutionRole":"`+role("Every-"+name)+`",`+everyUserExtras+`}`, smTags("studiouserid", name), "")
+		settings := `{"AppType":"JupyterLab","RemoteAccess":"ENABLED","SpaceManagedResources":"ENABLED","SpaceStorageSettings":{"EbsStorageSettings":{"EbsVolumeSizeInGb":20}},` +
+			`"JupyterLabAppSettings":{` + everyLifecycle + `,"CodeRepositories":[{"RepositoryUrl":"https://github.com/example/repo.git"}]},"CustomFileSystems":[{"EFSFileSystem":{"FileSystemId":"fs-0123456789abcdef0"}}]}`
+		if i == 1 {
+			settings = `{"AppType":"CodeEditor","SpaceStorageSettings":{"EbsStorageSettings":{"EbsVolumeSizeInGb":30}},"CodeEditorAppSettings":{` + everyLifecycle + `}}`
+		}
+		createSpace(t, c, id, name+"-space", name, "Private", settings, smTags("owner", name))
+	}
+	return id
 }

@@ -46,7 +46,10 @@ type Domain struct {
 	AppNetworkAccessType       string   `json:"appNetworkAccessType,omitempty"`
 	AppSecurityGroupManagement string   `json:"appSecurityGroupManagement,omitempty"`
 	TagPropagation             string   `json:"tagPropagation,omitempty"`
-	HomeEfsFileSystemID        string   `json:"homeEfsFileSystemId,omitempty"`
+	// HomeEfsFileSystemCreation is "Enabled" or "Disabled" (no home EFS: every home is
+	// on an EBS volume), "" when DescribeDomain did not say.
+	HomeEfsFileSystemCreation string `json:"homeEfsFileSystemCreation,omitempty"`
+	HomeEfsFileSystemID       string `json:"homeEfsFileSystemId,omitempty"`
 	// Identity Center domains only.
 	SingleSignOnApplicationArn               string `json:"singleSignOnApplicationArn,omitempty"`
 	SingleSignOnManagedApplicationInstanceID string `json:"singleSignOnManagedApplicationInstanceId,omitempty"`

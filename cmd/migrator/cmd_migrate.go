@@ -1,0 +1,227 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/studio-migrator/studio-migrator/internal/awsconfig"
+	"github.com/studio-migrator/studio-migrator/internal/location"
+	"github.com/studio-migrator/studio-migrator/internal/studio"
+	"github.com/studio-migrator/studio-migrator/jobs"
+)
+
+// migrateOptions are the flags of `migrator migrate`.
+type migrateOptions struct {
+	aws       awsconfig.Options
+	target    targetOptions
+	redis     redisOptions
+	ovr       overrideFlags
+	domain    string
+	copyFrom  string
+	copyTo    string
+	gid       string
+	merge     bool
+	checksum  bool
+	keepSetID bool
+	leaveEBS  bool
+	cleanup   bool
+	deleteEFS bool
+	dryRun    bool
+	watch     bool
+	output    string
+}
+
+// AddFlags registers migrate's flags.
+func (o *migrateOptions) AddFlags(fs *pflag.FlagSet) {
+	o.aws.AddFlags(fs)
+	o.target.AddFlags(fs)
+	o.redis.AddFlags(fs)
+	fs.StringVar(&o.domain, "domain", "", "ID of the old domain, e.g. d-xxxxxxxxxxxx (required)")
+	addOverrideFlags(fs, &o.ovr, "new-name")
+	fs.StringVar(&o.copyFrom, "copy-from", "", "the old EFS root as the workers see it: DIR or sftp://[user@]host[:port]/path; homes are read from <copy-from>/<oldUID> (required)")
+	fs.StringVar(&o.copyTo, "copy-to", "", "the new EFS root as the workers see it; may hold {fs}, replaced by the new domain's EFS ID once it exists; homes go to <copy-to>/<newUID> (required)")
+	fs.StringVar(&o.gid, "gid", "", "group of every copied entry (default: keep each source entry's group)")
+	fs.BoolVar(&o.merge, "merge", false, "copy into new homes that already hold content owned by another UID")
+	fs.BoolVar(&o.checksum, "checksum", false, "verify every home with SHA-256 of every file, not only counts, sizes and owners")
+	fs.BoolVar(&o.keepSetID, "keep-setid", false, "keep setuid/setgid bits on files (default: strip and report them)")
+	fs.BoolVar(&o.leaveEBS, "leave-ebs-spaces", false, "accept that spaces whose home is on EBS (JupyterLab, Code Editor) are not moved: no warning per space (they are listed as not moved either way)")
+	fs.BoolVar(&o.cleanup, "cleanup", false, "after a verified migration, delete the old domain's apps, spaces, profiles and the domain (its EFS is kept)")
+	fs.BoolVar(&o.deleteEFS, "delete-efs", false, "with --cleanup, also delete the old domain's EFS")
+	fs.BoolVar(&o.dryRun, "dry-run", false, "print the plan and the preflight result; enqueue nothing")
+	fs.BoolVar(&o.watch, "watch", false, "after enqueueing, watch the job (on stderr) and exit with its outcome")
+	fs.StringVarP(&o.output, "output", "o", "text", "output format of the plan: text or json")
+}
+
+func newMigrateCommand(g *globalOptions) *cobra.Command {
+	opts := &migrateOptions{}
+	cmd := &cobra.Command{
+		Use:   "migrate --domain OLD --copy-from DIR|sftp://... --copy-to DIR|sftp://... [overrides]",
+		Short: "Enqueue the migration of a domain: new domain, profiles, spaces, every home copied and verified",
+		Long: `Snapshot the old domain, plan the new one with your overrides, run the preflight
+checks, and enqueue the migration as a job that workers ('migrator worker') run:
+create the domain, its user profiles and spaces, copy every home from
+<copy-from>/<oldUID> to <copy-to>/<newUID> re-owned to the new UID, verify, and
+(with --cleanup) delete the old domain. A plan or preflight with errors is refused
+(exit 3) and nothing is enqueued. The job ID is printed alone on the last line of
+standard output; 'migrator watch JOB' follows it.
+
+The target may be another account or region (--target-*); each worker uses the
+credentials of its own environment for each side, and nothing secret enters the job.`,
+		Example: `  migrator migrate --domain d-abc123 --new-name research-v2 \
+    --vpc-id vpc-0f9e8d7c6b5a40312 --subnet-ids subnet-0aaa,subnet-0bbb \
+    --copy-from /mnt/efs/fs-0old --copy-to '/mnt/efs/{fs}' --dry-run
+  JOB=$(migrator migrate --domain d-abc123 --copy-from /mnt/old --copy-to '/mnt/efs/{fs}' | tail -n1)
+  migrator migrate --domain d-abc123 --copy-from sftp://root@efs-host/mnt/old \
+    --copy-to 'sftp://root@efs-host/mnt/efs/{fs}' --watch`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runMigrate(cmd.Context(), g, opts)
+		},
+	}
+	opts.AddFlags(cmd.Flags())
+	return cmd
+}
+
+// runMigrate snapshots, plans, checks and enqueues; tests call it directly.
+func runMigrate(ctx context.Context, g *globalOptions, opts *migrateOptions) error {
+	if err := checkFormat(opts.output, "text", "json"); err != nil {
+		return err
+	}
+	if opts.domain == "" {
+		return usageErrorf("--domain is required: the ID of the old domain (d-...)")
+	}
+	from, err := parseCopyLocation("copy-from", opts.copyFrom)
+	if err != nil {
+		return err
+	}
+	to, err := parseCopyLocation("copy-to", opts.copyTo)
+	if err != nil {
+		return err
+	}
+	gid, err := parseGID(opts.gid)
+	if err != nil {
+		return err
+	}
+	if opts.deleteEFS && !opts.cleanup {
+		return usageErrorf("--delete-efs needs --cleanup")
+	}
+	ovr, err := opts.ovr.overrides()
+	if err != nil {
+		return withExit(exitUsage, err)
+	}
+	var c *jobs.Client
+	if !opts.dryRun {
+		// Connect first: a wrong --redis should fail before minutes of snapshot.
+		if c, err = opts.redis.client(); err != nil {
+			return err
+		}
+		defer c.Close()
+	}
+
+	src, err := awsconfig.Load(ctx, opts.aws)
+	if err != nil {
+		return err
+	}
+	g.log.Info("taking a snapshot of the old domain", "domain", opts.domain)
+	snap, err := studio.TakeSnapshot(ctx, studio.NewClients(src), opts.domain, studio.SnapshotOptions{Logger: g.log})
+	if errors.Is(err, studio.ErrNotFound) {
+		return fmt.Errorf("domain %s not found in %s (check --domain, --region and the account): %w", opts.domain, src.Region, err)
+	}
+	if err != nil {
+		return fmt.Errorf("taking a snapshot of %s: %w", opts.domain, err)
+	}
+	tgt := src
+	tgtOpts := resolveTarget(opts.aws, opts.target.t)
+	if tgtOpts != opts.aws {
+		if tgt, err = awsconfig.Load(ctx, tgtOpts); err != nil {
+			return fmt.Errorf("the target (--target-*): %w", err)
+		}
+	}
+	if _, err := planAndCheck(ctx, g, snap, ovr, tgt, opts.output); err != nil {
+		return err
+	}
+	if opts.dryRun {
+		fmt.Fprintln(g.stderr, "dry run: the plan has no errors; nothing was enqueued")
+		return nil
+	}
+	spec := jobs.Spec{
+		Kind:           jobs.KindMigrate,
+		Source:         awsTarget(opts.aws),
+		Target:         opts.target.t,
+		SourceDomainID: opts.domain,
+		Overrides:      ovr,
+		CopyFrom:       from,
+		CopyTo:         to,
+		GID:            gid,
+		Merge:          opts.merge,
+		KeepSetID:      opts.keepSetID,
+		Checksum:       opts.checksum,
+		LeaveEBSSpaces: opts.leaveEBS,
+		Cleanup:        opts.cleanup,
+		DeleteEFS:      opts.deleteEFS,
+	}
+	return submitAndMaybeWatch(ctx, g, c, spec, opts.watch)
+}
+
+// parseCopyLocation checks a --copy-from/--copy-to and returns it in the form the
+// workers open (a local path made absolute: a worker's working directory is not the
+// CLI's).
+func parseCopyLocation(flag, s string) (string, error) {
+	if s == "" {
+		return "", usageErrorf("--%s is required: DIR or sftp://[user@]host[:port]/path", flag)
+	}
+	if flag == "copy-from" && strings.Contains(s, "{fs}") {
+		return "", usageErrorf("--copy-from %q: {fs} names the new domain's EFS; give the old one's root", s)
+	}
+	l, err := location.Parse(s)
+	if err != nil {
+		return "", withExit(exitUsage, fmt.Errorf("--%s: %w", flag, err))
+	}
+	return l.String(), nil
+}
+
+// planAndCheck plans, runs the preflight, prints the plan to stdout and refuses a
+// plan with errors (exit 3).
+func planAndCheck(ctx context.Context, g *globalOptions, snap *studio.Snapshot, ovr studio.Overrides, tgt aws.Config, output string) (*studio.Plan, error) {
+	plan, err := studio.NewPlan(snap, ovr, studio.PlanOptions{Region: tgt.Region})
+	if err != nil {
+		return nil, withExit(exitPlanErrors, fmt.Errorf("planning: %w", err))
+	}
+	if err := runPreflight(ctx, tgt, plan); err != nil {
+		return nil, err
+	}
+	if output == formatJSON {
+		err = writeJSON(g.stdout, plan)
+	} else {
+		err = plan.WriteText(g.stdout)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("writing the plan: %w", err)
+	}
+	if errs := plan.Errors(); len(errs) > 0 {
+		return nil, withExit(exitPlanErrors, fmt.Errorf("the plan has %d error(s) (first: %s: %s); fix them and run again; nothing was enqueued",
+			len(errs), errs[0].Resource, errs[0].Message))
+	}
+	return plan, nil
+}
+
+// submitAndMaybeWatch enqueues spec, prints the job ID alone on the last line of
+// stdout and, with watch, follows the job on stderr and exits with its outcome.
+func submitAndMaybeWatch(ctx context.Context, g *globalOptions, c *jobs.Client, spec jobs.Spec, watch bool) error {
+	id, err := c.Submit(ctx, spec)
+	if err != nil {
+		return fmt.Errorf("enqueueing the job: %w", err)
+	}
+	g.log.Info("job enqueued", "job", id, "kind", spec.Kind)
+	fmt.Fprintln(g.stdout, id)
+	if !watch {
+		return nil
+	}
+	return watchJob(ctx, c, id, g.stderr, 0)
+}

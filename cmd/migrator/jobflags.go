@@ -1,0 +1,210 @@
+package main
+
+// Flags and helpers shared by the commands that enqueue or read jobs (migrate,
+// apply, cleanup, worker, status, watch, jobs, uid-map).
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/hibiken/asynq"
+	"github.com/spf13/pflag"
+
+	"github.com/studio-migrator/studio-migrator/internal/awsconfig"
+	"github.com/studio-migrator/studio-migrator/internal/location"
+	"github.com/studio-migrator/studio-migrator/internal/studio"
+	"github.com/studio-migrator/studio-migrator/jobs"
+)
+
+// envRedisURL is where --redis defaults from.
+const envRedisURL = "REDIS_URL"
+
+// defaultRedisURL is used when neither --redis nor REDIS_URL is set.
+const defaultRedisURL = "redis://127.0.0.1:6379/0"
+
+// redisOptions is --redis.
+type redisOptions struct{ url string }
+
+// AddFlags registers --redis.
+func (o *redisOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.url, "redis", "", "Redis holding the queue and the job records: redis://[:password@]host:port[/db], rediss://..., "+
+		"redis-sentinel://host:port[,host:port]/db?master=NAME (default: $"+envRedisURL+" or "+defaultRedisURL+")")
+}
+
+// connOpt parses the Redis URL; a bad one is a usage error.
+func (o *redisOptions) connOpt() (asynq.RedisConnOpt, error) {
+	u := o.url
+	if u == "" {
+		u = os.Getenv(envRedisURL)
+	}
+	if u == "" {
+		u = defaultRedisURL
+	}
+	r, err := jobs.ParseRedisURL(u)
+	if err != nil {
+		return nil, &exitError{code: exitUsage, err: fmt.Errorf("--redis: %w", err)}
+	}
+	return r, nil
+}
+
+// client connects a jobs.Client; the caller closes it.
+func (o *redisOptions) client() (*jobs.Client, error) {
+	r, err := o.connOpt()
+	if err != nil {
+		return nil, err
+	}
+	c, err := jobs.NewClient(r)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to Redis: %w", err)
+	}
+	return c, nil
+}
+
+// getJob reads a job record; an unknown ID is a usage error (exit 2).
+func getJob(ctx context.Context, c *jobs.Client, id string) (*jobs.Status, error) {
+	st, err := c.Get(ctx, id)
+	if errors.Is(err, jobs.ErrJobNotFound) {
+		return nil, &exitError{code: exitUsage, err: fmt.Errorf("job %s: %w (see 'migrator jobs list')", id, err)}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading job %s: %w", id, err)
+	}
+	return st, nil
+}
+
+// targetOptions are --target-region/--target-profile/--target-endpoint-url: where
+// the new domain is built when it is not the source's account or region.
+type targetOptions struct{ t jobs.AWSTarget }
+
+// AddFlags registers the target flags.
+func (o *targetOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.t.Region, "target-region", "", "region of the new domain (default: the source's --region)")
+	fs.StringVar(&o.t.Profile, "target-profile", "", "shared config profile for the new domain's account (default: the source's --profile)")
+	fs.StringVar(&o.t.EndpointURL, "target-endpoint-url", "", "endpoint for the new domain's AWS calls (default: the source's --endpoint-url)")
+}
+
+// awsTarget is the jobs form of the source flags.
+func awsTarget(o awsconfig.Options) jobs.AWSTarget {
+	return jobs.AWSTarget{Region: o.Region, Profile: o.Profile, EndpointURL: o.EndpointURL}
+}
+
+// resolveTarget fills the target's empty fields from the source, as the worker does.
+func resolveTarget(src awsconfig.Options, t jobs.AWSTarget) awsconfig.Options {
+	o := src
+	if t.Region != "" {
+		o.Region = t.Region
+	}
+	if t.Profile != "" {
+		o.Profile = t.Profile
+	}
+	if t.EndpointURL != "" {
+		o.EndpointURL = t.EndpointURL
+	}
+	return o
+}
+
+// livePreflight runs the live checks of a plan (VPC, subnets, security groups, KMS
+// key, roles, quotas) in the target account. `migrate` and `apply` call it before
+// enqueueing (errors refuse the job, exit 3) and `worker` passes it to every job's
+// preflight step. nil means plan-only checks (studio.NewPlan's). The control-plane
+// work provides studio.Preflight; wiring it is this one assignment:
+//
+//	func init() {
+//		livePreflight = func(ctx context.Context, cfg aws.Config, p *studio.Plan) ([]studio.Problem, error) {
+//			return studio.Preflight(ctx, studio.NewClients(cfg), p, studio.PreflightOptions{Logger: slog.Default()})
+//		}
+//	}
+var livePreflight func(ctx context.Context, cfg aws.Config, p *studio.Plan) ([]studio.Problem, error)
+
+// runPreflight adds the live checks' problems to p (no-op while livePreflight is nil).
+func runPreflight(ctx context.Context, cfg aws.Config, p *studio.Plan) error {
+	if livePreflight == nil {
+		return nil
+	}
+	probs, err := livePreflight(ctx, cfg, p)
+	if err != nil {
+		return fmt.Errorf("preflight checks: %w", err)
+	}
+	p.Problems = append(p.Problems, probs...)
+	return nil
+}
+
+// overrideFlags are the plan overrides shared by migrate and apply (and plan can
+// switch to them): the new domain's name, network, KMS key, auth mode and the
+// Identity Center user mapping.
+type overrideFlags struct {
+	o           studio.Overrides
+	userMapping string
+}
+
+// addOverrideFlags registers the overrides; nameFlag is the flag for the new
+// domain's name ("new-name" for migrate, "domain-name" for plan and apply).
+func addOverrideFlags(fs *pflag.FlagSet, f *overrideFlags, nameFlag string) {
+	o := &f.o
+	fs.StringVar(&o.DomainName, nameFlag, "", "name of the new domain (default: the old name)")
+	fs.StringVar(&o.VpcID, "vpc-id", "", "VPC of the new domain (needs --subnet-ids and, if the old domain names any, --security-group-ids)")
+	fs.StringSliceVar(&o.SubnetIDs, "subnet-ids", nil, "subnets of the new domain, comma-separated")
+	fs.StringSliceVar(&o.SecurityGroupIDs, "security-group-ids", nil, "security groups replacing the old ones in every setting that names security groups")
+	fs.StringVar(&o.KmsKeyID, "kms-key-id", "", "KMS key (ARN, key ID or alias) for the new domain's EFS")
+	fs.StringVar(&o.AppNetworkAccessType, "app-network-access-type", "", "PublicInternetOnly or VpcOnly")
+	fs.StringVar(&o.AuthMode, "auth-mode", "", "IAM or SSO (IAM Identity Center); switching to SSO needs --user-mapping")
+	fs.StringVar(&f.userMapping, "user-mapping", "", `CSV file of "profile,ssoUserName" lines: the Identity Center user of each profile`)
+}
+
+// overrides reads the user mapping file into the overrides.
+func (f *overrideFlags) overrides() (studio.Overrides, error) {
+	o := f.o
+	if f.userMapping != "" {
+		m, err := studio.ReadUserMappingFile(f.userMapping)
+		if err != nil {
+			return o, err
+		}
+		o.UserMapping = m
+	}
+	return o, nil
+}
+
+// sftpFlags are the SFTP options of the processes that open locations (worker,
+// copy-home). Kept in this one function so that moving them into internal/location
+// is a one-line change.
+type sftpFlags struct {
+	knownHosts string
+	identities []string
+	insecure   bool
+	sessions   int
+}
+
+func addSFTPFlags(fs *pflag.FlagSet, f *sftpFlags) {
+	fs.StringVar(&f.knownHosts, "known-hosts", "", "known_hosts file for SFTP host keys (default ~/.ssh/known_hosts)")
+	fs.StringSliceVar(&f.identities, "identity", nil, "SSH private key file for SFTP (repeatable; the agent at $SSH_AUTH_SOCK is also used)")
+	fs.BoolVar(&f.insecure, "insecure-ignore-host-key", false, "DANGEROUS: accept any SFTP host key (anyone on the path can read and change the data)")
+	fs.IntVar(&f.sessions, "sftp-sessions", 16, "SFTP sessions (sftp-server processes) per connection")
+}
+
+func (f *sftpFlags) options(g *globalOptions) location.Options {
+	return location.Options{
+		KnownHostsFile:        f.knownHosts,
+		IdentityFiles:         f.identities,
+		UseAgent:              os.Getenv("SSH_AUTH_SOCK") != "",
+		InsecureIgnoreHostKey: f.insecure,
+		Sessions:              f.sessions,
+		Log:                   g.log,
+	}
+}
+
+// parseGID reads --gid ("" = keep each entry's group).
+func parseGID(s string) (*uint32, error) {
+	if s == "" {
+		return nil, nil
+	}
+	n, err := strconv.ParseUint(s, 10, 32)
+	if err != nil {
+		return nil, usageErrorf("--gid %q: not a number", s)
+	}
+	v := uint32(n)
+	return &v, nil
+}
