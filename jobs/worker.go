@@ -390,17 +390,20 @@ func (w *worker) reapLeases(ctx context.Context) error {
 		if !ok {
 			continue
 		}
-		if n, err := w.st.rdb.Exists(ctx, keyLease(id, unit)).Result(); err != nil || n > 0 {
+		// One atomic read: read apart, another reaper's takeover could land between
+		// the lease check and the unit read, and this one would enqueue a task for
+		// an attempt nobody commits (it would wait as "early" until it gave up).
+		pipe := w.st.rdb.TxPipeline()
+		leaseCmd := pipe.Exists(ctx, keyLease(id, unit))
+		unitCmd := pipe.HGetAll(ctx, keyUnit(id, unit))
+		jobCmd := pipe.HMGet(ctx, keyJob(id), "state", "gen")
+		if _, err := pipe.Exec(ctx); err != nil {
+			return fmt.Errorf("reading %s of job %s: %w", unit, id, err)
+		}
+		if leaseCmd.Val() > 0 {
 			continue
 		}
-		u, err := w.st.unit(ctx, id, unit)
-		if err != nil {
-			return err
-		}
-		js, err := w.st.rdb.HMGet(ctx, keyJob(id), "state", "gen").Result()
-		if err != nil {
-			return err
-		}
+		u, js := unitInfo(unitCmd.Val()), jobCmd.Val()
 		jstate, _ := js[0].(string)
 		if u["state"] != unitRunning || (jstate != StateRunning && jstate != StatePending) {
 			// Ended meanwhile or the job did: the reap script drops it from the set.
