@@ -11,6 +11,7 @@ declare -A want=(
   [/usr/bin/aws]=awscli                                  # AWS CLI v2: emulator wire-format test, LCC backup scripts
   [/usr/bin/shellcheck]=shellcheck                       # every shell script is linted (internal/backup)
   [/usr/lib/openssh/sftp-server]=openssh-sftp-server     # the real SFTP server behind our SSH test server
+  [/usr/sbin/sshd]=openssh-server                        # a real sshd (default MaxSessions) for the SFTP tests
   [/usr/bin/ssh-keygen]=openssh-client                   # known_hosts handling in SFTP tests
   [/usr/bin/rsync]=rsync                                 # benchmark smoke test compares against it
   [/usr/bin/redis-server]=redis-server                   # jobs: the queue and job records (asynq)

@@ -423,7 +423,8 @@ func sftpTools(cfg Config, addr, knownHosts, key string) []tool {
 	if cfg.Mover != "" {
 		ts = append(ts, tool{name: ToolMover, contract: contractFull, binary: cfg.Mover,
 			argv: func(src, dst string) []string {
-				return moverArgv(cfg, src, "sftp://root@"+addr+dst, "--known-hosts", knownHosts, "--identity", key)
+				// The in-process SSH server serves only the sftp subsystem.
+				return moverArgv(cfg, src, "sftp://root@"+addr+dst, "--known-hosts", knownHosts, "--identity", key, "--sftp-server", "stock")
 			}})
 	}
 	ts = append(ts,

@@ -34,12 +34,7 @@ type copyHomeOptions struct {
 	report    string
 	output    string
 	progress  string
-
-	// SFTP
-	sftpSessions int
-	knownHosts   string
-	identities   []string
-	insecure     bool
+	loc       location.Options // SFTP flags, shared with every command that opens locations
 }
 
 // AddFlags registers copy-home's flags.
@@ -57,12 +52,7 @@ func (o *copyHomeOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.report, "report", "", `also write the full report as JSON to this file ("-": standard output, the summary then goes to stderr)`)
 	addOutputFlag(fs, &o.output, formatText, formatJSON)
 	fs.StringVar(&o.progress, "progress", progressAuto, "auto (bar on a terminal, log lines otherwise), bar, log or none; on stderr")
-
-	// SFTP
-	fs.IntVar(&o.sftpSessions, "sftp-sessions", 16, "SFTP sessions (sftp-server processes) per connection")
-	fs.StringVar(&o.knownHosts, "known-hosts", "", "known_hosts file for SFTP host keys (default ~/.ssh/known_hosts)")
-	fs.StringSliceVar(&o.identities, "identity", nil, "SSH private key file for SFTP (repeatable; the agent at $SSH_AUTH_SOCK is also used)")
-	fs.BoolVar(&o.insecure, "insecure-ignore-host-key", false, "DANGEROUS: accept any SFTP host key (anyone on the path can read and change the data)")
+	o.loc.AddFlags(fs)
 }
 
 func newCopyHomeCommand(g *globalOptions) *cobra.Command {
@@ -149,14 +139,7 @@ func (o *copyHomeOptions) parseLocation(flag, s string) (location.Location, erro
 }
 
 func (o *copyHomeOptions) locationOptions(g *globalOptions) location.Options {
-	return location.Options{
-		KnownHostsFile:        o.knownHosts,
-		IdentityFiles:         o.identities,
-		UseAgent:              os.Getenv("SSH_AUTH_SOCK") != "",
-		InsecureIgnoreHostKey: o.insecure,
-		Sessions:              o.sftpSessions,
-		Log:                   g.log,
-	}
+	return processLocationOptions(o.loc, g)
 }
 
 // chownCapabilities are what writing a home owned by another UID takes: CAP_CHOWN to
@@ -218,15 +201,18 @@ func runCopyHome(ctx context.Context, g *globalOptions, opts *copyHomeOptions) (
 	if opts.workers <= 0 {
 		return usageErrorf("--workers %d: want at least 1", opts.workers)
 	}
-	if opts.sftpSessions <= 0 {
-		return usageErrorf("--sftp-sessions %d: want at least 1", opts.sftpSessions)
-	}
 	// Said before anything is opened or created: without it every entry fails with
 	// "operation not permitted" and an empty mode-0700 home is left behind.
 	if !to.IsSFTP() && !canChown() {
 		return fmt.Errorf("copy-home re-owns every entry to --uid %d, which needs root (or CAP_CHOWN, CAP_FOWNER and CAP_DAC_OVERRIDE): run it with sudo", *uid)
 	}
-	if opts.insecure && (from.IsSFTP() || to.IsSFTP()) {
+	if err := opts.loc.Check(); err != nil {
+		return usageErrorf("%w", err)
+	}
+	if opts.loc.Server == efs.SFTPServerStock && (from.IsSFTP() || to.IsSFTP()) {
+		fmt.Fprintln(g.stderr, "WARNING: "+efs.SFTPStockLimitation+".")
+	}
+	if opts.loc.InsecureIgnoreHostKey && (from.IsSFTP() || to.IsSFTP()) {
 		fmt.Fprintln(g.stderr, "WARNING: --insecure-ignore-host-key: the SFTP host key is NOT verified; anyone on the network path can impersonate the host and read or change the data.")
 	}
 	if opts.checksum && !opts.verify {
@@ -278,19 +264,11 @@ func runCopyHome(ctx context.Context, g *globalOptions, opts *copyHomeOptions) (
 	if gid != nil {
 		gidFor = *gid
 	}
-	parentLoc, name := to.Parent()
-	parent, err := location.Open(ctx, parentLoc, lopts)
+	dst, err := location.OpenDest(ctx, to, lopts, func(parent efs.FS, name string) error {
+		return mergeHint(efs.PrepareDest(ctx, parent, name, *uid, gidFor, opts.merge))
+	})
 	if err != nil {
-		return fmt.Errorf("opening the parent of the destination %s (it must exist): %w", parentLoc, err)
-	}
-	err = efs.PrepareDest(ctx, parent, name, *uid, gidFor, opts.merge)
-	parent.Close()
-	if err != nil {
-		return mergeHint(err)
-	}
-	dst, err := location.Open(ctx, to, lopts)
-	if err != nil {
-		return fmt.Errorf("opening destination %s: %w", to, err)
+		return err
 	}
 	defer dst.Close()
 
@@ -313,6 +291,7 @@ func runCopyHome(ctx context.Context, g *globalOptions, opts *copyHomeOptions) (
 	})
 	prog.stop()
 	if rep != nil {
+		rep.Limitations = append(rep.Limitations, efs.SFTPLimitations(src, dst)...)
 		result.Copy = &copyReport{CopyReport: rep, ElapsedSeconds: rep.Elapsed.Seconds()}
 		printCopySummary(summary, from.String(), to.String(), rep)
 	}

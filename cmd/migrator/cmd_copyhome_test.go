@@ -207,7 +207,7 @@ func TestCopyHomeUnknownHostKey(t *testing.T) {
 	}
 	to := "sftp://tester@" + srv.Addr() + srv.Dir() + "/200007"
 	_, err := copyHome(t, "--from", src, "--to", to, "--uid", "200007",
-		"--known-hosts", empty, "--identity", srv.ClientKeyFile(), "--progress", "none")
+		"--known-hosts", empty, "--identity", srv.ClientKeyFile(), "--progress", "none", "--sftp-server", "stock")
 	if err == nil || !strings.Contains(err.Error(), "host key") {
 		t.Fatalf("unknown host key: err %v", err)
 	}
@@ -217,7 +217,7 @@ func TestCopyHomeUnknownHostKey(t *testing.T) {
 
 	// With the right known_hosts it copies.
 	out, err := copyHome(t, "--from", src, "--to", to, "--uid", "200007", "--verify",
-		"--known-hosts", srv.KnownHostsFile(), "--identity", srv.ClientKeyFile(), "--progress", "none")
+		"--known-hosts", srv.KnownHostsFile(), "--identity", srv.ClientKeyFile(), "--progress", "none", "--sftp-server", "stock")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,6 +24,9 @@ type emulatorOptions struct {
 	region       string
 	accountID    string
 	ssoUsers     []string
+	// Rehearsal fidelity: refuse unknown network resources and keys; quotas.
+	strictNetwork                   bool
+	maxProfilesPerDomain, maxSpaces int
 
 	// Faults, each "Kind/name=value" (see emulator.ParseFaultTarget).
 	failCreate  []string
@@ -44,6 +47,9 @@ func (o *emulatorOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.region, "region", emulator.DefaultRegion, "region in the ARNs and URLs it hands out")
 	fs.StringVar(&o.accountID, "account-id", emulator.DefaultAccountID, "account ID in the ARNs it hands out")
 	fs.StringSliceVar(&o.ssoUsers, "sso-user", nil, "Identity Center user names to create (repeatable), for Identity Center domains")
+	fs.BoolVar(&o.strictNetwork, "strict-network", false, "CreateDomain refuses a VPC, subnet, security group or KMS key not created first through the EC2/KMS APIs (default: create them on first use)")
+	fs.IntVar(&o.maxProfilesPerDomain, "max-user-profiles-per-domain", 0, "quota of user profiles per domain (default 1000)")
+	fs.IntVar(&o.maxSpaces, "max-spaces-per-domain", 0, "quota of spaces per domain (default 1000)")
 	fs.StringArrayVar(&o.failCreate, "fail-create", nil, "make the next create of Kind/name settle in Failed: Kind/name=reason (Kind: Domain, UserProfile, Space, App; repeatable)")
 	fs.StringArrayVar(&o.failUpdate, "fail-update", nil, "make the next update of Kind/name settle in Update_Failed: Kind/name=reason (Domain, UserProfile, Space; repeatable)")
 	fs.StringArrayVar(&o.failDelete, "fail-delete", nil, "make the next delete of Kind/name settle in Delete_Failed: Kind/name=reason (Domain, UserProfile, Space; repeatable)")
@@ -134,6 +140,10 @@ func runEmulator(ctx context.Context, g *globalOptions, opts *emulatorOptions) e
 		EFSRoot:      opts.efsRoot,
 		EBSRoot:      opts.ebsRoot,
 		Logger:       g.log,
+
+		Network:                  map[bool]emulator.NetworkMode{true: emulator.NetworkStrict}[opts.strictNetwork],
+		MaxUserProfilesPerDomain: opts.maxProfilesPerDomain,
+		MaxSpacesPerDomain:       opts.maxSpaces,
 	})
 	if err := opts.armFaults(em); err != nil {
 		return usageErrorf("%w", err)

@@ -72,7 +72,7 @@ func runIAMPolicy(_ context.Context, g *globalOptions, opts *iamPolicyOptions) e
 	if err != nil {
 		return err
 	}
-	p, err := studio.IAMPolicy(s, studio.IAMPolicyOptions{
+	ps, err := studio.IAMPolicies(s, studio.IAMPolicyOptions{
 		NewDomainID:      opts.newDomainID,
 		NewAuthMode:      opts.newAuthMode,
 		S3Bucket:         opts.s3Bucket,
@@ -85,7 +85,10 @@ func runIAMPolicy(_ context.Context, g *globalOptions, opts *iamPolicyOptions) e
 	if err != nil {
 		return err
 	}
-	b, err := studio.MarshalPolicy(p)
+	if ps[0].Note != "" && g.log != nil { // within IAM's size limit: say how (issue 10)
+		g.log.Info("iam policy kept within the managed policy size limit", "policies", len(ps), "how", ps[0].Note)
+	}
+	b, err := studio.MarshalPolicies(ps)
 	if err != nil {
 		return err
 	}

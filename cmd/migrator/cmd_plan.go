@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -20,6 +22,8 @@ type planOptions struct {
 	userMapping  string
 	output       string
 	overrides    studio.Overrides
+	live         bool // --live: also run studio.Preflight against the account (read-only)
+	recreateLCCs bool
 }
 
 // AddFlags registers the plan flags, the overrides and --region.
@@ -35,6 +39,11 @@ func (o *planOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.overrides.AppNetworkAccessType, "app-network-access-type", "", "PublicInternetOnly or VpcOnly")
 	fs.StringVar(&o.overrides.AuthMode, "auth-mode", "", "IAM or SSO (IAM Identity Center); switching to SSO needs --user-mapping")
 	fs.StringVar(&o.userMapping, "user-mapping", "", `CSV file of "profile,ssoUserName" lines: the Identity Center user of each profile ("-": standard input)`)
+	// --live (issue 10): the preflight reads the target account.
+	fs.BoolVar(&o.live, "live", false, "also check the plan against the target account, read-only: VPC, subnets, security groups, KMS key, roles, quotas, Identity Center users, lifecycle configurations and images")
+	fs.BoolVar(&o.recreateLCCs, "recreate-lccs", false, "with --live: lifecycle configurations missing in the target will be recreated from the snapshot's content (a warning, not an error)")
+	fs.StringVar(&o.aws.Profile, "profile", "", "with --live: shared config profile (default: AWS_PROFILE or default)")
+	fs.StringVar(&o.aws.EndpointURL, "endpoint-url", "", "with --live: endpoint for every AWS API call, e.g. the emulator's http://127.0.0.1:PORT")
 }
 
 func newPlanCommand(g *globalOptions) *cobra.Command {
@@ -45,13 +54,15 @@ func newPlanCommand(g *globalOptions) *cobra.Command {
 		Long: `Turn a snapshot and your overrides (name, VPC, subnets, security groups, KMS key,
 network access, auth mode) into the plan for the new domain: the domain, every user
 profile and space as they will be created, the home directories to copy, and every
-problem found, errors first. It calls no AWS API. When the plan has errors it is
-printed all the same and the command exits with 3.`,
+problem found, errors first. It calls no AWS API, unless --live: then it also checks
+the plan against the target account (read-only) and reports what would fail there.
+When the plan has errors it is printed all the same and the command exits with 3.`,
 		Example: `  migrator plan --snapshot snap.json --domain-name lab-v2 \
     --vpc-id vpc-0f9e8d7c6b5a40312 --subnet-ids subnet-0aaaabbbbccccdddd,subnet-0eeeeffff00001111 \
     --security-group-ids sg-0bbbbbbbbbbbbbbb2
   migrator plan --snapshot snap.json --auth-mode SSO --user-mapping users.csv -o json
-  migrator snapshot --domain d-xxxxxxxxxxxx | migrator plan --snapshot -`,
+  migrator snapshot --domain d-xxxxxxxxxxxx | migrator plan --snapshot -
+  migrator plan --snapshot snap.json --live --vpc-id vpc-0f9e8d7c6b5a40312 --subnet-ids subnet-0aaaabbbbccccdddd`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runPlan(cmd.Context(), g, opts)
@@ -62,7 +73,10 @@ printed all the same and the command exits with 3.`,
 	return cmd
 }
 
-func runPlan(_ context.Context, g *globalOptions, opts *planOptions) error {
+func runPlan(ctx context.Context, g *globalOptions, opts *planOptions) error {
+	if !opts.live && (opts.aws.Profile != "" || opts.aws.EndpointURL != "") {
+		return usageErrorf("--profile and --endpoint-url are used only with --live (without it, plan calls no AWS API)")
+	}
 	if err := checkFormat(opts.output, formatText, formatJSON); err != nil {
 		return err
 	}
@@ -88,6 +102,19 @@ func runPlan(_ context.Context, g *globalOptions, opts *planOptions) error {
 	p, err := studio.NewPlan(s, o, studio.PlanOptions{Region: opts.aws.Region})
 	if err != nil {
 		return err
+	}
+	if opts.live {
+		// Preflight: the plan checked against the target account; it only reads.
+		cfg, err := awsconfig.Load(ctx, opts.aws)
+		if err != nil {
+			return err
+		}
+		found, err := studio.Preflight(ctx, studio.NewClients(cfg), p, studio.PreflightOptions{RecreateLifecycleConfigs: opts.recreateLCCs, Logger: g.log})
+		if err != nil {
+			return err
+		}
+		p.Problems = append(p.Problems, found...)
+		slices.SortStableFunc(p.Problems, func(x, y studio.Problem) int { return strings.Compare(string(x.Severity), string(y.Severity)) }) // "error" < "warning"
 	}
 	if opts.output == formatJSON {
 		err = writeJSON(g.stdout, p)

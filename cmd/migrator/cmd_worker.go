@@ -11,6 +11,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/studio-migrator/studio-migrator/internal/efs"
+	"github.com/studio-migrator/studio-migrator/internal/location"
 	"github.com/studio-migrator/studio-migrator/internal/logging"
 	"github.com/studio-migrator/studio-migrator/jobs"
 )
@@ -22,7 +24,7 @@ type workerOptions struct {
 	concurrency int
 	queues      []string
 	leaseTTL    time.Duration
-	sftp        sftpFlags
+	sftp        location.Options
 
 	// tune adjusts the configuration before the worker starts (tests: fast waits).
 	tune func(*jobs.WorkerConfig)
@@ -36,7 +38,7 @@ func (o *workerOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&o.queues, "queues", nil, "queues to serve, as NAME or NAME=PRIORITY, comma-separated (default: "+defaultQueuesText()+"); "+
 		"e.g. only "+jobs.QueueCopy+" on hosts that mount the EFS volumes but have no AWS credentials")
 	fs.DurationVar(&o.leaseTTL, "lease-ttl", jobs.DefaultLeaseTTL, "how long a home or step stays claimed without a heartbeat: another worker takes over a killed worker's unit after about this long")
-	addSFTPFlags(fs, &o.sftp)
+	o.sftp.AddFlags(fs)
 }
 
 func defaultQueuesText() string {
@@ -111,6 +113,12 @@ func runWorker(ctx context.Context, g *globalOptions, opts *workerOptions) error
 	if opts.concurrency < 1 {
 		return usageErrorf("--concurrency %d: want at least 1", opts.concurrency)
 	}
+	if err := opts.sftp.Check(); err != nil {
+		return withExit(exitUsage, err)
+	}
+	if opts.sftp.Server == efs.SFTPServerStock {
+		g.log.Warn(efs.SFTPStockLimitation)
+	}
 	queues, err := parseQueues(opts.queues)
 	if err != nil {
 		return err
@@ -124,7 +132,7 @@ func runWorker(ctx context.Context, g *globalOptions, opts *workerOptions) error
 		Concurrency: opts.concurrency,
 		Queues:      queues,
 		LeaseTTL:    opts.leaseTTL,
-		Location:    opts.sftp.options(g),
+		Location:    processLocationOptions(opts.sftp, g),
 		Preflight:   livePreflight,
 		Log:         g.log,
 	}

@@ -168,32 +168,13 @@ func (f *overrideFlags) overrides() (studio.Overrides, error) {
 	return o, nil
 }
 
-// sftpFlags are the SFTP options of the processes that open locations (worker,
-// copy-home). Kept in this one function so that moving them into internal/location
-// is a one-line change.
-type sftpFlags struct {
-	knownHosts string
-	identities []string
-	insecure   bool
-	sessions   int
-}
-
-func addSFTPFlags(fs *pflag.FlagSet, f *sftpFlags) {
-	fs.StringVar(&f.knownHosts, "known-hosts", "", "known_hosts file for SFTP host keys (default ~/.ssh/known_hosts)")
-	fs.StringSliceVar(&f.identities, "identity", nil, "SSH private key file for SFTP (repeatable; the agent at $SSH_AUTH_SOCK is also used)")
-	fs.BoolVar(&f.insecure, "insecure-ignore-host-key", false, "DANGEROUS: accept any SFTP host key (anyone on the path can read and change the data)")
-	fs.IntVar(&f.sessions, "sftp-sessions", 16, "SFTP sessions (sftp-server processes) per connection")
-}
-
-func (f *sftpFlags) options(g *globalOptions) location.Options {
-	return location.Options{
-		KnownHostsFile:        f.knownHosts,
-		IdentityFiles:         f.identities,
-		UseAgent:              os.Getenv("SSH_AUTH_SOCK") != "",
-		InsecureIgnoreHostKey: f.insecure,
-		Sessions:              f.sessions,
-		Log:                   g.log,
-	}
+// processLocationOptions completes the SFTP options a command's flags set (see
+// location.Options.AddFlags) with what comes from the process: the SSH agent and the
+// logger. copy-home and worker open locations with it.
+func processLocationOptions(lo location.Options, g *globalOptions) location.Options {
+	lo.UseAgent = os.Getenv("SSH_AUTH_SOCK") != ""
+	lo.Log = g.log
+	return lo
 }
 
 // parseGID reads --gid ("" = keep each entry's group).

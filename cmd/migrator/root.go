@@ -66,6 +66,7 @@ func newRootCommand() *cobra.Command {
 		newJobsCommand(g),
 		newUIDMapCommand(g),
 		newVersionCommand(g),
+		newSFTPServerCommand(g),
 	)
 	return cmd
 }

@@ -8,7 +8,9 @@
 //     RESOLVE_NO_SYMLINKS) and acts on the final component with no-follow *at
 //     syscalls, so no symlink in any component is ever followed; io.Copy from a Local
 //     reader to a Local writer runs copy_file_range in the kernel. SFTP works on a host
-//     that mounts one (whole-second mtimes, no inodes; see its type comment). Source
+//     that mounts one, by default through this program's own sftp-server run there
+//     over SSH (ServeSFTP, sftp_server.go: the same Local, so the same guarantees);
+//     the stock OpenSSH sftp-server is an opt-in with stated limits (see SFTP). Source
 //     and destination may be different backends. Both pass one conformance suite
 //     (package efstest, run by TestConformance), so they cannot drift apart.
 //   - Copy (copy.go): a streaming walk feeding a bounded pool of workers, so many

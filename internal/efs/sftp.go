@@ -11,9 +11,11 @@ import (
 	"os"
 	"os/user"
 	"path"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/pkg/sftp"
@@ -33,22 +35,67 @@ type SFTPConfig struct {
 	KnownHostsFile string
 	// IdentityFiles are private keys (unencrypted; use the agent for others).
 	IdentityFiles []string
+	// DefaultIdentities says IdentityFiles are OpenSSH's defaults, not asked for:
+	// one that needs a passphrase or cannot be read is skipped (the agent may hold
+	// it) instead of being an error.
+	DefaultIdentities bool
 	// UseAgent also authenticates with the keys of the agent at $SSH_AUTH_SOCK.
 	UseAgent bool
 	// InsecureIgnoreHostKey accepts any host key. Every connect logs a warning.
 	InsecureIgnoreHostKey bool
-	// Concurrency is the number of SFTP sessions (one sftp-server process each on
-	// the host) the requests are spread over; default 4. OpenSSH's sftp-server
-	// handles one request at a time, so on EFS, where each metadata operation costs
-	// milliseconds, more sessions mean more operations in flight.
+	// Server is the far end: SFTPServerMigrator (the default: this program's own
+	// `sftp-server`, run with RemoteCommand over an SSH exec channel, which never
+	// follows a symlink) or SFTPServerStock (the host's OpenSSH sftp-server
+	// subsystem, which follows a directory swapped for a symlink: see SFTP).
+	Server string
+	// RemoteCommand starts the far end in SFTPServerMigrator mode; " --root
+	// <Root>" is appended (default DefaultSFTPRemoteCommand).
+	RemoteCommand string
+	// Connections is the number of SSH connections, opened at once (default 2).
+	// Each connection is one sshd process on the host, so more connections spread
+	// the encryption over more cores.
+	Connections int
+	// Concurrency is the number of SFTP sessions, spread over the connections
+	// (default 8). A session is one server process on the host handling one
+	// metadata request at a time, so on EFS, where each costs milliseconds, more
+	// sessions mean more operations in flight. A connection carries at most
+	// SFTPMaxChannels channels (OpenSSH's MaxSessions defaults to 10): more
+	// sessions than that make more connections.
 	Concurrency int
 	// Log receives connection events; nil discards them.
 	Log *slog.Logger
 }
 
+// Far ends of an SFTP location (SFTPConfig.Server).
+const (
+	SFTPServerMigrator = "migrator"
+	SFTPServerStock    = "stock"
+)
+
+// DefaultSFTPRemoteCommand runs this program on the host (installed in its PATH).
+const DefaultSFTPRemoteCommand = "migrator sftp-server"
+
+// SFTPMaxChannels is the most SSH channels one connection opens: below OpenSSH's
+// default MaxSessions (10), with room for an interactive login of the admin.
+const SFTPMaxChannels = 8
+
+// SFTPStockLimitation is what the stock sftp-server mode cannot guarantee, in the
+// words the copy report and the CLI's warning use.
+const SFTPStockLimitation = "stock sftp-server mode (--sftp-server=stock): SFTP v3 cannot refuse to follow a symlink " +
+	"in an intermediate path component, so a directory that a user swaps for a symlink while the copy runs is followed " +
+	"by the (root-run) sftp-server: files outside the home may be read, or written and re-owned outside the destination. " +
+	"Every directory is checked once, not at every use. Run the copy with this program on the host instead " +
+	"(the default: install it there as `migrator`)"
+
 // SFTP is an FS on a remote host reached over SSH, rooted at a remote directory.
 //
-// What SFTP (v3, as spoken by OpenSSH) cannot do, and what this backend does instead:
+// The far end is, by default, this program's own `sftp-server` (see ServeSFTP),
+// run over an SSH exec channel like rsync runs itself: it resolves every name with
+// openat2(RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS), so nothing is ever followed
+// whatever users swap in while the copy runs, shows inodes (hardlinks in a source
+// are kept), stores nanosecond mtimes and sets owner, mode and mtime in one
+// request. With the stock OpenSSH sftp-server (SFTPServerStock, an explicit
+// opt-in), SFTP v3 as OpenSSH speaks it sets limits:
 //   - There are no inode numbers, so hardlinks in an SFTP source cannot be detected:
 //     each name of a hardlinked file is copied as a separate file (Features.Inodes is
 //     false). As a destination, Link works through hardlink@openssh.com.
@@ -62,31 +109,51 @@ type SFTPConfig struct {
 //   - The protocol has no O_NOFOLLOW and the server resolves every path itself, so
 //     confinement is checked on the client (no "..", no absolute names), Open and
 //     Setattr check the type with lstat first, and a symlink that appears in an
-//     intermediate component between that check and the operation would be followed
-//     by the server. The copier never descends into symlinks it has seen.
+//     intermediate component between that check and the operation is followed by
+//     the server (SFTPStockLimitation).
 //   - New files are created with the server's default mode and chmod-ed to 0600
 //     right away when their final mode is not readable by group and others, then
 //     to their final mode on Close.
 type SFTP struct {
-	cfg     SFTPConfig
-	log     *slog.Logger
-	root    string // absolute, resolved at the first connect
-	name    string // sftp://user@host:port/root
+	p      *sftpPool
+	root   string // remote path of this FS's root
+	name   string // sftp://[user@]host:port/root
+	dirs   dirCache
+	closed atomic.Bool
+}
+
+var _ FS = (*SFTP)(nil)
+
+// sftpPool is the connections one SFTP FS and its Sub FSs share.
+type sftpPool struct {
+	cfg  SFTPConfig
+	log  *slog.Logger
+	host string // sftp://[user@]host:port
+
+	// Learned from the first connection.
 	feat    Features
-	dirs    dirCache
 	packet  int
 	perFile int
+	ours    bool   // the far end is ServeSFTP: no symlink is ever followed
+	root    string // resolved root (stock) or "/" (ours)
+	shown   string // the root as shown in names
 
+	next    atomic.Uint32
+	slots   []*connSlot
 	mu      sync.Mutex
-	cur     *sftpConn
-	dialing *dialCall
+	refs    int
 	closed  bool
 	stop    context.CancelFunc
 	stopCtx context.Context
 	gen     uint64
 }
 
-var _ FS = (*SFTP)(nil)
+// connSlot is one of the pool's connections, redialled when it dies.
+type connSlot struct {
+	sessions int
+	cur      *sftpConn
+	dialing  *dialCall
+}
 
 type dialCall struct {
 	done chan struct{}
@@ -99,16 +166,26 @@ type sftpConn struct {
 	gen      uint64
 	ssh      *ssh.Client
 	slots    []*sftpSlot
+	ext      *extClient // stock mode with lsetstat: one per connection
 	next     atomic.Uint32
 	dead     chan struct{}
 	deadOnce sync.Once
 	cleanup  func()
+
+	// What this connection learned about the server.
+	feat      Features
+	packet    int
+	perFile   int
+	ours      bool
+	root      string
+	shownRoot string // ours: the root the far end serves, as it resolved it
 }
 
 type sftpSlot struct {
 	conn *sftpConn
 	c    *sftp.Client
-	ext  *extClient // nil when the server has no extension worth a second session
+	ext  *extClient // the connection's, nil when the server has none worth using
+	sess *ssh.Session
 }
 
 const (
@@ -116,9 +193,12 @@ const (
 	sftpKeepalive   = 20 * time.Second
 )
 
-// DialSFTP connects to cfg.Addr, verifies the host key, logs in and checks that
-// cfg.Root is a directory. The returned FS reconnects by itself after a dropped
-// connection.
+// ErrRemoteCommand: the host could not run the remote end (SFTPServerMigrator mode).
+var ErrRemoteCommand = errors.New("the SFTP host could not run studio-migrator's sftp-server")
+
+// DialSFTP opens cfg.Connections connections at once, verifying the host key,
+// logging in and checking that cfg.Root is a directory. The returned FS
+// reconnects by itself after a dropped connection.
 func DialSFTP(ctx context.Context, cfg SFTPConfig) (*SFTP, error) {
 	if cfg.Addr == "" {
 		return nil, errors.New("sftp: no address")
@@ -136,50 +216,179 @@ func DialSFTP(ctx context.Context, cfg SFTPConfig) (*SFTP, error) {
 		return nil, fmt.Errorf("sftp root %q: %w", cfg.Root, ErrUnsafePath)
 	}
 	cfg.Root = path.Clean(cfg.Root)
+	switch cfg.Server {
+	case "", SFTPServerMigrator:
+		cfg.Server = SFTPServerMigrator
+	case SFTPServerStock:
+	default:
+		return nil, fmt.Errorf("sftp: server %q: want %s or %s", cfg.Server, SFTPServerMigrator, SFTPServerStock)
+	}
+	if cfg.RemoteCommand == "" {
+		cfg.RemoteCommand = DefaultSFTPRemoteCommand
+	}
 	if cfg.Concurrency <= 0 {
-		cfg.Concurrency = 4
+		cfg.Concurrency = 8
+	}
+	if cfg.Connections <= 0 {
+		cfg.Connections = 2
 	}
 	log := cfg.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	f := &SFTP{cfg: cfg, log: log.With("sftp", cfg.User+"@"+cfg.Addr)}
-	f.stopCtx, f.stop = context.WithCancel(context.Background())
-	f.name = "sftp://" + cfg.User + "@" + cfg.Addr + "/" + strings.TrimPrefix(cfg.Root, "/")
+	p := &sftpPool{cfg: cfg, log: log.With("sftp", cfg.User+"@"+cfg.Addr), refs: 1}
+	p.host = "sftp://" + cfg.Addr
+	if cfg.User != "" {
+		p.host = "sftp://" + cfg.User + "@" + cfg.Addr
+	}
+	p.stopCtx, p.stop = context.WithCancel(context.Background())
+	for _, n := range sessionsPerConn(cfg.Concurrency, cfg.Connections, cfg.Server == SFTPServerStock) {
+		p.slots = append(p.slots, &connSlot{sessions: n})
+	}
+	if cfg.InsecureIgnoreHostKey {
+		p.log.Warn("NOT verifying the SSH host key (--insecure-ignore-host-key): anyone on the network path can impersonate the host and read or change the data", "host", cfg.Addr)
+	}
 
-	c, err := f.dial(ctx, true)
+	// Every connection at once: a connection and its sessions cost round trips
+	// and a process start on the host each, which add up when made one by one.
+	conns := make([]*sftpConn, len(p.slots))
+	errs := make([]error, len(p.slots))
+	var wg sync.WaitGroup
+	for i, s := range p.slots {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			conns[i], errs[i] = p.dial(ctx, s.sessions, true)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		for _, c := range conns {
+			if c != nil {
+				c.close()
+			}
+		}
+		p.stop()
+		return nil, errs[slices.IndexFunc(errs, func(e error) bool { return e != nil })]
+	}
+	c0 := conns[0]
+	p.feat, p.packet, p.perFile, p.ours, p.root = c0.feat, c0.packet, c0.perFile, c0.ours, c0.root
+	p.shown = c0.root
+	if p.ours {
+		p.shown = c0.shownRoot
+	}
+	for i, c := range conns {
+		p.gen++
+		c.gen = p.gen
+		p.slots[i].cur = c
+	}
+	p.log.Debug("sftp connected", "server", cfg.Server, "root", p.shown, "connections", len(conns),
+		"sessions", cfg.Concurrency, "packet", p.packet, "lsetstat", p.feat.SymlinkOwner, "hardlink", p.feat.Hardlinks)
+	f := &SFTP{p: p, root: p.root}
+	f.name = p.host + p.shown
+	return f, nil
+}
+
+// sessionsPerConn spreads total sessions over at least conns connections, so that
+// no connection opens more than SFTPMaxChannels channels (stock mode adds one per
+// connection for the lsetstat side session).
+func sessionsPerConn(total, conns int, stock bool) []int {
+	per := SFTPMaxChannels
+	if stock {
+		per--
+	}
+	conns = max(conns, (total+per-1)/per)
+	conns = min(conns, total)
+	out := make([]int, conns)
+	for i := range out {
+		out[i] = total / conns
+		if i < total%conns {
+			out[i]++
+		}
+	}
+	return out
+}
+
+// Sub returns the FS rooted at name below f's root, sharing f's connections
+// (so a destination's parent and the destination itself cost one set). name must
+// be a directory; each FS must be closed, the connections close with the last.
+func (f *SFTP) Sub(ctx context.Context, name string) (*SFTP, error) {
+	inf, err := f.Lstat(ctx, name)
 	if err != nil {
-		f.stop()
 		return nil, err
 	}
-	f.cur = c
-	return f, nil
+	if !inf.Mode.IsDir() {
+		return nil, fmt.Errorf("%s: %q is not a directory (%v)", f.name, name, inf.Mode.Type())
+	}
+	f.p.mu.Lock()
+	defer f.p.mu.Unlock()
+	if f.p.closed {
+		return nil, fmt.Errorf("%s: %w", f.name, fs.ErrClosed)
+	}
+	f.p.refs++
+	sub := &SFTP{p: f.p, root: path.Join(f.root, name)}
+	sub.name = f.p.host + path.Join(f.p.shown, strings.TrimPrefix(sub.root, f.p.root))
+	return sub, nil
+}
+
+// SFTPLimitations lists, once, what the SFTP FSs among fss cannot guarantee
+// (SFTPStockLimitation for the stock sftp-server), for a copy report.
+func SFTPLimitations(fss ...FS) []string {
+	for _, f := range fss {
+		if s, ok := f.(*SFTP); ok && !s.SafeServer() {
+			return []string{SFTPStockLimitation}
+		}
+	}
+	return nil
 }
 
 // String is sftp://user@host:port/root.
 func (f *SFTP) String() string { return f.name }
 
 // Features: see the type's comment.
-func (f *SFTP) Features() Features { return f.feat }
+func (f *SFTP) Features() Features { return f.p.feat }
 
-// Close closes the connection; later calls fail.
+// SafeServer reports whether the far end is this program's own server, which never
+// follows a symlink (false: the stock sftp-server, see SFTPStockLimitation).
+func (f *SFTP) SafeServer() bool { return f.p.ours }
+
+// Close closes this FS; the connections close with the last FS that shares them.
+// Later calls fail.
 func (f *SFTP) Close() error {
-	f.mu.Lock()
-	f.closed = true
-	c := f.cur
-	f.cur = nil
-	f.mu.Unlock()
-	f.stop()
-	if c != nil {
+	if f.closed.Swap(true) {
+		return nil
+	}
+	p := f.p
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.refs--
+	if p.refs > 0 {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closed = true
+	var conns []*sftpConn
+	for _, s := range p.slots {
+		if s.cur != nil {
+			conns = append(conns, s.cur)
+			s.cur = nil
+		}
+	}
+	p.mu.Unlock()
+	p.stop()
+	for _, c := range conns {
 		c.close()
 	}
 	return nil
 }
 
-// dial opens a new connection. first is true for the connection made by DialSFTP,
-// which also learns the server's features and resolves the root.
-func (f *SFTP) dial(ctx context.Context, first bool) (*sftpConn, error) {
-	cfg := &f.cfg
+// dial opens a new connection with n sessions, opened at once, and learns what the
+// server offers. first is true while DialSFTP runs.
+func (p *sftpPool) dial(ctx context.Context, n int, first bool) (*sftpConn, error) {
+	cfg := &p.cfg
 	where := fmt.Sprintf("connecting to %s as %s", cfg.Addr, cfg.User)
 	hkcb, algos, err := hostKeyConfig(cfg)
 	if err != nil {
@@ -188,9 +397,6 @@ func (f *SFTP) dial(ctx context.Context, first bool) (*sftpConn, error) {
 	auth, cleanup, err := authMethods(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("sftp: %s: %w", where, err)
-	}
-	if cfg.InsecureIgnoreHostKey {
-		f.log.Warn("NOT verifying the SSH host key (--insecure-ignore-host-key): anyone on the network path can impersonate the host and read or change the data", "host", cfg.Addr)
 	}
 	sshCfg := &ssh.ClientConfig{
 		User:              cfg.User,
@@ -205,7 +411,7 @@ func (f *SFTP) dial(ctx context.Context, first bool) (*sftpConn, error) {
 	nc, err := d.DialContext(ctx, "tcp", cfg.Addr)
 	if err != nil {
 		cleanup()
-		return nil, f.dialErr(where, err, first)
+		return nil, dialErr(where, err, first)
 	}
 	stopWatch := context.AfterFunc(ctx, func() { nc.SetDeadline(time.Now()) })
 	sc, chans, reqs, err := ssh.NewClientConn(nc, cfg.Addr, sshCfg)
@@ -216,7 +422,7 @@ func (f *SFTP) dial(ctx context.Context, first bool) (*sftpConn, error) {
 		if ctx.Err() != nil {
 			err = ctx.Err()
 		}
-		return nil, f.dialErr(where, err, first)
+		return nil, dialErr(where, err, first)
 	}
 	nc.SetDeadline(time.Time{})
 	client := ssh.NewClient(sc, chans, reqs)
@@ -224,93 +430,247 @@ func (f *SFTP) dial(ctx context.Context, first bool) (*sftpConn, error) {
 	c := &sftpConn{ssh: client, dead: make(chan struct{}), cleanup: cleanup}
 	fail := func(what string, err error) (*sftpConn, error) {
 		c.close()
-		return nil, f.dialErr(where+": "+what, err, first)
+		if errors.Is(err, ErrRemoteCommand) {
+			return nil, err
+		}
+		return nil, dialErr(where+": "+what, err, first)
 	}
-
-	// The extension session comes first: its limits size the packets.
-	ext0, err := newExtClient(client)
+	if cfg.Server == SFTPServerStock {
+		err = p.openStock(c, n)
+	} else {
+		err = p.openOurs(c, n)
+	}
 	if err != nil {
-		return fail("opening an sftp session", err)
+		return fail("opening sftp sessions", err)
 	}
-	if first {
-		f.packet = 32 * 1024
-		if ext0.has(extLimits) {
-			if l, err := ext0.limits(); err == nil {
-				p := min(l.MaxRead, l.MaxWrite, 256*1024)
-				if l.MaxPacket > 1024 {
-					p = min(p, l.MaxPacket-1024)
-				}
-				if p >= 32*1024 {
-					f.packet = int(p)
-				}
-			}
-		}
-		f.perFile = max(8, min(64, (4<<20)/f.packet))
-		f.feat = Features{
-			Hardlinks:       ext0.has(extHardlink),
-			SymlinkOwner:    ext0.has(extLsetstat),
-			SymlinkTimes:    ext0.has(extLsetstat),
-			TimeGranularity: time.Second,
-		}
-	}
-	needExt := f.feat.SymlinkOwner
-	if !needExt {
-		ext0.Close()
-		ext0 = nil
-	}
-	for i := 0; i < f.cfg.Concurrency; i++ {
-		sc, err := sftp.NewClient(client,
-			sftp.MaxPacketUnchecked(f.packet),
-			sftp.MaxConcurrentRequestsPerFile(f.perFile),
-			sftp.UseConcurrentWrites(true),
-			sftp.UseConcurrentReads(true),
-		)
-		if err != nil {
-			return fail("opening an sftp session", err)
-		}
-		s := &sftpSlot{conn: c, c: sc}
-		if needExt {
-			if i == 0 {
-				s.ext = ext0
-			} else if s.ext, err = newExtClient(client); err != nil {
-				sc.Close()
-				return fail("opening an sftp session", err)
-			}
-		}
-		c.slots = append(c.slots, s)
-		go func() { sc.Wait(); c.markDead() }()
+	for _, s := range c.slots {
+		go func() { s.c.Wait(); c.markDead() }()
 	}
 	go func() { client.Wait(); c.markDead() }()
 	go c.keepalive()
 
-	if first {
-		root, err := c.slots[0].c.RealPath(f.cfg.Root)
+	if c.ours {
+		c.root = "/"
+	} else {
+		root, err := c.slots[0].c.RealPath(cfg.Root)
 		if err != nil {
-			return fail("resolving root "+f.cfg.Root, err)
+			return fail("resolving root "+cfg.Root, err)
 		}
-		fi, err := c.slots[0].c.Stat(root)
+		fi, err := c.slots[0].c.Lstat(root)
 		if err != nil {
 			return fail("checking root "+root, err)
 		}
 		if !fi.IsDir() {
-			return fail("checking root "+root, errors.New("not a directory"))
+			return fail("checking root "+root, fmt.Errorf("not a directory (%v)", fi.Mode().Type()))
 		}
-		f.root = root
-		f.name = "sftp://" + cfg.User + "@" + cfg.Addr + root
+		c.root = root
 	}
-	f.mu.Lock()
-	f.gen++
-	c.gen = f.gen
-	f.mu.Unlock()
-	f.log.Debug("sftp connected", "root", f.root, "sessions", len(c.slots), "packet", f.packet,
-		"lsetstat", f.feat.SymlinkOwner, "hardlink", f.feat.Hardlinks, "gen", c.gen)
+	if !first {
+		p.mu.Lock()
+		p.gen++
+		c.gen = p.gen
+		p.mu.Unlock()
+	}
 	return c, nil
+}
+
+// openStock opens n sessions of the host's sftp subsystem, and one side session for
+// the OpenSSH extensions pkg/sftp has no API for (lsetstat, limits).
+func (p *sftpPool) openStock(c *sftpConn, n int) error {
+	ext, err := newExtClient(c.ssh)
+	if err != nil {
+		return err
+	}
+	c.packet = 32 * 1024
+	if ext.has(extLimits) {
+		if l, err := ext.limits(); err == nil {
+			pk := min(l.MaxRead, l.MaxWrite, 256*1024)
+			if l.MaxPacket > 1024 {
+				pk = min(pk, l.MaxPacket-1024)
+			}
+			if pk >= 32*1024 {
+				c.packet = int(pk)
+			}
+		}
+	}
+	c.perFile = max(8, min(64, (4<<20)/c.packet))
+	c.feat = Features{
+		Hardlinks:       ext.has(extHardlink),
+		SymlinkOwner:    ext.has(extLsetstat),
+		SymlinkTimes:    ext.has(extLsetstat),
+		TimeGranularity: time.Second,
+	}
+	if c.feat.SymlinkOwner {
+		c.ext = ext
+	} else {
+		ext.Close()
+	}
+	return c.openSessions(n, func() (*sftp.Client, *ssh.Session, error) {
+		sc, err := sftp.NewClient(c.ssh, c.clientOpts()...)
+		return sc, nil, err
+	})
+}
+
+// openOurs runs the remote command on n exec channels and checks that each one
+// answers as ServeSFTP does.
+func (p *sftpPool) openOurs(c *sftpConn, n int) error {
+	c.ours = true
+	c.packet = sftpOursPacket
+	c.perFile = 16
+	c.feat = Features{Inodes: true, Hardlinks: true, SymlinkOwner: true, SymlinkTimes: true, TimeGranularity: time.Nanosecond}
+	cmd := p.cfg.RemoteCommand + " --root " + shellQuote(p.cfg.Root)
+	var rootMu sync.Mutex
+	return c.openSessions(n, func() (*sftp.Client, *ssh.Session, error) {
+		sc, sess, err := startRemote(c.ssh, cmd, c.clientOpts())
+		if errors.Is(err, ErrRemoteCommand) {
+			return nil, nil, fmt.Errorf("%w; %s", err, remoteInstallHint(p.cfg))
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		reply, err := sc.RealPath(sftpHello)
+		if err != nil || !strings.HasPrefix(reply, sftpHelloReply) {
+			sc.Close()
+			sess.Close()
+			return nil, nil, fmt.Errorf("%w: %q on %s is not studio-migrator's sftp-server (it did not answer its hello: %q, %v); %s",
+				ErrRemoteCommand, p.cfg.RemoteCommand, p.cfg.Addr, reply, err, remoteInstallHint(p.cfg))
+		}
+		rootMu.Lock()
+		c.shownRoot = strings.TrimPrefix(reply, sftpHelloReply)
+		rootMu.Unlock()
+		return sc, sess, nil
+	})
+}
+
+func (c *sftpConn) clientOpts() []sftp.ClientOption {
+	return []sftp.ClientOption{
+		sftp.MaxPacketUnchecked(c.packet),
+		sftp.MaxConcurrentRequestsPerFile(c.perFile),
+		sftp.UseConcurrentWrites(true),
+		sftp.UseConcurrentReads(true),
+	}
+}
+
+// openSessions opens n sessions at once with open.
+func (c *sftpConn) openSessions(n int, open func() (*sftp.Client, *ssh.Session, error)) error {
+	slots := make([]*sftpSlot, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sc, sess, err := open()
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			slots[i] = &sftpSlot{conn: c, c: sc, ext: c.ext, sess: sess}
+		}()
+	}
+	wg.Wait()
+	for _, s := range slots {
+		if s != nil {
+			c.slots = append(c.slots, s)
+		}
+	}
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// startRemote runs cmd on an exec channel and speaks SFTP with it over its stdin
+// and stdout. When the command fails (not installed, wrong root), its exit status
+// and stderr say why.
+func startRemote(client *ssh.Client, cmd string, opts []sftp.ClientOption) (*sftp.Client, *ssh.Session, error) {
+	sess, err := client.NewSession()
+	if err != nil {
+		return nil, nil, err
+	}
+	w, err := sess.StdinPipe()
+	if err != nil {
+		sess.Close()
+		return nil, nil, err
+	}
+	r, err := sess.StdoutPipe()
+	if err != nil {
+		sess.Close()
+		return nil, nil, err
+	}
+	stderr := &tailBuffer{max: 4096}
+	sess.Stderr = stderr
+	if err := sess.Start(cmd); err != nil {
+		sess.Close()
+		return nil, nil, fmt.Errorf("starting %q: %w", cmd, err)
+	}
+	sc, err := sftp.NewClientPipe(r, w, opts...)
+	if err != nil {
+		// The command exited (or never spoke SFTP): its exit status and stderr say why.
+		done := make(chan error, 1)
+		go func() { done <- sess.Wait() }()
+		var werr error
+		select {
+		case werr = <-done:
+		case <-time.After(5 * time.Second):
+		}
+		sess.Close()
+		msg := strings.TrimSpace(stderr.String())
+		var ee *ssh.ExitError
+		if errors.As(werr, &ee) {
+			if st := ee.ExitStatus(); st != 126 && st != 127 {
+				// It ran (and said why it stopped, e.g. a missing --root): no install hint.
+				return nil, nil, fmt.Errorf("the SFTP host's %q exited with status %d: %s", cmd, st, msg)
+			}
+			return nil, nil, fmt.Errorf("%w: %q exited with status %d: %s", ErrRemoteCommand, cmd, ee.ExitStatus(), msg)
+		}
+		return nil, nil, fmt.Errorf("%w: %q: %v %s", ErrRemoteCommand, cmd, err, msg)
+	}
+	return sc, sess, nil
+}
+
+// remoteInstallHint says how to get the remote end onto the host, or how to opt out.
+func remoteInstallHint(cfg SFTPConfig) string {
+	host, _, _ := net.SplitHostPort(cfg.Addr)
+	return fmt.Sprintf("install this program on %s (a static binary: scp ./migrator %s@%s:/usr/local/bin/migrator) "+
+		"or point --sftp-remote-command at it; or, accepting that a directory swapped for a symlink mid-copy is followed, "+
+		"use the host's stock sftp-server with --sftp-server=stock", host, cfg.User, host)
+}
+
+// shellQuote quotes s for a POSIX shell (the remote command runs in the login shell).
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// tailBuffer keeps the last max bytes written to it.
+type tailBuffer struct {
+	mu  sync.Mutex
+	b   []byte
+	max int
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.b = append(t.b, p...)
+	if len(t.b) > t.max {
+		t.b = t.b[len(t.b)-t.max:]
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return string(t.b)
 }
 
 // dialErr marks network failures on a reconnect as ErrConnectionLost, so callers
 // retry them like any other dropped connection. Authentication and host key
 // failures are not.
-func (f *SFTP) dialErr(where string, err error, first bool) error {
+func dialErr(where string, err error, first bool) error {
 	var ne net.Error
 	if !first && (errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, context.DeadlineExceeded)) {
 		return fmt.Errorf("sftp: %s: %w: %w", where, ErrConnectionLost, err)
@@ -318,50 +678,52 @@ func (f *SFTP) dialErr(where string, err error, first bool) error {
 	return fmt.Errorf("sftp: %s: %w", where, err)
 }
 
-// conn returns the live connection, redialling once for all callers when the last
-// one died.
+// conn returns a live connection (the pool's connections in turn), redialling once
+// for all callers a connection that died.
 func (f *SFTP) conn(ctx context.Context) (*sftpConn, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	f.mu.Lock()
-	if f.closed {
-		f.mu.Unlock()
+	p := f.p
+	p.mu.Lock()
+	if p.closed || f.closed.Load() {
+		p.mu.Unlock()
 		return nil, fmt.Errorf("%s: %w", f.name, fs.ErrClosed)
 	}
-	if c := f.cur; c != nil {
+	s := p.slots[int(p.next.Add(1))%len(p.slots)]
+	if c := s.cur; c != nil {
 		if !c.isDead() {
-			f.mu.Unlock()
+			p.mu.Unlock()
 			return c, nil
 		}
-		f.cur = nil
+		s.cur = nil
 		go c.close()
 	}
-	call := f.dialing
+	call := s.dialing
 	if call == nil {
 		call = &dialCall{done: make(chan struct{})}
-		f.dialing = call
-		f.log.Info("sftp reconnecting")
+		s.dialing = call
+		p.log.Info("sftp reconnecting")
 		go func() {
-			c, err := f.dial(f.stopCtx, false)
-			f.mu.Lock()
-			if err == nil && f.closed {
+			c, err := p.dial(p.stopCtx, s.sessions, false)
+			p.mu.Lock()
+			if err == nil && p.closed {
 				c.close()
 				err = fmt.Errorf("%s: %w", f.name, fs.ErrClosed)
 			}
 			if err == nil {
-				f.cur = c
-				f.log.Info("sftp reconnected", "gen", c.gen)
+				s.cur = c
+				p.log.Info("sftp reconnected", "gen", c.gen)
 			} else {
-				f.log.Warn("sftp reconnect failed", "err", err)
+				p.log.Warn("sftp reconnect failed", "err", err)
 			}
 			call.c, call.err = c, err
-			f.dialing = nil
-			f.mu.Unlock()
+			s.dialing = nil
+			p.mu.Unlock()
 			close(call.done)
 		}()
 	}
-	f.mu.Unlock()
+	p.mu.Unlock()
 	select {
 	case <-call.done:
 		return call.c, call.err
@@ -395,9 +757,12 @@ func (c *sftpConn) close() {
 	c.markDead()
 	for _, s := range c.slots {
 		s.c.Close()
-		if s.ext != nil {
-			s.ext.Close()
+		if s.sess != nil {
+			s.sess.Close()
 		}
+	}
+	if c.ext != nil {
+		c.ext.Close()
 	}
 	if c.cleanup != nil {
 		c.cleanup()
@@ -463,7 +828,36 @@ func (f *SFTP) opErr(c *sftpConn, op, name string, err error) error {
 	if c != nil && c.lost(err) && !errors.Is(err, ErrConnectionLost) {
 		return fmt.Errorf("%s: %s %q: %w: %w", f.name, op, name, ErrConnectionLost, err)
 	}
+	if f.p.ours {
+		err = oursErr(err)
+	}
 	return fmt.Errorf("%s: %s %q: %w", f.name, op, name, err)
+}
+
+// oursErr gives back the meaning of a ServeSFTP failure that SFTP v3 has no status
+// code for (its message is Local's error text).
+func oursErr(err error) error {
+	var se *sftp.StatusError
+	if !errors.As(err, &se) || se.FxCode() != sftp.ErrSSHFxFailure {
+		return err
+	}
+	msg := err.Error()
+	for _, m := range []struct {
+		text string
+		is   error
+	}{
+		{ErrUnsafePath.Error(), ErrUnsafePath},
+		{fs.ErrExist.Error(), fs.ErrExist},
+		{syscall.ENOTDIR.Error(), syscall.ENOTDIR},
+		{syscall.ENOTEMPTY.Error(), syscall.ENOTEMPTY},
+		{syscall.EISDIR.Error(), syscall.EISDIR},
+		{syscall.ENAMETOOLONG.Error(), syscall.ENAMETOOLONG},
+	} {
+		if strings.Contains(msg, m.text) {
+			return fmt.Errorf("%w (%w)", m.is, err)
+		}
+	}
+	return err
 }
 
 // remote maps an FS name to the remote path, refusing names that leave the root.
@@ -492,12 +886,14 @@ func (f *SFTP) do(ctx context.Context, op, name string, idempotent bool, fn func
 			return f.opErr(nil, op, name, err)
 		}
 		s := c.slot()
-		err = f.checkParents(s, name)
+		if !f.p.ours { // ServeSFTP follows no symlink anywhere: nothing to check
+			err = f.checkParents(s, name)
+		}
 		if err == nil {
 			err = fn(s, p)
 		}
 		if err != nil && idempotent && attempt == 0 && ctx.Err() == nil && c.lost(err) {
-			f.log.Debug("sftp retrying after a dropped connection", "op", op, "name", name, "err", err)
+			f.p.log.Debug("sftp retrying after a dropped connection", "op", op, "name", name, "err", err)
 			continue
 		}
 		return f.opErr(c, op, name, err)
@@ -509,6 +905,9 @@ func infoFrom(name string, fi os.FileInfo) Info {
 	if st, ok := fi.Sys().(*sftp.FileStat); ok {
 		inf.UID, inf.GID = st.UID, st.GID
 		inf.ModTime = time.Unix(int64(st.Mtime), 0)
+		if x, ok := parseStatExt(st); ok {
+			inf.Dev, inf.Ino, inf.Nlink, inf.ModTime = x.dev, x.ino, x.nlink, x.mtime
+		}
 	}
 	return inf
 }

@@ -163,14 +163,23 @@ func authMethods(cfg *SFTPConfig) ([]ssh.AuthMethod, func(), error) {
 	for _, f := range cfg.IdentityFiles {
 		pem, err := os.ReadFile(f)
 		if err != nil {
+			if cfg.DefaultIdentities {
+				continue
+			}
 			return nil, nil, fmt.Errorf("reading SSH identity %s: %w", f, err)
 		}
 		s, err := ssh.ParsePrivateKey(pem)
 		var ppe *ssh.PassphraseMissingError
 		if errors.As(err, &ppe) {
+			if cfg.DefaultIdentities {
+				continue // the agent may hold it
+			}
 			return nil, nil, fmt.Errorf("SSH identity %s is protected by a passphrase: load it into ssh-agent (ssh-add %s) and use the agent instead", f, f)
 		}
 		if err != nil {
+			if cfg.DefaultIdentities {
+				continue
+			}
 			return nil, nil, fmt.Errorf("parsing SSH identity %s: %w", f, err)
 		}
 		signers = append(signers, s)
@@ -193,7 +202,8 @@ func authMethods(cfg *SFTPConfig) ([]ssh.AuthMethod, func(), error) {
 		methods = append(methods, ssh.PublicKeysCallback(agent.NewClient(conn).Signers))
 	}
 	if len(methods) == 0 {
-		return nil, nil, errors.New("no SSH authentication method: give an identity file or use the SSH agent")
+		return nil, nil, errors.New("no SSH authentication method: no usable ~/.ssh/id_ed25519, id_ecdsa or id_rsa, no IdentityFile in ~/.ssh/config, " +
+			"no --identity and no agent ($SSH_AUTH_SOCK); give a key with --identity (passphrase-protected keys: ssh-add them and use the agent)")
 	}
 	return methods, cleanup, nil
 }

@@ -42,15 +42,17 @@ func (f *SFTP) Lstat(ctx context.Context, name string) (Info, error) {
 func (f *SFTP) ReadDir(ctx context.Context, name string) ([]Info, error) {
 	var out []Info
 	err := f.do(ctx, "reading directory", name, true, func(s *sftpSlot, p string) error {
-		// opendir follows symlinks: check the type first.
-		fi, err := s.c.Lstat(p)
-		if err != nil {
-			return err
+		if !f.p.ours {
+			// opendir follows symlinks: check the type first.
+			fi, err := s.c.Lstat(p)
+			if err != nil {
+				return err
+			}
+			if !fi.IsDir() {
+				return fmt.Errorf("%w (%v)", syscall.ENOTDIR, fi.Mode().Type())
+			}
+			f.dirs.add(name)
 		}
-		if !fi.IsDir() {
-			return fmt.Errorf("%w (%v)", syscall.ENOTDIR, fi.Mode().Type())
-		}
-		f.dirs.add(name)
 		fis, err := s.c.ReadDirContext(ctx, p)
 		if err != nil {
 			return err
@@ -77,17 +79,20 @@ func (f *SFTP) Readlink(ctx context.Context, name string) (string, error) {
 	return target, err
 }
 
-// Open opens a regular file for reading. The type is checked with lstat first
-// (SFTP has no O_NOFOLLOW).
+// Open opens a regular file for reading. With the stock server the type is
+// checked with lstat first (SFTP has no O_NOFOLLOW); ServeSFTP refuses anything
+// else by itself.
 func (f *SFTP) Open(ctx context.Context, name string) (io.ReadCloser, error) {
 	var r *sftpReader
 	err := f.do(ctx, "opening", name, true, func(s *sftpSlot, p string) error {
-		fi, err := s.c.Lstat(p)
-		if err != nil {
-			return err
-		}
-		if !fi.Mode().IsRegular() {
-			return fmt.Errorf("not a regular file (%v)", fi.Mode().Type())
+		if !f.p.ours {
+			fi, err := s.c.Lstat(p)
+			if err != nil {
+				return err
+			}
+			if !fi.Mode().IsRegular() {
+				return fmt.Errorf("not a regular file (%v)", fi.Mode().Type())
+			}
 		}
 		file, err := s.c.OpenFile(p, os.O_RDONLY)
 		if err != nil {
@@ -147,8 +152,10 @@ func (r *sftpReader) Close() error { return r.wrap("closing", r.file.Close()) }
 func (f *SFTP) Create(ctx context.Context, name string, attr Attr) (io.WriteCloser, error) {
 	var w *sftpWriter
 	err := f.do(ctx, "creating", name, false, func(s *sftpSlot, p string) error {
-		if _, err := sftpTime(attr.ModTime); err != nil {
-			return err // before anything exists on the server
+		if !f.p.ours {
+			if _, err := sftpTime(attr.ModTime); err != nil {
+				return err // before anything exists on the server
+			}
 		}
 		file, err := s.c.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL)
 		if err != nil {
@@ -157,8 +164,9 @@ func (f *SFTP) Create(ctx context.Context, name string, attr Attr) (io.WriteClos
 			}
 			return err
 		}
-		// Keep a private file private while it is written.
-		if attr.Perm&0o044 != 0o044 {
+		// Keep a private file private while it is written (ServeSFTP makes new
+		// files 0600 by itself).
+		if !f.p.ours && attr.Perm&0o044 != 0o044 {
 			if err := file.Chmod(0o600); err != nil {
 				file.Close()
 				return err
@@ -211,7 +219,7 @@ func (w *sftpWriter) ReadFrom(r io.Reader) (int64, error) {
 			return 0, w.wrap("writing", err)
 		}
 	}
-	n, err := w.file.ReadFromWithConcurrency(r, w.f.perFile)
+	n, err := w.file.ReadFromWithConcurrency(r, w.f.p.perFile)
 	return n, w.wrap("writing", err)
 }
 
@@ -237,6 +245,10 @@ func (w *sftpWriter) finish() error {
 		if err := w.bw.Flush(); err != nil {
 			return w.wrap("writing", err)
 		}
+	}
+	if w.f.p.ours {
+		// One request: owner, mode and the mtime to the nanosecond.
+		return w.wrap("setting attributes of", w.file.SetExtendedData(w.path, setattrExt(w.attr, SetAll)))
 	}
 	if err := w.file.Chown(int(w.attr.UID), int(w.attr.GID)); err != nil {
 		return w.wrap("chown", chownHint(err))
@@ -295,12 +307,14 @@ func (f *SFTP) Link(ctx context.Context, oldname, newname string) error {
 	if err != nil {
 		return err
 	}
-	if !f.feat.Hardlinks {
+	if !f.p.feat.Hardlinks {
 		return fmt.Errorf("%s: link %q: hardlink@openssh.com: %w", f.name, newname, ErrNotSupported)
 	}
 	return f.do(ctx, "link", newname, false, func(s *sftpSlot, p string) error {
-		if err := f.checkParents(s, oldname); err != nil {
-			return err
+		if !f.p.ours {
+			if err := f.checkParents(s, oldname); err != nil {
+				return err
+			}
 		}
 		if err := s.c.Link(oldp, p); err != nil {
 			if _, lerr := s.c.Lstat(p); lerr == nil {
@@ -321,8 +335,10 @@ func (f *SFTP) Rename(ctx context.Context, oldname, newname string) error {
 	defer f.dirs.forget(oldname)
 	defer f.dirs.forget(newname)
 	return f.do(ctx, "rename", oldname, false, func(s *sftpSlot, p string) error {
-		if err := f.checkParents(s, newname); err != nil {
-			return err
+		if !f.p.ours {
+			if err := f.checkParents(s, newname); err != nil {
+				return err
+			}
 		}
 		f.dirs.forget(oldname)
 		f.dirs.forget(newname)
@@ -356,6 +372,12 @@ func (f *SFTP) Remove(ctx context.Context, name string) error {
 // server has it; otherwise a symlink gets ErrNotSupported and nothing is sent.
 func (f *SFTP) Setattr(ctx context.Context, name string, attr Attr, mask SetMask) error {
 	return f.do(ctx, "setattr", name, true, func(s *sftpSlot, p string) error {
+		if f.p.ours {
+			if mask&SetAll == 0 {
+				return nil
+			}
+			return s.c.SetExtendedData(p, setattrExt(attr, mask))
+		}
 		var mt uint32
 		if mask&SetTimes != 0 {
 			var err error

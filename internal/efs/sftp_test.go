@@ -38,7 +38,25 @@ func sftpConfig(srv *sftptest.Server) efs.SFTPConfig {
 		Root:           srv.Dir(),
 		KnownHostsFile: srv.KnownHostsFile(),
 		IdentityFiles:  []string{srv.ClientKeyFile()},
+		Server:         efs.SFTPServerStock, // the in-process server has only the sftp subsystem
 	}
+}
+
+// sshdConfig reaches root on the real sshd, with server mode mode; the migrator
+// binary is built once for the test binary.
+func sshdConfig(t *testing.T, sshd *sftptest.SSHD, root, mode string) efs.SFTPConfig {
+	cfg := efs.SFTPConfig{
+		Addr:           sshd.Addr(),
+		User:           sshd.User(),
+		Root:           root,
+		KnownHostsFile: sshd.KnownHostsFile(),
+		IdentityFiles:  []string{sshd.ClientKeyFile()},
+		Server:         mode,
+	}
+	if mode == efs.SFTPServerMigrator {
+		cfg.RemoteCommand = sftptest.MigratorBinary(t) + " sftp-server"
+	}
+	return cfg
 }
 
 func dialSFTP(t *testing.T, cfg efs.SFTPConfig) *efs.SFTP {
@@ -219,6 +237,7 @@ func TestSFTPWrongClientKey(t *testing.T) {
 func TestSFTPReconnect(t *testing.T) {
 	srv := newSFTPServer(t)
 	cfg := sftpConfig(srv)
+	cfg.Connections, cfg.Concurrency = 1, 4 // one connection: its redial is counted below
 	f := dialSFTP(t, cfg)
 	ctx := context.Background()
 	attr := efs.Attr{UID: uint32(os.Getuid()), GID: uint32(os.Getgid()), Perm: 0o644, ModTime: time.Unix(1e9, 0)}

@@ -89,6 +89,39 @@
 // SingleSignOnManagedApplicationInstanceId; CreateApplicationAssignment and friends
 // manage who is assigned to it.
 //
+// # Outside SageMaker: EC2, KMS, IAM, Service Quotas
+//
+// A rehearsal world is built the way it is in AWS, through the APIs that own it
+// (network.go, ec2.go, kms.go, iam.go, quotas.go, query.go):
+//
+//   - EC2 (query protocol, form-encoded POST with Version 2016-11-15, XML answers):
+//     CreateVpc, DescribeVpcs, CreateSubnet, DescribeSubnets, CreateSecurityGroup,
+//     DescribeSecurityGroups (by ID, or the vpc-id / subnet-id / group-id filters).
+//     Errors as EC2 words them: InvalidVpcID.NotFound, InvalidSubnetID.NotFound,
+//     InvalidGroup.NotFound, *.Malformed, InvalidSubnet.Conflict, ...
+//   - IAM (query protocol, Version 2010-05-08): CreateRole, GetRole,
+//     UpdateAssumeRolePolicy, DeleteRole; NoSuchEntity (HTTP 404),
+//     EntityAlreadyExists (409), MalformedPolicyDocument. The trust policy comes back
+//     URL-encoded, as from IAM.
+//   - KMS (JSON 1.1, "TrentService.<Op>"): CreateKey, DescribeKey, EnableKey,
+//     DisableKey, ScheduleKeyDeletion, GetKeyPolicy, PutKeyPolicy, CreateAlias;
+//     NotFoundException, KMSInvalidStateException. Keys get KMS's default key policy.
+//   - Service Quotas (JSON 1.1): ListServiceQuotas / GetServiceQuota for "sagemaker",
+//     answering Options.MaxDomains, MaxUserProfilesPerDomain, MaxSpacesPerDomain
+//     under names that say what they count (the quota codes are the emulator's own).
+//
+// SageMaker's CreateImage / DescribeImage and CreateAppImageConfig /
+// DescribeAppImageConfig (images.go) hold the custom images that CustomImages
+// settings name; image versions are not modelled.
+//
+// Options.Network decides what CreateDomain does with what it names:
+// NetworkLenient (the default, for the demo and tests that invent IDs) creates an
+// unknown VPC, subnet, security group or key on first use; NetworkStrict (`migrator
+// emulator --strict-network`) refuses, with a ValidationException, a VPC, subnet or
+// security group that does not exist or belongs to another VPC, and a KMS key that
+// does not exist or is not Enabled, as AWS does. CallCounts reports every operation
+// served, so a test can prove a read-only command created nothing.
+//
 // # Judgment calls and known gaps
 //
 //   - Domain names are not unique (AWS allows two domains with one name); profile,

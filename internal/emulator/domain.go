@@ -164,6 +164,9 @@ func (e *Emulator) createDomain(now time.Time, body []byte) (any, *apiError) {
 	if aerr := checkDomainNetwork(deref(req.VpcId), req.SubnetIds, req.AppNetworkAccessType, req.DomainSettings, req.DefaultUserSettings); aerr != nil {
 		return nil, aerr
 	}
+	if aerr := e.checkDomainNetwork(now, &req); aerr != nil { // network.go: do they exist?
+		return nil, aerr
+	}
 	if len(e.domains) >= e.opts.MaxDomains {
 		return nil, errLimit("The account-level service limit 'Maximum number of domains per region' is %d Domains, with current utilization of %d Domains and a request delta of 1 Domains.", e.opts.MaxDomains, len(e.domains))
 	}

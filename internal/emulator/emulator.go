@@ -43,6 +43,10 @@ type Options struct {
 	MaxDomains               int // default 100
 	MaxUserProfilesPerDomain int // default 1000
 	MaxSpacesPerDomain       int // default 1000
+	// Network: whether CreateDomain refuses unknown VPCs, subnets, security groups
+	// and KMS keys (NetworkStrict) or creates them on first use (NetworkLenient, the
+	// default). See NetworkMode.
+	Network NetworkMode
 }
 
 // Defaults applied by New.
@@ -80,6 +84,10 @@ type Emulator struct {
 	sso        ssoState
 	ssoUsers   []*idcUser
 	assignment map[string]map[string]string // application ARN -> principal ID -> principal type
+	acct       accountState                 // EC2, KMS, IAM (network.go)
+	// Custom images and app image configs by name (images.go).
+	images          map[string]*image
+	appImageConfigs map[string]*appImageConfig
 }
 
 // New returns an emulator with no resources and one Identity Center instance.
@@ -187,6 +195,10 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	reqID := newRequestID()
 	w.Header().Set("x-amzn-RequestId", reqID)
 	target := r.Header.Get("X-Amz-Target")
+	if target == "" && isQueryRequest(r) {
+		e.serveQuery(w, r) // EC2 and IAM (query.go)
+		return
+	}
 	prefix, op, _ := strings.Cut(target, ".")
 	ops := services[prefix]
 	h := ops[op]

@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/spf13/pflag"
 
 	"github.com/studio-migrator/studio-migrator/internal/efs"
 )
@@ -27,25 +30,68 @@ type Location struct {
 // Options say how to open SFTP locations. They come from the opening process's
 // flags and environment, never from a Location.
 type Options struct {
+	// KnownHostsFile: default ~/.ssh/known_hosts.
 	KnownHostsFile string
-	IdentityFiles  []string
+	// IdentityFiles are tried first, then the host's IdentityFile lines in the SSH
+	// config; when neither names one, OpenSSH's defaults (~/.ssh/id_ed25519,
+	// id_ecdsa, id_rsa) that exist and need no passphrase.
+	IdentityFiles []string
 	// UseAgent also tries the keys of the agent at $SSH_AUTH_SOCK.
 	UseAgent              bool
 	InsecureIgnoreHostKey bool
-	// Sessions is the number of SFTP sessions per connection (0: the backend's default).
-	Sessions int
-	Log      *slog.Logger
+	// SSHConfigFile is read for HostName, User, Port, IdentityFile (default
+	// ~/.ssh/config; "none" reads nothing).
+	SSHConfigFile string
+	// Server is efs.SFTPServerMigrator (default) or efs.SFTPServerStock.
+	Server string
+	// RemoteCommand starts the far end (default efs.DefaultSFTPRemoteCommand).
+	RemoteCommand string
+	// Sessions is the number of SFTP sessions in all (0: the backend's default),
+	// spread over Connections SSH connections (0: the backend's default).
+	Sessions    int
+	Connections int
+	Log         *slog.Logger
 }
 
-// Parse reads a location: a local path (made absolute) or sftp://[user@]host[:port]/path.
-// Passwords in URLs are refused: they would end up in logs and job records.
+// AddFlags registers the SFTP flags, shared by every command that opens locations.
+func (o *Options) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.KnownHostsFile, "known-hosts", "", "known_hosts file for SFTP host keys (default ~/.ssh/known_hosts)")
+	fs.StringSliceVar(&o.IdentityFiles, "identity", nil, "SSH private key file for SFTP (repeatable; default: the host's IdentityFile in ~/.ssh/config, else ~/.ssh/id_ed25519, id_ecdsa, id_rsa; the agent at $SSH_AUTH_SOCK is also used)")
+	fs.BoolVar(&o.InsecureIgnoreHostKey, "insecure-ignore-host-key", false, "DANGEROUS: accept any SFTP host key (anyone on the path can read and change the data)")
+	fs.StringVar(&o.SSHConfigFile, "ssh-config", "", "OpenSSH client config read for HostName, User, Port and IdentityFile (default ~/.ssh/config; none to skip)")
+	fs.StringVar(&o.Server, "sftp-server", efs.SFTPServerMigrator, "far end of sftp:// locations: migrator (this program on the host, run over SSH; never follows a symlink) or stock (the host's OpenSSH sftp-server: follows a directory swapped for a symlink mid-copy)")
+	fs.StringVar(&o.RemoteCommand, "sftp-remote-command", efs.DefaultSFTPRemoteCommand, "command that runs this program's sftp-server on the SFTP host (--root DIR is appended)")
+	fs.IntVar(&o.Sessions, "sftp-sessions", 8, "SFTP sessions in all (each a server process handling one metadata request at a time), spread over --sftp-connections; at most 8 SSH channels per connection (sshd's MaxSessions defaults to 10), more sessions open more connections")
+	fs.IntVar(&o.Connections, "sftp-connections", 2, "SSH connections per SFTP location, opened at once (each is one sshd process on the host)")
+}
+
+// Check refuses bad option values before anything is opened.
+func (o *Options) Check() error {
+	switch o.Server {
+	case "", efs.SFTPServerMigrator, efs.SFTPServerStock:
+	default:
+		return fmt.Errorf("--sftp-server %q: want %s or %s", o.Server, efs.SFTPServerMigrator, efs.SFTPServerStock)
+	}
+	if o.Sessions < 0 || o.Connections < 0 {
+		return errors.New("--sftp-sessions and --sftp-connections must not be negative")
+	}
+	return nil
+}
+
+// Parse reads a location: a local path (made absolute), sftp://[user@]host[:port]/path
+// or, as scp writes it, [user@]host:/path. Passwords in URLs are refused: they would
+// end up in logs and job records. A local path with a colon in its first component
+// is written ./name:x.
 func Parse(s string) (Location, error) {
 	if s == "" {
-		return Location{}, errors.New("empty location: want DIR or sftp://[user@]host[:port]/path")
+		return Location{}, errors.New("empty location: want DIR, sftp://[user@]host[:port]/path or [user@]host:/path")
+	}
+	if l, ok, err := parseSCP(s); ok || err != nil {
+		return l, err
 	}
 	if !strings.HasPrefix(s, "sftp://") {
 		if strings.Contains(s, "://") {
-			return Location{}, fmt.Errorf("location %q: unknown scheme; want a directory or sftp://[user@]host[:port]/path", s)
+			return Location{}, fmt.Errorf("location %q: unknown scheme; want a directory, sftp://[user@]host[:port]/path or [user@]host:/path", s)
 		}
 		abs, err := filepath.Abs(s)
 		if err != nil {
@@ -64,6 +110,43 @@ func Parse(s string) (Location, error) {
 		return Location{}, fmt.Errorf("location %q: want sftp://[user@]host[:port]/path", s)
 	}
 	return Location{User: u.User.Username(), Addr: u.Host, Path: path.Clean(u.Path)}, nil
+}
+
+// parseSCP reads [user@]host:/path ([user@][v6addr]:/path). ok is false when s is
+// not in that form (no colon before the first slash).
+func parseSCP(s string) (Location, bool, error) {
+	if strings.Contains(s, "://") {
+		return Location{}, false, nil
+	}
+	colon := -1
+	if i := strings.Index(s, "]:"); strings.HasPrefix(s, "[") || strings.Contains(s, "@[") {
+		colon = i + 1
+		if i < 0 {
+			return Location{}, false, nil
+		}
+	} else {
+		colon = strings.IndexByte(s, ':')
+	}
+	if colon <= 0 || strings.Contains(s[:colon], "/") {
+		return Location{}, false, nil
+	}
+	hostPart, p := s[:colon], s[colon+1:]
+	userName := ""
+	if at := strings.LastIndexByte(hostPart, '@'); at >= 0 {
+		userName, hostPart = hostPart[:at], hostPart[at+1:]
+	}
+	host := strings.TrimSuffix(strings.TrimPrefix(hostPart, "["), "]")
+	if host == "" || strings.ContainsAny(host, " \t") {
+		return Location{}, true, fmt.Errorf("location %q: want [user@]host:/path", s)
+	}
+	if !strings.HasPrefix(p, "/") || path.Clean(p) == "/" {
+		return Location{}, true, fmt.Errorf("location %q: want an absolute path after the colon, as in %s:/mnt/efs/200001 (a local path with a colon is written ./%s)", s, hostPart, s)
+	}
+	addr := host
+	if strings.Contains(host, ":") {
+		addr = "[" + host + "]"
+	}
+	return Location{User: userName, Addr: addr, Path: path.Clean(p)}, true, nil
 }
 
 // IsSFTP reports whether l is on a remote host.
@@ -106,15 +189,96 @@ func Open(ctx context.Context, l Location, o Options) (efs.FS, error) {
 	if !l.IsSFTP() {
 		return efs.NewLocal(l.Local)
 	}
-	return efs.DialSFTP(ctx, efs.SFTPConfig{
-		Addr:                  l.Addr,
-		User:                  l.User,
+	cfg, err := SFTPConfig(l, o)
+	if err != nil {
+		return nil, err
+	}
+	return efs.DialSFTP(ctx, cfg)
+}
+
+// OpenDest opens the parent of l, lets prepare make l in it (efs.PrepareDest),
+// and opens l itself, over the parent's connections when l is on an SFTP host.
+func OpenDest(ctx context.Context, l Location, o Options, prepare func(parent efs.FS, name string) error) (efs.FS, error) {
+	parentLoc, name := l.Parent()
+	parent, err := Open(ctx, parentLoc, o)
+	if err != nil {
+		return nil, fmt.Errorf("opening the parent of the destination %s (it must exist): %w", parentLoc, err)
+	}
+	if err := prepare(parent, name); err != nil {
+		parent.Close()
+		return nil, err
+	}
+	if sf, ok := parent.(*efs.SFTP); ok {
+		defer sf.Close()
+		dst, err := sf.Sub(ctx, name)
+		if err != nil {
+			return nil, fmt.Errorf("opening destination %s: %w", l, err)
+		}
+		return dst, nil
+	}
+	parent.Close()
+	dst, err := Open(ctx, l, o)
+	if err != nil {
+		return nil, fmt.Errorf("opening destination %s: %w", l, err)
+	}
+	return dst, nil
+}
+
+// SFTPConfig is how l is reached: l's own user and port first, then what the SSH
+// config says for its host (HostName, User, Port, IdentityFile), then OpenSSH's
+// defaults.
+func SFTPConfig(l Location, o Options) (efs.SFTPConfig, error) {
+	alias, port, err := net.SplitHostPort(l.Addr)
+	if err != nil {
+		alias, port = strings.TrimSuffix(strings.TrimPrefix(l.Addr, "["), "]"), ""
+	}
+	var h SSHHost
+	file := o.SSHConfigFile
+	if file == "" {
+		file = DefaultSSHConfigFile()
+	}
+	if file != "none" && file != "" {
+		if h, err = LookupSSHConfig(file, alias); err != nil {
+			return efs.SFTPConfig{}, err
+		}
+	}
+	if h.ProxyJump != "" {
+		return efs.SFTPConfig{}, fmt.Errorf("%s for host %s (in %s) is not supported: run the copy where the host is reachable directly, "+
+			"or forward a port (ssh -L 2222:%s:22 jumphost) and use sftp://127.0.0.1:2222/...", h.ProxyJump, alias, file, alias)
+	}
+	host := alias
+	if h.HostName != "" {
+		host = h.HostName
+	}
+	if port == "" {
+		port = h.Port
+	}
+	if port == "" {
+		port = "22"
+	}
+	userName := l.User
+	if userName == "" {
+		userName = h.User
+	}
+	ids := append(append([]string(nil), o.IdentityFiles...), h.IdentityFiles...)
+	defaults := false
+	if len(ids) == 0 {
+		ids = efs.DefaultIdentityFiles()
+		defaults = true
+	}
+	return efs.SFTPConfig{
+		Addr:                  net.JoinHostPort(host, port),
+		User:                  userName,
 		Root:                  l.Path,
 		KnownHostsFile:        o.KnownHostsFile,
-		IdentityFiles:         o.IdentityFiles,
+		IdentityFiles:         ids,
+		DefaultIdentities:     defaults,
 		UseAgent:              o.UseAgent,
 		InsecureIgnoreHostKey: o.InsecureIgnoreHostKey,
+		Server:                o.Server,
+		RemoteCommand:         o.RemoteCommand,
 		Concurrency:           o.Sessions,
+		Connections:           o.Connections,
 		Log:                   o.Log,
-	})
+	}, nil
 }

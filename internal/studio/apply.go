@@ -51,6 +51,15 @@ type Applier struct {
 	// CreateInterval is the base spacing between create calls; throttling widens it.
 	CreateInterval time.Duration
 	Log            *slog.Logger
+	// RecreateLifecycleConfigs makes every create step first recreate, from the
+	// content the snapshot stored, each lifecycle configuration of the plan that the
+	// target lacks (same name), and point the settings at the target's ARNs, which
+	// differ when the account or region does (lccsnap.go).
+	RecreateLifecycleConfigs bool
+	// ReplaceFailed deletes a user profile or space that an earlier run left Failed
+	// and creates it again; without it such a resource stops the step with its
+	// FailureReason.
+	ReplaceFailed bool
 
 	paceOnce sync.Once
 	pace     *pacer
@@ -205,6 +214,10 @@ func (a *Applier) CreateDomain(ctx context.Context, p *Plan) (DomainResult, erro
 	if err := a.check(p); err != nil {
 		return DomainResult{}, err
 	}
+	p, err := a.prepare(ctx, p)
+	if err != nil {
+		return DomainResult{}, err
+	}
 	spec := p.Domain
 	log := a.log().With("domain_name", spec.Name, "job", a.JobID)
 	id, err := a.findDomainByNameAndJob(ctx, spec.Name)
@@ -344,6 +357,13 @@ func (a *Applier) CreateUserProfiles(ctx context.Context, p *Plan, domainID stri
 	if err := a.check(p); err != nil {
 		return nil, err
 	}
+	if err := a.checkJobDomain(ctx, domainID); err != nil {
+		return nil, fmt.Errorf("creating user profiles: %w", err)
+	}
+	p, err := a.prepare(ctx, p)
+	if err != nil {
+		return nil, err
+	}
 	if err := a.waitDomainInService(ctx, a.SageMaker, domainID); err != nil {
 		return nil, fmt.Errorf("creating user profiles: %w", err)
 	}
@@ -404,20 +424,36 @@ func (a *Applier) ensureUserProfile(ctx context.Context, domainID string, spec P
 	cur, err := findUserProfileByName(ctx, a.SageMaker, domainID, spec.Name)
 	switch {
 	case errors.Is(err, ErrNotFound):
-		err = a.createUserProfile(ctx, domainID, spec)
-		if errorCode(err) == "ResourceInUse" && strings.Contains(err.Error(), "already exists") {
-			// An SDK retry of a create whose first attempt succeeded: ours.
-			log.Info("user profile appeared while creating it; adopting it")
-		} else if err != nil {
+		if created, err = a.createOrAdopt(ctx, log, "user profile", func(ctx context.Context) error {
+			return a.createUserProfile(ctx, domainID, spec)
+		}, func(ctx context.Context) error {
+			_, err := findUserProfileByName(ctx, a.SageMaker, domainID, spec.Name)
+			return err
+		}); err != nil {
 			return "", false, err
-		} else {
-			created = true
-			log.Debug("created user profile")
 		}
 	case err != nil:
 		return "", false, err
 	case cur.Status == smtypes.UserProfileStatusDeleting:
 		return "", false, fmt.Errorf("%s is being deleted", profileLabel(domainID, spec.Name))
+	case cur.Status == smtypes.UserProfileStatusFailed && a.ReplaceFailed:
+		log.Warn("user profile was left Failed by an earlier run; deleting and creating it again", "reason", aws.ToString(cur.FailureReason))
+		if err := a.replaceFailed(ctx, profileLabel(domainID, spec.Name), func(ctx context.Context) error {
+			_, err := a.SageMaker.DeleteUserProfile(ctx, &sagemaker.DeleteUserProfileInput{DomainId: aws.String(domainID), UserProfileName: aws.String(spec.Name)})
+			return err
+		}, func(ctx context.Context) error {
+			return a.waitUserProfileDeleted(ctx, a.SageMaker, domainID, spec.Name)
+		}); err != nil {
+			return "", false, err
+		}
+		if created, err = a.createOrAdopt(ctx, log, "user profile", func(ctx context.Context) error {
+			return a.createUserProfile(ctx, domainID, spec)
+		}, func(ctx context.Context) error {
+			_, err := findUserProfileByName(ctx, a.SageMaker, domainID, spec.Name)
+			return err
+		}); err != nil {
+			return "", false, err
+		}
 	default:
 		log.Debug("user profile exists; adopting it", "status", cur.Status)
 	}
@@ -469,6 +505,13 @@ func (a *Applier) CreateSpaces(ctx context.Context, p *Plan, domainID string) (m
 	if err := a.check(p); err != nil {
 		return nil, err
 	}
+	if err := a.checkJobDomain(ctx, domainID); err != nil {
+		return nil, fmt.Errorf("creating spaces: %w", err)
+	}
+	p, err := a.prepare(ctx, p)
+	if err != nil {
+		return nil, err
+	}
 	if err := a.waitDomainInService(ctx, a.SageMaker, domainID); err != nil {
 		return nil, fmt.Errorf("creating spaces: %w", err)
 	}
@@ -502,19 +545,36 @@ func (a *Applier) ensureSpace(ctx context.Context, domainID string, spec SpaceSp
 				return "", false, fmt.Errorf("owner (run CreateUserProfiles first): %w", err)
 			}
 		}
-		err = a.createSpace(ctx, domainID, spec)
-		if errorCode(err) == "ResourceInUse" && strings.Contains(err.Error(), "already exists") {
-			log.Info("space appeared while creating it; adopting it")
-		} else if err != nil {
+		if created, err = a.createOrAdopt(ctx, log, "space", func(ctx context.Context) error {
+			return a.createSpace(ctx, domainID, spec)
+		}, func(ctx context.Context) error {
+			_, err := findSpaceByName(ctx, a.SageMaker, domainID, spec.Name)
+			return err
+		}); err != nil {
 			return "", false, err
-		} else {
-			created = true
-			log.Debug("created space")
 		}
 	case err != nil:
 		return "", false, err
 	case cur.Status == smtypes.SpaceStatusDeleting:
 		return "", false, fmt.Errorf("%s is being deleted", spaceLabel(domainID, spec.Name))
+	case cur.Status == smtypes.SpaceStatusFailed && a.ReplaceFailed:
+		log.Warn("space was left Failed by an earlier run; deleting and creating it again", "reason", aws.ToString(cur.FailureReason))
+		if err := a.replaceFailed(ctx, spaceLabel(domainID, spec.Name), func(ctx context.Context) error {
+			_, err := a.SageMaker.DeleteSpace(ctx, &sagemaker.DeleteSpaceInput{DomainId: aws.String(domainID), SpaceName: aws.String(spec.Name)})
+			return err
+		}, func(ctx context.Context) error {
+			return a.waitSpaceDeleted(ctx, a.SageMaker, domainID, spec.Name)
+		}); err != nil {
+			return "", false, err
+		}
+		if created, err = a.createOrAdopt(ctx, log, "space", func(ctx context.Context) error {
+			return a.createSpace(ctx, domainID, spec)
+		}, func(ctx context.Context) error {
+			_, err := findSpaceByName(ctx, a.SageMaker, domainID, spec.Name)
+			return err
+		}); err != nil {
+			return "", false, err
+		}
 	default:
 		log.Debug("space exists; adopting it", "status", cur.Status)
 	}

@@ -2,8 +2,12 @@ package studio
 
 import (
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/identitystore"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
+	"github.com/aws/aws-sdk-go-v2/service/servicequotas"
 	"github.com/aws/aws-sdk-go-v2/service/ssoadmin"
 )
 
@@ -13,6 +17,12 @@ type Clients struct {
 	SageMaker     *sagemaker.Client
 	SSOAdmin      *ssoadmin.Client
 	IdentityStore *identitystore.Client
+	// EC2, KMS, IAM and ServiceQuotas are only read, by Preflight (nil ones skip
+	// their checks, with a warning).
+	EC2           *ec2.Client
+	KMS           *kms.Client
+	IAM           *iam.Client
+	ServiceQuotas *servicequotas.Client
 	// Region is where the domains live (cfg.Region); recorded in snapshots.
 	Region string
 }
@@ -24,6 +34,10 @@ func NewClients(cfg aws.Config) Clients {
 		SageMaker:     sagemaker.NewFromConfig(cfg),
 		SSOAdmin:      ssoadmin.NewFromConfig(cfg),
 		IdentityStore: identitystore.NewFromConfig(cfg),
+		EC2:           ec2.NewFromConfig(cfg),
+		KMS:           kms.NewFromConfig(cfg),
+		IAM:           iam.NewFromConfig(cfg),
+		ServiceQuotas: servicequotas.NewFromConfig(cfg),
 		Region:        cfg.Region,
 	}
 }

@@ -55,6 +55,30 @@
 // (errgroup) and through a pacer that spaces them out and widens the spacing on every
 // throttled attempt it sees inside the SDK's retry loop, narrowing it again on success.
 //
+// # Preflight and what points outside the domain
+//
+// Some settings name resources outside the domain (lifecycle configuration ARNs,
+// custom images and app image configs, EFS/FSx/S3 file systems, execution and other
+// roles, UnifiedStudioSettings, IpAddressType dualstack). NewPlan lists each, with
+// every place it is used, as Plan.ExternalReferences (extrefs.go). Preflight
+// (preflight.go, `plan --live`) checks the plan against the target account before
+// anything is created, and only reads: VPC, subnets and security groups (EC2), the
+// KMS key (state, spec, key policy), every role (existence, SageMaker trust,
+// sts:SetContext under trusted identity propagation), the SageMaker quotas (Service
+// Quotas), Identity Center users, and the referenced lifecycle configurations and
+// images; every problem at once, each with its fix. The snapshot also keeps the
+// content of every lifecycle configuration it references, and an Applier with
+// RecreateLifecycleConfigs recreates a missing one under its name and points the
+// settings at the new ARN (lccsnap.go).
+//
+// # Leftovers of earlier runs
+//
+// CreateUserProfiles and CreateSpaces act only on a domain carrying this job's tag
+// (ErrNotJobDomain otherwise). A profile or space an earlier run left Failed stops
+// the step, or with ReplaceFailed is deleted and created again. A create answered
+// ResourceInUse is adopted only when Describe finds the resource: error codes and
+// Describe decide, never the wording of a message (leftovers.go).
+//
 // # Lifecycle configurations, apps, cleanup, IAM
 //
 // InstallLCC creates a Studio lifecycle configuration (reusing one with the same
@@ -64,5 +88,7 @@
 // ARN is lost; it becomes the default only where none is set. RestartApp deletes and
 // recreates an app with the same resource spec and tags, resumably. Cleanup deletes
 // apps, spaces, profiles, then the domain, retaining its home EFS unless told
-// otherwise. IAMPolicy derives the worker's least-privilege policy from a snapshot.
+// otherwise. IAMPolicy derives the worker's least-privilege policy from a snapshot;
+// IAMPolicies keeps it within IAM's 6,144-character limit with hundreds of per-user
+// roles (role path or name-prefix wildcards, else several policies, and says which).
 package studio

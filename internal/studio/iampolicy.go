@@ -49,6 +49,21 @@ type PolicyStatement struct {
 }
 
 // IAMPolicy returns the least-privilege identity policy the worker needs to migrate
+// the snapshot's domain as one document; when it cannot stay within IAM's size limit
+// for a managed policy (see IAMPolicies) it is an error wrapping ErrPolicyTooLarge.
+func IAMPolicy(s *Snapshot, o IAMPolicyOptions) (*PolicyDocument, error) {
+	ps, err := IAMPolicies(s, o)
+	if err != nil {
+		return nil, err
+	}
+	if len(ps) > 1 {
+		return nil, fmt.Errorf("iam policy: %w: %s", ErrPolicyTooLarge, ps[0].Note)
+	}
+	return ps[0].Document, nil
+}
+
+// iamPolicy builds the whole policy as one document, execution roles listed one by
+// one: what the worker needs to migrate
 // the snapshot's domain: read the old domain, install lifecycle configurations and
 // restart apps on both domains, create the new domain and everything in it (tagged
 // with JobTagKey), pass only the snapshot's execution roles to SageMaker, and, as
@@ -57,7 +72,7 @@ type PolicyStatement struct {
 // Known limits: the List* calls of SageMaker and sso:ListInstances take no resource
 // scoping ("*"); KMS and EC2 permissions SageMaker itself needs for a VPC-only
 // domain (network interfaces) are the service's, not listed here.
-func IAMPolicy(s *Snapshot, o IAMPolicyOptions) (*PolicyDocument, error) {
+func iamPolicy(s *Snapshot, o IAMPolicyOptions) (*PolicyDocument, error) {
 	if s == nil {
 		return nil, errors.New("iam policy: no snapshot")
 	}
@@ -117,6 +132,10 @@ func IAMPolicy(s *Snapshot, o IAMPolicyOptions) (*PolicyDocument, error) {
 	if roles := executionRoles(s); len(roles) > 0 {
 		add("PassExecutionRoles", []string{"iam:PassRole"}, roles, map[string]map[string]string{"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}})
 	}
+	// Preflight (plan --live) reads the trust policy of every role the settings name;
+	// GetRole reads metadata only, so it is scoped to the account's roles rather
+	// than listing each (which would double the policy's size).
+	add("PreflightReadRoles", []string{"iam:GetRole"}, []string{fmt.Sprintf("arn:%s:iam::%s:role/*", partition, account)}, nil)
 	var keys []string
 	for _, k := range append([]string{s.Domain.KmsKeyID}, o.KMSKeyIDs...) {
 		switch {
@@ -130,7 +149,7 @@ func IAMPolicy(s *Snapshot, o IAMPolicyOptions) (*PolicyDocument, error) {
 		}
 	}
 	if len(keys) > 0 {
-		add("KMSForDomainEncryption", []string{"kms:CreateGrant", "kms:DescribeKey"}, keys, nil)
+		add("KMSForDomainEncryption", []string{"kms:CreateGrant", "kms:DescribeKey", "kms:GetKeyPolicy"}, keys, nil)
 	}
 	if s.Domain.AuthMode == "SSO" || strings.EqualFold(o.NewAuthMode, "SSO") {
 		add("IdentityCenterInstances", []string{"sso:ListInstances"}, []string{"*"}, nil)
@@ -172,6 +191,10 @@ func IAMPolicy(s *Snapshot, o IAMPolicyOptions) (*PolicyDocument, error) {
 		// EFS allows only to root.
 		add("EFSHomeCopy", []string{"elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite", "elasticfilesystem:ClientRootAccess"}, fss, nil)
 	}
+	// Preflight: EC2's Describe calls and ListServiceQuotas take no resource scoping.
+	add("PreflightReadNetwork", []string{"ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups"}, []string{"*"}, nil)
+	add("PreflightReadQuotas", []string{"servicequotas:ListServiceQuotas"}, []string{"*"}, nil)
+	add("PreflightReadImages", []string{"sagemaker:DescribeImage", "sagemaker:DescribeAppImageConfig"}, []string{sm("image/*"), sm("app-image-config/*")}, nil)
 	return &PolicyDocument{Version: "2012-10-17", Statement: stmts}, nil
 }
 

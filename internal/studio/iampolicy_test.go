@@ -84,7 +84,8 @@ func checkPolicyInvariants(t *testing.T, s *Snapshot, o IAMPolicyOptions, p *Pol
 				t.Errorf("%s: wildcard action %s", st.Sid, a)
 			}
 		}
-		if slices.Contains(st.Resource, "*") && !strings.HasPrefix(st.Sid, "SageMakerList") && st.Sid != "IdentityCenterInstances" && st.Sid != "IdentityCenterDomainApplication" {
+		if slices.Contains(st.Resource, "*") && !strings.HasPrefix(st.Sid, "SageMakerList") && st.Sid != "IdentityCenterInstances" && st.Sid != "IdentityCenterDomainApplication" &&
+			st.Sid != "PreflightReadNetwork" && st.Sid != "PreflightReadQuotas" { // EC2 Describe* and ListServiceQuotas take no resource scoping
 			t.Errorf("%s: Resource * on actions that can be scoped", st.Sid)
 		}
 	}

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
@@ -253,11 +252,15 @@ func (a *Applier) RestartApp(ctx context.Context, domainID string, owner AppOwne
 		_, err := a.SageMaker.CreateApp(ctx, in, withMembers(map[string]json.RawMessage{"ResourceSpec": resourceSpec}), observe)
 		return err
 	})
-	if errorCode(err) == "ResourceInUse" && strings.Contains(err.Error(), "already exists") {
+	if errorCode(err) == "ResourceInUse" {
 		// An SDK retry of a create whose first attempt succeeded (or the user started
-		// it meanwhile): either way a new app, started after the change.
-		log.Info("app appeared while creating it")
-		err = nil
+		// it meanwhile): either way a new app, started after the change. Whether it
+		// exists is asked of Describe, never read from the message.
+		if cur, ferr := findAppByName(ctx, a.SageMaker, domainID, owner, appType, appName, nil); ferr == nil &&
+			(cur.Status == smtypes.AppStatusPending || cur.Status == smtypes.AppStatusInService) {
+			log.Info("app appeared while creating it")
+			err = nil
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("restarting %s: creating it: %w", res, err)

@@ -140,6 +140,9 @@ func (b *planBuilder) build() error {
 	b.spaceSpecs()
 	b.checkVpcOnly()
 	b.actions()
+	b.p.ExternalReferences = planExternalRefs(b.p) // extrefs.go
+	b.externalRefProblems()
+	b.p.LifecycleConfigs = slices.Clone(s.LifecycleConfigs)
 	// Errors first, then warnings; within a severity, by resource, keeping the
 	// order the checks found them in.
 	slices.SortStableFunc(b.p.Problems, func(x, y Problem) int {

@@ -44,6 +44,19 @@ func (p *Plan) WriteText(w io.Writer) error {
 		}
 	}
 
+	if len(p.ExternalReferences) > 0 {
+		fmt.Fprintln(bw, "\nOutside the domain (must exist in the target; plan --live checks them):")
+		for _, r := range p.ExternalReferences {
+			used := r.UsedIn
+			more := ""
+			if len(used) > 3 {
+				more = fmt.Sprintf(" and %d more", len(used)-3)
+				used = used[:3]
+			}
+			fmt.Fprintf(bw, "  %-16s %s (used in %s%s)\n", r.Kind, r.ID, strings.Join(used, ", "), more)
+		}
+	}
+
 	fmt.Fprintln(bw, "\nActions:")
 	for _, kind := range actionKinds(p.Actions) {
 		var group []Action

@@ -40,6 +40,14 @@ type Plan struct {
 	Spaces       []SpaceSpec   `json:"spaces"`
 	Actions      []Action      `json:"actions"`
 	Problems     []Problem     `json:"problems"`
+	// ExternalReferences are the resources outside the domain that the new
+	// domain's settings name (lifecycle configurations, images, file systems,
+	// roles, ...), each with where it is used; Preflight checks they exist in the
+	// target (extrefs.go).
+	ExternalReferences []ExternalRef `json:"externalReferences,omitempty"`
+	// LifecycleConfigs are the snapshot's lifecycle configurations with their
+	// content, for Applier.RecreateLifecycleConfigs.
+	LifecycleConfigs []LifecycleConfig `json:"lifecycleConfigs,omitempty"`
 }
 
 // PlanSource names the old domain.

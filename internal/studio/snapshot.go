@@ -151,6 +151,9 @@ func TakeSnapshot(ctx context.Context, c Clients, domainID string, opts Snapshot
 	// without a round trip through the document see it as it will be saved.
 	slices.SortFunc(s.UserProfiles, func(a, b UserProfile) int { return strings.Compare(a.Name, b.Name) })
 	slices.SortFunc(s.Spaces, func(a, b Space) int { return strings.Compare(a.Name, b.Name) })
+	if s.LifecycleConfigs, err = snapshotLCCs(ctx, sm, s, log); err != nil { // lccsnap.go
+		return nil, err
+	}
 	log.Info("snapshot taken", "profiles", len(s.UserProfiles), "spaces", len(s.Spaces))
 	return s, nil
 }

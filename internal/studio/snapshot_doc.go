@@ -31,6 +31,21 @@ type Snapshot struct {
 	Domain       Domain        `json:"domain"`
 	UserProfiles []UserProfile `json:"userProfiles"`
 	Spaces       []Space       `json:"spaces"`
+	// LifecycleConfigs are the Studio lifecycle configurations the settings name,
+	// with their content, so a rebuild in another account or region (or after they
+	// were deleted) can recreate them (Applier.RecreateLifecycleConfigs). Sorted by
+	// name; optional (older snapshots have none).
+	LifecycleConfigs []LifecycleConfig `json:"lifecycleConfigs,omitempty"`
+}
+
+// LifecycleConfig is one Studio lifecycle configuration as
+// DescribeStudioLifecycleConfig returns it.
+type LifecycleConfig struct {
+	Name    string `json:"studioLifecycleConfigName"`
+	ARN     string `json:"studioLifecycleConfigArn"`
+	AppType string `json:"studioLifecycleConfigAppType"`
+	// Content is the script, base64-encoded, exactly as the service holds it.
+	Content string `json:"studioLifecycleConfigContent"`
 }
 
 // Domain is the part of DescribeDomain (and ListTags) that defines the domain.
@@ -116,6 +131,8 @@ func MarshalSnapshot(s *Snapshot) ([]byte, error) {
 	c := *s
 	c.UserProfiles = slices.Clone(s.UserProfiles)
 	c.Spaces = slices.Clone(s.Spaces)
+	c.LifecycleConfigs = slices.Clone(s.LifecycleConfigs)
+	slices.SortFunc(c.LifecycleConfigs, func(a, b LifecycleConfig) int { return strings.Compare(a.Name, b.Name) })
 	slices.SortFunc(c.UserProfiles, func(a, b UserProfile) int { return strings.Compare(a.Name, b.Name) })
 	slices.SortFunc(c.Spaces, func(a, b Space) int { return strings.Compare(a.Name, b.Name) })
 	var err error

@@ -11,6 +11,11 @@
 // root chown works. DropConnections closes every live connection, to test
 // reconnects.
 //
+// SSHD (sshd.go) is the other test server: a real OpenSSH sshd on a free port, with
+// its default MaxSessions, serving both the stock sftp-server subsystem and exec
+// channels (this program's own remote end, built once per test binary by
+// MigratorBinary).
+//
 // Start works from any program (the benchmark harness and the demo use it); New
 // is the test helper, which skips when sftp-server is not installed and closes the
 // server at the end of the test.

@@ -57,10 +57,10 @@ type Model struct {
 // Operations are the SageMaker operations the emulator serves; the emulator's tests
 // check this list against its router.
 var Operations = []string{
-	"AddTags", "CreateApp", "CreateDomain", "CreateSpace", "CreateStudioLifecycleConfig",
+	"AddTags", "CreateApp", "CreateAppImageConfig", "CreateDomain", "CreateImage", "CreateSpace", "CreateStudioLifecycleConfig",
 	"CreateUserProfile", "DeleteApp", "DeleteDomain", "DeleteSpace",
 	"DeleteStudioLifecycleConfig", "DeleteTags", "DeleteUserProfile", "DescribeApp",
-	"DescribeDomain", "DescribeSpace", "DescribeStudioLifecycleConfig",
+	"DescribeAppImageConfig", "DescribeDomain", "DescribeImage", "DescribeSpace", "DescribeStudioLifecycleConfig",
 	"DescribeUserProfile", "ListApps", "ListDomains", "ListSpaces",
 	"ListStudioLifecycleConfigs", "ListTags", "ListUserProfiles", "UpdateDomain",
 	"UpdateSpace", "UpdateUserProfile",

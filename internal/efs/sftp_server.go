@@ -1,0 +1,436 @@
+package efs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/pkg/sftp"
+	"golang.org/x/sys/unix"
+)
+
+// The remote end of the recommended SFTP mode: `migrator sftp-server --root DIR`,
+// run by the client over an SSH exec channel (as rsync runs itself on the far end),
+// speaks SFTP v3 on stdin/stdout with pkg/sftp's request server, on top of a Local
+// rooted at DIR. Every name is resolved by Local (openat2 with RESOLVE_BENEATH |
+// RESOLVE_NO_SYMLINKS), so no symlink is ever followed in any component, whatever
+// is swapped in while a copy runs: the hole OpenSSH's sftp-server leaves (SFTP v3
+// has no "do not follow" for intermediate components) does not exist here.
+//
+// Semantics the client relies on (and that differ from OpenSSH's sftp-server):
+//   - setstat never follows a symlink (it is lsetstat), and refuses a file with other
+//     hardlinks (Local.Setattr's rule);
+//   - stat is lstat; opendir/open of a symlink fail;
+//   - mkdir of an existing name fails (so the client knows not to chmod it);
+//   - symlink targets are stored verbatim;
+//   - attributes carry the inode (dev, ino, nlink) and the mtime to the nanosecond
+//     in the extended attribute sftpStatExt, so hardlinks in a source are seen;
+//   - a setstat that carries the extended attribute sftpSetattrExt sets owner,
+//     mode and a nanosecond mtime in one request (one round trip per file);
+//   - RealPath(sftpHello) answers sftpHelloReply + the served root, which is how the
+//     client knows it talks to this server and not to a stock one.
+const (
+	sftpHello      = "studio-migrator:hello"
+	sftpHelloReply = "/studio-migrator:1:"
+	sftpStatExt    = "stat@studio-migrator"
+	sftpSetattrExt = "setattr@studio-migrator"
+)
+
+// ServeSFTP serves SFTP on rw until the client goes away, rooted at l. It returns
+// nil when the client closed the stream.
+func ServeSFTP(rw io.ReadWriteCloser, l *Local) error {
+	h := &sftpHandler{l: l}
+	srv := sftp.NewRequestServer(rw, sftp.Handlers{FileGet: h, FilePut: h, FileCmd: h, FileList: h},
+		sftp.WithRSMaxTxPacket(sftpOursPacket))
+	err := srv.Serve()
+	srv.Close()
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return nil
+	}
+	return err
+}
+
+type sftpHandler struct {
+	l *Local
+}
+
+// name maps a request path ("/" is the served root) to a Local name.
+func (h *sftpHandler) name(p string) string {
+	p = strings.TrimPrefix(p, "/")
+	if p == "" {
+		return "."
+	}
+	return p
+}
+
+// wireErr turns a Local error into one pkg/sftp maps to the right status code, and
+// keeps the message (ErrUnsafePath's text included) for the others.
+func wireErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, fs.ErrNotExist):
+		return &os.PathError{Op: "lstat", Path: err.Error(), Err: syscall.ENOENT}
+	case errors.Is(err, fs.ErrPermission):
+		return &os.PathError{Op: "access", Path: err.Error(), Err: syscall.EACCES}
+	case errors.Is(err, ErrNotSupported):
+		return sftp.ErrSSHFxOpUnsupported
+	}
+	return errors.New(err.Error())
+}
+
+// Fileread opens a regular file for reading (never a symlink).
+func (h *sftpHandler) Fileread(r *sftp.Request) (io.ReaderAt, error) {
+	rc, err := h.l.Open(r.Context(), h.name(r.Filepath))
+	if err != nil {
+		return nil, wireErr(err)
+	}
+	lr, ok := rc.(*localReader)
+	if !ok {
+		rc.Close()
+		return nil, errors.New("internal error: unexpected reader type")
+	}
+	return &srvReader{r: lr}, nil
+}
+
+type srvReader struct{ r *localReader }
+
+func (s *srvReader) ReadAt(p []byte, off int64) (int, error) {
+	n := 0
+	for n < len(p) {
+		m, err := unix.Pread(s.r.fd, p[n:], off+int64(n))
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return n, err
+		}
+		if m == 0 {
+			return n, io.EOF
+		}
+		n += m
+	}
+	return n, nil
+}
+
+func (s *srvReader) Close() error { return s.r.Close() }
+
+// Filewrite opens a file for writing; with O_CREAT|O_EXCL (what the efs client
+// sends) the file must not exist, not even as a dangling symlink. New files are
+// made 0600: the client sets owner, mode and mtime once the data is written.
+func (h *sftpHandler) Filewrite(r *sftp.Request) (io.WriterAt, error) {
+	fl := r.Pflags()
+	name := h.name(r.Filepath)
+	if fl.Append {
+		return nil, sftp.ErrSSHFxOpUnsupported
+	}
+	flags := unix.O_WRONLY
+	if fl.Read {
+		flags = unix.O_RDWR
+	}
+	if fl.Creat {
+		flags |= unix.O_CREAT
+	}
+	if fl.Excl {
+		flags |= unix.O_EXCL
+	}
+	l := h.l
+	if err := l.begin(r.Context(), "creating", name); err != nil {
+		return nil, wireErr(err)
+	}
+	defer l.mu.RUnlock()
+	if name == "." {
+		return nil, wireErr(l.opErr("creating", name, fs.ErrExist))
+	}
+	fd, err := l.openFile(name, flags, 0o600)
+	if err != nil {
+		if err == errIsSymlink {
+			err = fmt.Errorf("%w (a symlink)", fs.ErrExist)
+		}
+		return nil, wireErr(l.opErr("creating", name, err))
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		unix.Close(fd)
+		return nil, wireErr(l.opErr("creating", name, errors.New("not a regular file")))
+	}
+	if st.Nlink > 1 {
+		// An existing file with other names (one may be outside the root): writing
+		// would reach them too, as Local.Setattr refuses to.
+		unix.Close(fd)
+		return nil, wireErr(l.opErr("opening for writing", name, errSharedInode))
+	}
+	if fl.Trunc { // after the checks above, not at open
+		if err := unix.Ftruncate(fd, 0); err != nil {
+			unix.Close(fd)
+			return nil, wireErr(l.opErr("truncating", name, err))
+		}
+	}
+	return &srvWriter{fd: fd}, nil
+}
+
+// OpenFile serves read-write opens the same way.
+func (h *sftpHandler) OpenFile(r *sftp.Request) (sftp.WriterAtReaderAt, error) {
+	w, err := h.Filewrite(r)
+	if err != nil {
+		return nil, err
+	}
+	return w.(*srvWriter), nil
+}
+
+type srvWriter struct {
+	fd   int
+	once sync.Once
+}
+
+func (w *srvWriter) WriteAt(p []byte, off int64) (int, error) {
+	n := 0
+	for n < len(p) {
+		m, err := unix.Pwrite(w.fd, p[n:], off+int64(n))
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return n, err
+		}
+		n += m
+	}
+	return n, nil
+}
+
+func (w *srvWriter) ReadAt(p []byte, off int64) (int, error) {
+	return (&srvReader{r: &localReader{fd: w.fd}}).ReadAt(p, off)
+}
+
+func (w *srvWriter) Close() error {
+	var err error
+	w.once.Do(func() { err = unix.Close(w.fd) })
+	return err
+}
+
+// Filecmd: setstat (never following a symlink), rename, posix-rename, mkdir,
+// rmdir, remove, symlink, link.
+func (h *sftpHandler) Filecmd(r *sftp.Request) error {
+	ctx := r.Context()
+	l := h.l
+	name := h.name(r.Filepath)
+	switch r.Method {
+	case "Setstat":
+		fl := r.AttrFlags()
+		a := r.Attributes()
+		if attr, mask, ok := parseSetattrExt(a); ok {
+			return wireErr(l.Setattr(ctx, name, attr, mask))
+		}
+		if fl.Size {
+			return sftp.ErrSSHFxOpUnsupported
+		}
+		var attr Attr
+		var mask SetMask
+		if fl.UidGid {
+			mask |= SetOwner
+			attr.UID, attr.GID = a.UID, a.GID
+		}
+		if fl.Permissions {
+			mask |= SetPerm
+			attr.Perm = permFromUnix(a.Mode)
+		}
+		if fl.Acmodtime {
+			mask |= SetTimes
+			attr.ModTime = time.Unix(int64(a.Mtime), 0)
+		}
+		return wireErr(l.Setattr(ctx, name, attr, mask))
+	case "Rename":
+		// SFTP v3 rename never replaces an existing name.
+		target := h.name(r.Target)
+		if _, err := l.Lstat(ctx, target); err == nil {
+			return wireErr(l.opErr("rename", target, fs.ErrExist))
+		}
+		return wireErr(l.Rename(ctx, name, target))
+	case "Mkdir":
+		if _, err := l.Lstat(ctx, name); err == nil {
+			return wireErr(l.opErr("mkdir", name, fs.ErrExist))
+		}
+		perm := fs.FileMode(0o700)
+		if fl := r.AttrFlags(); fl.Permissions {
+			perm = permFromUnix(r.Attributes().Mode)
+		}
+		return wireErr(l.Mkdir(ctx, name, perm))
+	case "Rmdir", "Remove":
+		inf, err := l.Lstat(ctx, name)
+		if err != nil {
+			return wireErr(err)
+		}
+		if isDir := inf.Mode.IsDir(); isDir != (r.Method == "Rmdir") {
+			if isDir {
+				return wireErr(l.opErr("remove", name, syscall.EISDIR))
+			}
+			return wireErr(l.opErr("rmdir", name, syscall.ENOTDIR))
+		}
+		return wireErr(l.Remove(ctx, name))
+	case "Symlink":
+		// pkg/sftp: Filepath is the target (verbatim), Target the new link's path.
+		return wireErr(l.Symlink(ctx, r.Filepath, h.name(r.Target)))
+	case "Link":
+		return wireErr(l.Link(ctx, name, h.name(r.Target)))
+	}
+	return sftp.ErrSSHFxOpUnsupported
+}
+
+// PosixRename replaces the target atomically.
+func (h *sftpHandler) PosixRename(r *sftp.Request) error {
+	return wireErr(h.l.Rename(r.Context(), h.name(r.Filepath), h.name(r.Target)))
+}
+
+// Filelist: readdir, and stat, which never follows a symlink here (it is lstat).
+func (h *sftpHandler) Filelist(r *sftp.Request) (sftp.ListerAt, error) {
+	name := h.name(r.Filepath)
+	switch r.Method {
+	case "List":
+		ents, err := h.l.ReadDir(r.Context(), name)
+		if err != nil {
+			return nil, wireErr(err)
+		}
+		out := make(listerAt, len(ents))
+		for i, e := range ents {
+			out[i] = srvInfo{e}
+		}
+		return out, nil
+	case "Stat":
+		return h.Lstat(r)
+	}
+	return nil, sftp.ErrSSHFxOpUnsupported
+}
+
+// Lstat describes a name without following it.
+func (h *sftpHandler) Lstat(r *sftp.Request) (sftp.ListerAt, error) {
+	name := h.name(r.Filepath)
+	inf, err := h.l.Lstat(r.Context(), name)
+	if err != nil {
+		return nil, wireErr(err)
+	}
+	inf.Name = path.Base(r.Filepath)
+	return listerAt{srvInfo{inf}}, nil
+}
+
+// Readlink returns the target verbatim.
+func (h *sftpHandler) Readlink(p string) (string, error) {
+	t, err := h.l.Readlink(context.Background(), h.name(path.Clean("/"+p)))
+	return t, wireErr(err)
+}
+
+// RealPath cleans p lexically (nothing is resolved: the client never needs it), and
+// answers the hello that identifies this server.
+func (h *sftpHandler) RealPath(p string) (string, error) {
+	if p == sftpHello {
+		return sftpHelloReply + h.l.Root(), nil
+	}
+	return path.Clean("/" + p), nil
+}
+
+type listerAt []os.FileInfo
+
+func (l listerAt) ListAt(ls []os.FileInfo, off int64) (int, error) {
+	if off >= int64(len(l)) {
+		return 0, io.EOF
+	}
+	n := copy(ls, l[off:])
+	if n < len(ls) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// srvInfo is an Info as pkg/sftp wants it: owner through FileInfoUidGid, inode
+// through an extended attribute.
+type srvInfo struct{ i Info }
+
+func (s srvInfo) Name() string       { return s.i.Name }
+func (s srvInfo) Size() int64        { return s.i.Size }
+func (s srvInfo) Mode() fs.FileMode  { return s.i.Mode }
+func (s srvInfo) ModTime() time.Time { return s.i.ModTime }
+func (s srvInfo) IsDir() bool        { return s.i.Mode.IsDir() }
+func (s srvInfo) Sys() any           { return nil }
+func (s srvInfo) Uid() uint32        { return s.i.UID }
+func (s srvInfo) Gid() uint32        { return s.i.GID }
+func (s srvInfo) Extended() []sftp.StatExtended {
+	return []sftp.StatExtended{{ExtType: sftpStatExt, ExtData: fmt.Sprintf("%d:%d:%d:%d:%d",
+		s.i.Dev, s.i.Ino, s.i.Nlink, s.i.ModTime.Unix(), s.i.ModTime.Nanosecond())}}
+}
+
+type statExt struct {
+	dev, ino, nlink uint64
+	mtime           time.Time
+}
+
+// parseStatExt reads sftpStatExt from a FileStat.
+func parseStatExt(st *sftp.FileStat) (statExt, bool) {
+	for _, e := range st.Extended {
+		if e.ExtType != sftpStatExt {
+			continue
+		}
+		var x statExt
+		var sec, nsec int64
+		if n, err := fmt.Sscanf(e.ExtData, "%d:%d:%d:%d:%d", &x.dev, &x.ino, &x.nlink, &sec, &nsec); n != 5 || err != nil {
+			return statExt{}, false
+		}
+		x.mtime = time.Unix(sec, nsec)
+		return x, true
+	}
+	return statExt{}, false
+}
+
+// setattrExt encodes a Setattr for ServeSFTP: mask, owner, unix mode bits, mtime.
+func setattrExt(attr Attr, mask SetMask) []sftp.StatExtended {
+	return []sftp.StatExtended{{ExtType: sftpSetattrExt, ExtData: fmt.Sprintf("%d:%d:%d:%d:%d:%d",
+		mask, attr.UID, attr.GID, unixMode(attr.Perm), attr.ModTime.Unix(), attr.ModTime.Nanosecond())}}
+}
+
+func parseSetattrExt(st *sftp.FileStat) (Attr, SetMask, bool) {
+	if st == nil {
+		return Attr{}, 0, false
+	}
+	for _, e := range st.Extended {
+		if e.ExtType != sftpSetattrExt {
+			continue
+		}
+		var mask, mode uint32
+		var a Attr
+		var sec, nsec int64
+		if n, err := fmt.Sscanf(e.ExtData, "%d:%d:%d:%d:%d:%d", &mask, &a.UID, &a.GID, &mode, &sec, &nsec); n != 6 || err != nil {
+			return Attr{}, 0, false
+		}
+		a.Perm = permFromUnix(mode)
+		a.ModTime = time.Unix(sec, nsec)
+		return a, SetMask(mask) & SetAll, true
+	}
+	return Attr{}, 0, false
+}
+
+// permFromUnix converts SFTP's unix mode bits to permission bits (with setuid,
+// setgid and sticky).
+func permFromUnix(m uint32) fs.FileMode {
+	p := fs.FileMode(m & 0o777)
+	if m&unix.S_ISUID != 0 {
+		p |= fs.ModeSetuid
+	}
+	if m&unix.S_ISGID != 0 {
+		p |= fs.ModeSetgid
+	}
+	if m&unix.S_ISVTX != 0 {
+		p |= fs.ModeSticky
+	}
+	return p
+}
+
+// sftpOursPacket is the data size of reads and writes between the client and
+// ServeSFTP: pkg/sftp refuses messages over 256 KiB, headers included (OpenSSH's
+// sftp-server uses the same 255 KiB).
+const sftpOursPacket = 255 * 1024
