@@ -47,7 +47,13 @@ func newCLIWorld(t *testing.T, profiles int) *cliWorld {
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	t.Setenv(envRedisURL, "")
-	srv := httptest.NewServer(emulator.New(emulator.Options{ReadyAfter: 5 * time.Millisecond, EFSRoot: w.efsRoot}))
+	em := emulator.New(emulator.Options{ReadyAfter: 5 * time.Millisecond, EFSRoot: w.efsRoot})
+	// The target of migrateArgs, as the live preflight expects to find it.
+	em.AddWorld(emulator.World{
+		VPCs:  map[string][]string{"vpc-0f9e8d7c6b5a40312": {"subnet-0aaaabbbbccccdddd"}},
+		Roles: []string{"arn:aws:iam::" + emulator.DefaultAccountID + ":role/Exec"},
+	})
+	srv := httptest.NewServer(em)
 	t.Cleanup(srv.Close)
 	w.url = srv.URL
 	clients := studio.NewClients(aws.Config{Region: emulator.DefaultRegion, BaseEndpoint: aws.String(srv.URL),
@@ -226,6 +232,31 @@ func TestMigrateRefusesPlanWithErrors(t *testing.T) {
 	}
 	if l := listJobs(t, w.client(t)); len(l) != 0 {
 		t.Errorf("a plan with errors enqueued %d jobs", len(l))
+	}
+}
+
+// TestMigrateRunsLivePreflight: a target VPC that does not exist in the account and
+// a subnet of another VPC are refused before anything is enqueued (exit 3), each
+// problem said in the printed plan.
+func TestMigrateRunsLivePreflight(t *testing.T) {
+	w := newCLIWorld(t, 1)
+	args := w.migrateArgs()
+	for i, a := range args {
+		if a == "vpc-0f9e8d7c6b5a40312" {
+			args[i] = "vpc-0000000000000dead"
+		}
+	}
+	out, errOut, code := runCLI(t, args...)
+	if code != exitPlanErrors {
+		t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, exitPlanErrors, out, errOut)
+	}
+	for _, want := range []string{"vpc-0000000000000dead", "subnet-0aaaabbbbccccdddd"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the plan does not name %s:\n%s", want, out)
+		}
+	}
+	if l := listJobs(t, w.client(t)); len(l) != 0 {
+		t.Errorf("a plan failing its preflight enqueued %d jobs", len(l))
 	}
 }
 

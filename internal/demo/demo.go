@@ -133,6 +133,17 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		EFSRoot:      efsRoot,
 		Logger:       o.Log.With("component", "emulator"),
 	})
+	// The target account's network and execution roles, which the live preflight
+	// checks before anything is created (the old domain's are made on first use).
+	sgs := map[string]string{}
+	for _, id := range newSGs {
+		sgs[id] = newVPC
+	}
+	em.AddWorld(emulator.World{
+		VPCs:           map[string][]string{newVPC: newSubnets},
+		SecurityGroups: sgs,
+		Roles:          []string{role + "StudioDefault", role + "AliceExec", role + "CarolExec"},
+	})
 	url, stop, err := serve(ctx, em)
 	if err != nil {
 		return nil, err
@@ -196,6 +207,13 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The live preflight, as migrate runs it: the VPC, subnets, security groups and
+	// execution roles exist in the target account.
+	live, err := studio.Preflight(ctx, clients, plan, studio.PreflightOptions{Logger: o.Log})
+	if err != nil {
+		return nil, err
+	}
+	plan.Problems = append(plan.Problems, live...)
 	if err := plan.WriteText(indent(out)); err != nil {
 		return nil, err
 	}
@@ -352,7 +370,10 @@ func startWorkers(redisURL, emulatorURL string, o Options) (stop func(), err err
 			Waiter:         studio.Waiter{PollInterval: o.ReadyAfter/4 + 10*time.Millisecond, Timeout: 5 * time.Minute},
 			CreateInterval: 20 * time.Millisecond,
 			RetryDelay:     func(int) time.Duration { return time.Second },
-			Log:            o.Log.With("component", "worker"),
+			Preflight: func(ctx context.Context, cfg aws.Config, p *studio.Plan) ([]studio.Problem, error) {
+				return studio.Preflight(ctx, studio.NewClients(cfg), p, studio.PreflightOptions{})
+			},
+			Log: o.Log.With("component", "worker"),
 		})
 		if err != nil {
 			cancel()
