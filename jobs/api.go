@@ -203,7 +203,7 @@ func (c *Client) Submit(ctx context.Context, spec Spec) (string, error) { return
 // Get reads a job record. An unknown ID wraps ErrJobNotFound.
 func (c *Client) Get(ctx context.Context, id string) (*Status, error) { return c.c.get(ctx, id) }
 
-// List returns every job, newest first.
+// List returns every job whose record is within its retention, newest first.
 func (c *Client) List(ctx context.Context) ([]Summary, error) { return c.c.list(ctx) }
 
 // Cancel marks a job cancelled and stops its running tasks; a finished job is left
@@ -243,6 +243,12 @@ type WorkerConfig struct {
 	// target account; its problems join the plan's, and errors among them fail the
 	// job before anything is created. nil: no live checks, only NewPlan's.
 	Preflight func(ctx context.Context, cfg aws.Config, p *studio.Plan) ([]studio.Problem, error)
+	// RecordRetention is how long the record of an ended job (succeeded, failed,
+	// cancelled) is kept (default DefaultRecordRetention, 30 days; negative: for
+	// ever). A worker's reaper gives every key of the job this expiry within a few
+	// seconds of its end; `jobs list` and `status` then know the job until it
+	// expires, and Retry of a failed or cancelled job removes the expiry.
+	RecordRetention time.Duration
 	// RetryDelay is the backoff before retry n (0-based) of a failed step or home
 	// (default: 5s doubling up to 10 minutes).
 	RetryDelay func(n int) time.Duration

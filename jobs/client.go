@@ -118,6 +118,7 @@ func (c *client) submit(ctx context.Context, sp Spec) (string, error) {
 		pipe.HSet(ctx, keyUnit(id, stepUnit(s)), "state", unitPending, "attempt", 1)
 	}
 	pipe.ZAdd(ctx, keyJobs(), redis.Z{Score: float64(time.Now().UnixMilli()), Member: id})
+	pipe.SAdd(ctx, keyRunning(), id)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return "", fmt.Errorf("storing job %s: %w", id, err)
 	}
@@ -269,11 +270,13 @@ func (c *client) list(ctx context.Context) ([]Summary, error) {
 		return nil, fmt.Errorf("listing jobs: %w", err)
 	}
 	out := []Summary{}
+	var gone []any
 	for i, id := range ids {
 		v := cmds[i].Val()
 		str := func(k int) string { s, _ := v[k].(string); return s }
 		if str(1) == "" {
-			continue // expired or deleted meanwhile
+			gone = append(gone, id) // past its retention, or deleted
+			continue
 		}
 		s := Summary{ID: id, Kind: str(0), State: str(1), Step: str(2), Created: parseMS(str(5)), Updated: parseMS(str(6))}
 		var sp Spec
@@ -285,6 +288,10 @@ func (c *client) list(ctx context.Context) ([]Summary, error) {
 			s.NewDomainID = d.ID
 		}
 		out = append(out, s)
+	}
+	if len(gone) > 0 {
+		// Best effort: the next List drops them otherwise.
+		_ = c.st.rdb.ZRem(ctx, keyJobs(), gone...).Err()
 	}
 	return out, nil
 }
@@ -342,13 +349,18 @@ func cancelRunning(ctx context.Context, ins *asynq.Inspector, id string) error {
 	return errors.Join(errs...)
 }
 
-// retryScript moves a failed or cancelled job to a new generation.
+// retryScript moves a failed or cancelled job to a new generation and takes the
+// record retention off its keys (KEYS job, running, then the job's other keys;
+// ARGV now, job ID).
 var retryScript = redis.NewScript(`
 local js = redis.call('HGET', KEYS[1], 'state')
 if not js then return -1 end
 if js ~= 'failed' and js ~= 'cancelled' then return -2 end
 local g = redis.call('HINCRBY', KEYS[1], 'gen', 1)
 redis.call('HSET', KEYS[1], 'state', 'pending', 'error', '', 'updated', ARGV[1])
+redis.call('PERSIST', KEYS[1])
+for i = 3, #KEYS do redis.call('PERSIST', KEYS[i]) end
+redis.call('SADD', KEYS[2], ARGV[2])
 return g
 `)
 
@@ -370,7 +382,12 @@ func (c *client) retry(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	gen, err := retryScript.Run(ctx, c.st.rdb, []string{keyJob(id)}, nowMS()).Int()
+	keys, err := c.st.jobKeys(ctx, id, stepsOf(sp))
+	if err != nil {
+		return err
+	}
+	keys = append([]string{keys[0], keyRunning()}, keys[1:]...)
+	gen, err := retryScript.Run(ctx, c.st.rdb, keys, nowMS(), id).Int()
 	if err != nil {
 		return fmt.Errorf("retrying job %s: %w", id, err)
 	}

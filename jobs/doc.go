@@ -30,6 +30,18 @@
 // only what differs. With the default 15 s lease a killed worker's home resumes
 // within about 21 s.
 //
+// # Hand-offs
+//
+// A step is recorded as succeeded before the next step is enqueued, so two steps of
+// one job never run at once; a home records its end and joins the done-set in one
+// script. A worker that dies between such a record and the enqueue that follows it
+// loses nothing: the reaper also walks the jobs that are pending or running (the
+// migrator:running set), and for a job whose first unfinished step is pending
+// without a lease (verify: only once the done-set is complete) it enqueues that
+// step by its task ID, a no-op when the task exists; a job whose steps all
+// succeeded, or one failed, but that is still running is ended. Ended jobs get
+// the record retention (WorkerConfig.RecordRetention) on every key.
+//
 // Each of these Redis operations is one script or command that miniredis runs too,
 // so the demo can use an in-process Redis.
 package jobs

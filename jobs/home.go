@@ -117,10 +117,7 @@ func copyHome(ctx context.Context, r *unitRun) error {
 }
 
 // homeSucceeded records a verified home and joins: the home whose completion fills
-// the done-set enqueues verify. The enqueue happens before the release when this
-// home is visibly the last, and again after it when the set turned out complete
-// (two homes ending together), so neither a crash nor a race loses the join; the
-// task ID makes the second enqueue a no-op.
+// the done-set enqueues verify.
 func (w *worker) homeSucceeded(ctx context.Context, r *unitRun, took time.Duration) error {
 	fields := append([]any{"state", HomeSucceeded, "finished", nowMS(), "error", "", "reason", "", "rate", 0}, r.fields...)
 	return w.homeEnded(ctx, r, fields, nil, took)
@@ -139,22 +136,12 @@ func (w *worker) homeFailed(ctx context.Context, r *unitRun, msg string, cause e
 	return fmt.Errorf("%w: %w", cause, asynq.SkipRetry)
 }
 
+// homeEnded records a home's final state and joins the done-set in one script,
+// then, when that completed the set, enqueues verify. A worker that dies in
+// between (or two homes ending together) loses nothing: the reaper enqueues verify
+// for a complete set, and the task ID makes a second enqueue a no-op.
 func (w *worker) homeEnded(ctx context.Context, r *unitRun, fields []any, cause error, took time.Duration) error {
-	st := w.st
-	pre, err := st.rdb.SIsMember(ctx, keyDone(r.id), r.p.Home).Result()
-	if err != nil {
-		return fmt.Errorf("reading the finished homes of job %s: %w", r.id, err)
-	}
-	n, _ := st.rdb.SCard(ctx, keyDone(r.id)).Result()
-	total, _ := st.rdb.HGet(ctx, keyJob(r.id), "homes").Int64()
-	last := total > 0 && (n+1 >= total || pre && n >= total)
-	if last {
-		if err := w.enqueueStep(ctx, r.id, StepVerify, r.p.Gen); err != nil {
-			_, _ = r.lease.release(ctx, "state", HomePending, "error", err.Error())
-			return err
-		}
-	}
-	ok, err := r.lease.release(ctx, fields...)
+	ok, complete, err := r.lease.releaseHome(ctx, r.p.Home, fields...)
 	if err != nil {
 		return err
 	}
@@ -162,15 +149,13 @@ func (w *worker) homeEnded(ctx context.Context, r *unitRun, fields []any, cause 
 		r.log.Warn("ended, but the lease was taken over meanwhile")
 		return nil
 	}
-	added, complete, err := st.homeDone(ctx, r.id, r.p.Home)
-	if err != nil {
-		return err
-	}
 	if cause == nil {
-		r.log.Info("home done", "took", took.Round(time.Millisecond), "first_time", added)
+		r.log.Info("home done", "took", took.Round(time.Millisecond))
 	}
-	if complete && !last {
-		return w.enqueueStep(ctx, r.id, StepVerify, r.p.Gen)
+	if complete {
+		if err := w.enqueueStep(ctx, r.id, StepVerify, r.p.Gen); err != nil {
+			r.log.Warn("enqueueing verify; the reaper retries it", "error", err)
+		}
 	}
 	return nil
 }

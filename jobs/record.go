@@ -8,7 +8,12 @@ package jobs
 //
 // Keys (<id> is a job ID, <unit> is "step:<name>" or "home:<kind>/<name>"):
 //
-//	migrator:jobs                    ZSET  job IDs scored by creation time (ms): List.
+//	migrator:jobs                    ZSET  job IDs scored by creation time (ms): List
+//	                                       (which drops the IDs whose record expired).
+//
+// Once a job has ended (succeeded, failed, cancelled), a worker's reaper gives
+// every migrator:job:<id>* key the expiry WorkerConfig.RecordRetention (default
+// 30 days); Retry removes it again.
 //	migrator:job:<id>                HASH  the job:
 //	    spec        JSON Spec as submitted
 //	    kind        Spec.Kind
@@ -38,10 +43,12 @@ package jobs
 //	    totalFiles, totalBytes: the source home's totals (efs.Count) before the copy
 //	    copy, verify: JSON efs.CopyReport and efs.VerifyReport of the last run
 //	migrator:job:<id>:homes          SET   the home keys ("<kind>/<name>")
-//	migrator:job:<id>:done           SET   homes that reached a final state; the home
-//	                                       whose SADD completes it enqueues verify. A
-//	                                       retried home is added once (the SADD result
-//	                                       guards anything counted).
+//	migrator:job:<id>:done           SET   homes that reached a final state, added in
+//	                                       the same script that records that state; the
+//	                                       home whose SADD completes it enqueues verify
+//	                                       (and the reaper does, should that worker
+//	                                       die). A retried home is added once (the SADD
+//	                                       result guards anything counted).
 //	migrator:job:<id>:uidmap         HASH  "<kind>/<name>" -> JSON studio.UIDMapping,
 //	                                       written as profiles and spaces are created
 //	migrator:job:<id>:workers        SET   every worker that ran part of the job
@@ -54,6 +61,13 @@ package jobs
 //	migrator:active                  SET   "<id>|<unit>" of units that took a lease:
 //	                                       what each worker's reaper scans for expired
 //	                                       leases.
+//	migrator:running                 SET   IDs of jobs that are pending or running
+//	                                       (added by Submit, Retry and every lease,
+//	                                       removed once the job ended and its
+//	                                       retention was applied): what each
+//	                                       worker's reaper scans for a lost hand-off
+//	                                       (a step or a join whose worker died before
+//	                                       it enqueued what comes next).
 
 import (
 	"context"
@@ -71,6 +85,7 @@ const keyPrefix = "migrator:"
 
 func keyJobs() string                     { return keyPrefix + "jobs" }
 func keyActive() string                   { return keyPrefix + "active" }
+func keyRunning() string                  { return keyPrefix + "running" }
 func keyJob(id string) string             { return keyPrefix + "job:" + id }
 func keyUnit(id, unit string) string      { return keyJob(id) + ":unit:" + unit }
 func keyHomes(id string) string           { return keyJob(id) + ":homes" }
@@ -114,8 +129,8 @@ type store struct {
 // reapers) can never both believe they hold a unit. They use only commands miniredis
 // has.
 var (
-	// acquire: KEYS job, unit, lease, active, workers; ARGV gen, attempt, holder,
-	// ttl ms, active member, now, worker, step name ("" for a home).
+	// acquire: KEYS job, unit, lease, active, workers, running; ARGV gen, attempt,
+	// holder, ttl ms, active member, now, worker, step name ("" for a home), job ID.
 	acquireScript = redis.NewScript(`
 local js = redis.call('HGET', KEYS[1], 'state')
 if not js then return 'gone' end
@@ -135,6 +150,7 @@ redis.call('HSETNX', KEYS[2], 'started', ARGV[6])
 redis.call('HINCRBY', KEYS[2], 'runs', 1)
 redis.call('SADD', KEYS[4], ARGV[5])
 redis.call('SADD', KEYS[5], ARGV[7])
+redis.call('SADD', KEYS[6], ARGV[9])
 redis.call('HSET', KEYS[1], 'state', 'running', 'updated', ARGV[6])
 if ARGV[8] ~= '' then redis.call('HSET', KEYS[1], 'step', ARGV[8]) end
 return 'ok'
@@ -256,16 +272,19 @@ func (j jobInfo) getJSON(field string, v any) (ok bool, err error) {
 	return true, nil
 }
 
-// failJob ends a job as failed with msg unless it already ended.
-var failJobScript = redis.NewScript(`
+// endJobScript ends a job (KEYS job; ARGV state, msg, now) unless it already
+// ended. The job stays in migrator:running until a reaper has applied the record's
+// retention (expireJob).
+var endJobScript = redis.NewScript(`
 local js = redis.call('HGET', KEYS[1], 'state')
 if js ~= 'pending' and js ~= 'running' then return 0 end
 redis.call('HSET', KEYS[1], 'state', ARGV[1], 'error', ARGV[2], 'updated', ARGV[3])
 return 1
 `)
 
+// endJob ends a job as state (succeeded, failed) with msg unless it already ended.
 func (s *store) endJob(ctx context.Context, id, state, msg string) error {
-	if err := failJobScript.Run(ctx, s.rdb, []string{keyJob(id)}, state, msg, nowMS()).Err(); err != nil {
+	if err := endJobScript.Run(ctx, s.rdb, []string{keyJob(id)}, state, msg, nowMS()).Err(); err != nil {
 		return fmt.Errorf("marking job %s %s: %w", id, state, err)
 	}
 	return nil
@@ -294,8 +313,8 @@ var (
 func (s *store) acquire(ctx context.Context, id, unit string, gen, attempt int, worker string, ttl time.Duration, step string) (*lease, error) {
 	l := &lease{s: s, job: id, unit: unit, holder: worker + "|" + strconv.Itoa(attempt), attempt: attempt, ttl: ttl}
 	res, err := acquireScript.Run(ctx, s.rdb,
-		[]string{keyJob(id), keyUnit(id, unit), keyLease(id, unit), keyActive(), keyWorkers(id)},
-		gen, attempt, l.holder, ttl.Milliseconds(), activeMember(id, unit), nowMS(), worker, step).Text()
+		[]string{keyJob(id), keyUnit(id, unit), keyLease(id, unit), keyActive(), keyWorkers(id), keyRunning()},
+		gen, attempt, l.holder, ttl.Milliseconds(), activeMember(id, unit), nowMS(), worker, step, id).Text()
 	if err != nil {
 		return nil, fmt.Errorf("taking the lease of %s of job %s: %w", unit, id, err)
 	}
@@ -344,6 +363,42 @@ func (l *lease) release(ctx context.Context, fields ...any) (bool, error) {
 	return n == 1, nil
 }
 
+// releaseHomeScript is releaseScript for a home that reached a final state, which
+// joins the done-set in the same step: a worker that dies after the release can no
+// longer leave a finished home out of the set (the join would never complete).
+// KEYS lease, unit, active, job, done, copy-homes unit; ARGV holder, active member,
+// attempt, now, home, then field/value pairs. Returns 0 when the caller no longer
+// held the unit, 1 when it ended it, 2 when that completed the done-set after
+// copy-homes was marked succeeded (before, copy-homes enqueues verify itself once
+// marked, so verify never starts beside it).
+var releaseHomeScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+if (redis.call('HGET', KEYS[2], 'attempt') or '1') ~= ARGV[3] then return 0 end
+redis.call('SREM', KEYS[3], ARGV[2])
+if #ARGV > 5 then redis.call('HSET', KEYS[2], unpack(ARGV, 6)) end
+redis.call('HSET', KEYS[4], 'updated', ARGV[4])
+redis.call('SADD', KEYS[5], ARGV[5])
+local total = redis.call('HGET', KEYS[4], 'homes')
+if total and redis.call('SCARD', KEYS[5]) >= tonumber(total) and redis.call('HGET', KEYS[6], 'state') == 'succeeded' then return 2 end
+return 1
+`)
+
+// releaseHome releases a home's lease, writing its final fields and joining the
+// done-set at once; ok is false when the caller no longer held it (nothing
+// written), complete is true when every home of the job has now ended and
+// copy-homes is done: the caller enqueues verify.
+func (l *lease) releaseHome(ctx context.Context, home string, fields ...any) (ok, complete bool, err error) {
+	args := append([]any{l.holder, activeMember(l.job, l.unit), l.attempt, nowMS(), home}, fields...)
+	n, err := releaseHomeScript.Run(ctx, l.s.rdb,
+		[]string{keyLease(l.job, l.unit), keyUnit(l.job, l.unit), keyActive(), keyJob(l.job), keyDone(l.job), keyUnit(l.job, stepUnit(StepCopyHomes))},
+		args...).Int()
+	if err != nil {
+		return false, false, fmt.Errorf("releasing %s of job %s: %w", l.unit, l.job, err)
+	}
+	return n > 0, n == 2, nil
+}
+
 // reap takes over unit if its lease expired at the expected attempt; it returns the
 // new attempt or 0.
 func (s *store) reap(ctx context.Context, id, unit string, expected int, placeholder time.Duration) (int, error) {
@@ -353,6 +408,64 @@ func (s *store) reap(ctx context.Context, id, unit string, expected int, placeho
 		return 0, fmt.Errorf("taking over %s of job %s: %w", unit, id, err)
 	}
 	return n, nil
+}
+
+// jobKeys lists every key of a job's record (the job hash first).
+func (s *store) jobKeys(ctx context.Context, id string, steps []string) ([]string, error) {
+	homes, err := s.rdb.SMembers(ctx, keyHomes(id)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("reading the homes of job %s: %w", id, err)
+	}
+	keys := []string{keyJob(id), keyHomes(id), keyDone(id), keyUIDMap(id), keyWorkers(id)}
+	for _, st := range steps {
+		keys = append(keys, keyUnit(id, stepUnit(st)))
+	}
+	for _, h := range homes {
+		keys = append(keys, keyUnit(id, homeUnit(h)))
+	}
+	return keys, nil
+}
+
+// expireJobScript applies the retention to an ended job: KEYS job, running, then
+// the job's other keys; ARGV job ID, retention in ms (<= 0: keep for ever). It
+// checks the state in the same step, so a Retry (which persists the keys again)
+// cannot be overtaken by a reaper that read the job as ended.
+var expireJobScript = redis.NewScript(`
+local js = redis.call('HGET', KEYS[1], 'state')
+if js == 'pending' or js == 'running' then return 0 end
+if js and tonumber(ARGV[2]) > 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  for i = 3, #KEYS do redis.call('PEXPIRE', KEYS[i], ARGV[2]) end
+end
+redis.call('SREM', KEYS[2], ARGV[1])
+return 1
+`)
+
+// expireJob gives every key of an ended job the record retention and takes the
+// job off the reaper's list.
+func (s *store) expireJob(ctx context.Context, id string, steps []string, retention time.Duration) error {
+	keys, err := s.jobKeys(ctx, id, steps)
+	if err != nil {
+		return err
+	}
+	keys = append([]string{keys[0], keyRunning()}, keys[1:]...)
+	if err := expireJobScript.Run(ctx, s.rdb, keys, id, retention.Milliseconds()).Err(); err != nil {
+		return fmt.Errorf("applying the retention of job %s: %w", id, err)
+	}
+	return nil
+}
+
+// joinComplete reports whether every home of the job has ended (copy-homes has
+// recorded how many there are, and the done-set holds that many).
+func (s *store) joinComplete(ctx context.Context, id string) (bool, error) {
+	pipe := s.rdb.TxPipeline()
+	card := pipe.SCard(ctx, keyDone(id))
+	total := pipe.HGet(ctx, keyJob(id), "homes")
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return false, fmt.Errorf("reading the finished homes of job %s: %w", id, err)
+	}
+	n, err := strconv.ParseInt(total.Val(), 10, 64)
+	return err == nil && card.Val() >= n, nil
 }
 
 // homeDone records that a home reached a final state and reports whether it was

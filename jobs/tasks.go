@@ -178,6 +178,9 @@ func stepsOf(sp Spec) []string {
 	return s
 }
 
+// allSteps are every step in workflow order; each kind's steps are a subsequence.
+var allSteps = stepsOf(Spec{Kind: KindMigrate, Cleanup: true})
+
 // nextStep is the step after step in sp's workflow, "" at the end.
 func nextStep(sp Spec, step string) string {
 	steps := stepsOf(sp)

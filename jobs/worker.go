@@ -13,6 +13,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/studio-migrator/studio-migrator/internal/awsconfig"
 	"github.com/studio-migrator/studio-migrator/internal/studio"
@@ -20,6 +21,9 @@ import (
 
 // DefaultLeaseTTL is WorkerConfig.LeaseTTL's default.
 const DefaultLeaseTTL = 15 * time.Second
+
+// DefaultRecordRetention is WorkerConfig.RecordRetention's default.
+const DefaultRecordRetention = 30 * 24 * time.Hour
 
 // placeholderTTL is how long a taken-over unit waits for its new task to start
 // before another reaper may take it over again (only when every worker is busy
@@ -56,6 +60,9 @@ func newWorker(r asynq.RedisConnOpt, cfg WorkerConfig) (*Worker, error) {
 	}
 	if cfg.LeaseTTL <= 0 {
 		cfg.LeaseTTL = DefaultLeaseTTL
+	}
+	if cfg.RecordRetention == 0 {
+		cfg.RecordRetention = DefaultRecordRetention
 	}
 	if cfg.LeaseTTL < time.Second {
 		return nil, fmt.Errorf("lease TTL %v: must be at least 1s", cfg.LeaseTTL)
@@ -291,19 +298,15 @@ func (w *worker) heartbeat(ctx context.Context, l *lease, cancel context.CancelC
 	}
 }
 
-// succeed ends a unit that worked: a step enqueues the next step first (so a crash
-// in between reruns this step, which is harmless, rather than losing the next),
-// then releases as succeeded; a home joins the done-set.
+// succeed ends a unit that worked. A step is marked succeeded first and only then
+// enqueues the next one, so the two never run at once: were it the other way
+// round, a worker dying in between would leave this step to be taken over and run
+// again beside the next. A worker dying after the mark leaves the next step
+// unqueued; every worker's reaper finds such a job and enqueues it (recoverJob).
+// A home joins the done-set.
 func (w *worker) succeed(ctx context.Context, r *unitRun, took time.Duration) error {
 	if r.p.Home != "" {
 		return w.homeSucceeded(ctx, r, took)
-	}
-	next := nextStep(r.spec, r.p.Step)
-	if next != "" && !r.noNext {
-		if err := w.enqueueStep(ctx, r.id, next, r.p.Gen); err != nil {
-			_, _ = r.lease.release(ctx, "state", unitPending, "error", err.Error())
-			return err
-		}
 	}
 	ok, err := r.lease.release(ctx, append([]any{"state", unitSucceeded, "finished", nowMS(), "error", ""}, r.fields...)...)
 	if err != nil {
@@ -314,8 +317,23 @@ func (w *worker) succeed(ctx context.Context, r *unitRun, took time.Duration) er
 		return nil
 	}
 	r.log.Info("succeeded", "took", took.Round(time.Millisecond))
-	if next == "" {
+	next := nextStep(r.spec, r.p.Step)
+	switch {
+	case next == "":
 		return w.st.endJob(ctx, r.id, StateSucceeded, "")
+	case r.noNext:
+		// copy-homes: the homes' join enqueues verify once this step is marked;
+		// should every home have ended before (or none be left to copy), this
+		// step does.
+		complete, err := w.st.joinComplete(ctx, r.id)
+		if err != nil || !complete {
+			return err
+		}
+	}
+	if err := w.enqueueStep(ctx, r.id, next, r.p.Gen); err != nil {
+		// The step is done: failing its task would only rerun nothing. The reaper
+		// enqueues the next step.
+		r.log.Warn("enqueueing the next step; the reaper retries it", "next", next, "error", err)
 	}
 	return nil
 }
@@ -358,6 +376,11 @@ func (w *worker) reaper(ctx context.Context) {
 }
 
 func (w *worker) reapOnce(ctx context.Context) error {
+	return errors.Join(w.reapLeases(ctx), w.recoverJobs(ctx))
+}
+
+// reapLeases takes over running units whose lease expired.
+func (w *worker) reapLeases(ctx context.Context) error {
 	members, err := w.st.rdb.SMembers(ctx, keyActive()).Result()
 	if err != nil {
 		return fmt.Errorf("listing active units: %w", err)
@@ -367,17 +390,20 @@ func (w *worker) reapOnce(ctx context.Context) error {
 		if !ok {
 			continue
 		}
-		if n, err := w.st.rdb.Exists(ctx, keyLease(id, unit)).Result(); err != nil || n > 0 {
+		// One atomic read: read apart, another reaper's takeover could land between
+		// the lease check and the unit read, and this one would enqueue a task for
+		// an attempt nobody commits (it would wait as "early" until it gave up).
+		pipe := w.st.rdb.TxPipeline()
+		leaseCmd := pipe.Exists(ctx, keyLease(id, unit))
+		unitCmd := pipe.HGetAll(ctx, keyUnit(id, unit))
+		jobCmd := pipe.HMGet(ctx, keyJob(id), "state", "gen")
+		if _, err := pipe.Exec(ctx); err != nil {
+			return fmt.Errorf("reading %s of job %s: %w", unit, id, err)
+		}
+		if leaseCmd.Val() > 0 {
 			continue
 		}
-		u, err := w.st.unit(ctx, id, unit)
-		if err != nil {
-			return err
-		}
-		js, err := w.st.rdb.HMGet(ctx, keyJob(id), "state", "gen").Result()
-		if err != nil {
-			return err
-		}
+		u, js := unitInfo(unitCmd.Val()), jobCmd.Val()
 		jstate, _ := js[0].(string)
 		if u["state"] != unitRunning || (jstate != StateRunning && jstate != StatePending) {
 			// Ended meanwhile or the job did: the reap script drops it from the set.
@@ -411,6 +437,95 @@ func (w *worker) reapOnce(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// recoverJobs finds the hand-offs a dead worker lost in the jobs that are pending
+// or running (recoverJob); it reads only the migrator:running set and a few keys per
+// job, so it is cheap enough for every worker's reaper.
+func (w *worker) recoverJobs(ctx context.Context) error {
+	ids, err := w.st.rdb.SMembers(ctx, keyRunning()).Result()
+	if err != nil {
+		return fmt.Errorf("listing running jobs: %w", err)
+	}
+	var errs []error
+	for _, id := range ids {
+		if err := w.recoverJob(ctx, id); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// recoverJob looks at a job's first step that has not succeeded and repairs what a
+// worker killed at the wrong moment leaves behind:
+//   - the step is pending without a lease (its predecessor was marked succeeded,
+//     then the worker died before enqueueing it; or, for verify, the home that
+//     completed the done-set died before enqueueing it): enqueue it by its
+//     deterministic task ID, so when its task exists already this is a conflict,
+//     which changes nothing. verify only once every home has ended.
+//   - every step succeeded, or one failed for good, and the job is still
+//     running: end the job as the dead worker would have.
+//
+// A running step is the lease reaper's. Nothing is enqueued before the steps
+// before it succeeded, so this never makes two steps run at once.
+func (w *worker) recoverJob(ctx context.Context, id string) error {
+	j, err := w.st.rdb.HMGet(ctx, keyJob(id), "state", "gen").Result()
+	if err != nil {
+		return fmt.Errorf("reading job %s: %w", id, err)
+	}
+	state, _ := j[0].(string)
+	gs, _ := j[1].(string)
+	gen, _ := strconv.Atoi(gs)
+	// Every kind's steps are a subsequence of allSteps, and Submit records each of
+	// a job's steps (and no other): walking allSteps and skipping the units that do
+	// not exist spares reading the spec (an apply job's holds a whole snapshot).
+	steps := allSteps
+	if state != StatePending && state != StateRunning {
+		// Ended (or gone): apply the retention and take it off the list.
+		return w.st.expireJob(ctx, id, steps, w.cfg.RecordRetention)
+	}
+	pipe := w.st.rdb.TxPipeline()
+	units := make([]*redis.SliceCmd, len(steps))
+	for i, s := range steps {
+		units[i] = pipe.HMGet(ctx, keyUnit(id, stepUnit(s)), "state", "error")
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("reading the steps of job %s: %w", id, err)
+	}
+	for i, step := range steps {
+		v := units[i].Val()
+		st, _ := v[0].(string)
+		switch st {
+		case unitSucceeded, unitSkipped:
+			continue
+		case unitFailed:
+			if state != StateRunning {
+				return nil // a Retry is resetting it
+			}
+			msg, _ := v[1].(string)
+			w.log.Warn("ending a job whose step failed", "job", id, "step", step)
+			return w.st.endJob(ctx, id, StateFailed, "step "+step+": "+msg)
+		case "":
+			continue // not a step of this job's kind
+		case unitPending:
+		default:
+			return nil // running: the lease reaper's
+		}
+		if n, err := w.st.rdb.Exists(ctx, keyLease(id, stepUnit(step))).Result(); err != nil || n > 0 {
+			return err
+		}
+		if step == StepVerify {
+			if complete, err := w.st.joinComplete(ctx, id); err != nil || !complete {
+				return err
+			}
+		}
+		return w.enqueueStep(ctx, id, step, gen)
+	}
+	if state != StateRunning {
+		return nil
+	}
+	w.log.Warn("ending a job whose steps all succeeded", "job", id)
+	return w.st.endJob(ctx, id, StateSucceeded, "")
 }
 
 // applier builds the studio.Applier for the target side of a job.
