@@ -253,6 +253,10 @@ type WorkerConfig struct {
 	// (default: 5s doubling up to 10 minutes).
 	RetryDelay func(n int) time.Duration
 	Log        *slog.Logger
+
+	// wrapSource, set by this package's tests only, wraps every old home the worker
+	// opens (to slow a copy down, so a test can act while it runs).
+	wrapSource func(efs.FS) efs.FS
 }
 
 // Worker runs job tasks until its context ends.

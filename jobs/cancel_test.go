@@ -3,11 +3,14 @@ package jobs
 import (
 	"context"
 	"errors"
+	"io"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/studio-migrator/studio-migrator/internal/efs"
 )
 
 // TestCancelAndRetry: Cancel stops a home in the middle of its copy (its worker
@@ -21,7 +24,11 @@ func TestCancelAndRetry(t *testing.T) {
 	addFiles(t, filepath.Join(w.efsRoot, w.old.Domain.HomeEfsFileSystemID, m.NewUID), uid, 3000)
 	bigKey := m.Kind + "/" + m.Name
 	c := w.client(t)
-	w.startWorker(t, "w1")
+	// Every file read waits a little, so the 3,000-file home takes seconds however
+	// fast the machine: the cancel below always lands while it is being copied.
+	w.startWorker(t, "w1", func(cfg *WorkerConfig) {
+		cfg.wrapSource = func(f efs.FS) efs.FS { return slowOpenFS{FS: f, delay: 2 * time.Millisecond} }
+	})
 	ctx := context.Background()
 	if _, err := c.Get(ctx, "migrate-nosuchjob"); !errors.Is(err, ErrJobNotFound) {
 		t.Errorf("Get of an unknown job: %v; want ErrJobNotFound", err)
@@ -75,4 +82,15 @@ func TestCancelAndRetry(t *testing.T) {
 	if err := c.Retry(ctx, id); err == nil || !strings.Contains(err.Error(), "only a failed or cancelled job") {
 		t.Errorf("Retry of a succeeded job: %v", err)
 	}
+}
+
+// slowOpenFS delays every Open: a copy through it takes at least delay per file.
+type slowOpenFS struct {
+	efs.FS
+	delay time.Duration
+}
+
+func (f slowOpenFS) Open(ctx context.Context, name string) (io.ReadCloser, error) {
+	time.Sleep(f.delay)
+	return f.FS.Open(ctx, name)
 }

@@ -54,6 +54,9 @@ func copyHome(ctx context.Context, r *unitRun) error {
 		return fmt.Errorf("opening the old home %s: %w", srcLoc, err)
 	}
 	defer src.Close()
+	if r.w.cfg.wrapSource != nil {
+		src = r.w.cfg.wrapSource(src)
+	}
 	gid := r.spec.GID
 	if gid == nil {
 		root, err := src.Lstat(ctx, ".")
