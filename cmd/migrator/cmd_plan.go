@@ -40,7 +40,7 @@ func (o *planOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.overrides.AuthMode, "auth-mode", "", "IAM or SSO (IAM Identity Center); switching to SSO needs --user-mapping")
 	fs.StringVar(&o.userMapping, "user-mapping", "", `CSV file of "profile,ssoUserName" lines: the Identity Center user of each profile ("-": standard input)`)
 	// --live (issue 10): the preflight reads the target account.
-	fs.BoolVar(&o.live, "live", false, "also check the plan against the target account, read-only: VPC, subnets, security groups, KMS key, roles, quotas, Identity Center users, lifecycle configurations and images")
+	fs.BoolVar(&o.live, "live", false, "also check the plan against the target account, read-only: VPC, subnets, security groups, KMS key, EFS file systems and their mount targets, roles, quotas, Identity Center users, lifecycle configurations and images")
 	fs.BoolVar(&o.recreateLCCs, "recreate-lccs", false, "with --live: lifecycle configurations missing in the target will be recreated from the snapshot's content (a warning, not an error)")
 	fs.StringVar(&o.aws.Profile, "profile", "", "with --live: shared config profile (default: AWS_PROFILE or default)")
 	fs.StringVar(&o.aws.EndpointURL, "endpoint-url", "", "with --live: endpoint for every AWS API call, e.g. the emulator's http://127.0.0.1:PORT")

@@ -195,6 +195,10 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	reqID := newRequestID()
 	w.Header().Set("x-amzn-RequestId", reqID)
 	target := r.Header.Get("X-Amz-Target")
+	if target == "" && isEFSRequest(r) {
+		e.serveEFS(w, r) // EFS, REST-JSON (efs.go)
+		return
+	}
 	if target == "" && isQueryRequest(r) {
 		e.serveQuery(w, r) // EC2 and IAM (query.go)
 		return

@@ -35,6 +35,9 @@ type accountState struct {
 	keys    map[string]*kmsKey // by key ID
 	aliases map[string]string  // "alias/name" -> key ID
 	roles   map[string]*iamRole
+	// fileSystems are the EFS file systems declared with World.FileSystems (domains'
+	// home file systems are added by efs.go).
+	fileSystems map[string]*efsFileSystem
 }
 
 type vpc struct {
@@ -59,6 +62,7 @@ func (e *Emulator) account() *accountState {
 		a.keys = map[string]*kmsKey{}
 		a.aliases = map[string]string{}
 		a.roles = map[string]*iamRole{}
+		a.fileSystems = map[string]*efsFileSystem{}
 	}
 	return a
 }

@@ -2,12 +2,13 @@ package emulator
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
 
-// World is what exists in an emulated account outside SageMaker: networks and
-// execution roles. The demo and tests that name fixed IDs declare it with AddWorld
+// World is what exists in an emulated account outside SageMaker: networks, execution roles
+// and EFS file systems. The demo and tests that name fixed IDs declare it with AddWorld
 // instead of building it call by call through the EC2 and IAM APIs, so the live
 // preflight (studio.Preflight) finds it, whichever NetworkMode is in force.
 type World struct {
@@ -18,6 +19,9 @@ type World struct {
 	// Roles are execution roles (names or ARNs) that trust SageMaker, with
 	// sts:AssumeRole and sts:SetContext (trusted identity propagation).
 	Roles []string
+	// FileSystems maps an EFS file system ID to the subnets of its mount targets
+	// (subnets not declared in VPCs are mount targets in no known VPC).
+	FileSystems map[string][]string
 }
 
 // sageMakerTrust is the trust policy of the roles AddWorld makes.
@@ -47,6 +51,11 @@ func (e *Emulator) AddWorld(w World) {
 	for id, vpcID := range w.SecurityGroups {
 		if acct.groups[id] == nil {
 			acct.groups[id] = &securityGroup{id: id, name: id, description: "declared by AddWorld", vpcID: vpcID}
+		}
+	}
+	for id, subnets := range w.FileSystems {
+		if acct.fileSystems[id] == nil {
+			acct.fileSystems[id] = &efsFileSystem{id: id, subnets: slices.Clone(subnets), created: now}
 		}
 	}
 	for _, r := range w.Roles {

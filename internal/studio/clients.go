@@ -3,6 +3,7 @@ package studio
 import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/efs"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/identitystore"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -17,9 +18,10 @@ type Clients struct {
 	SageMaker     *sagemaker.Client
 	SSOAdmin      *ssoadmin.Client
 	IdentityStore *identitystore.Client
-	// EC2, KMS, IAM and ServiceQuotas are only read, by Preflight (nil ones skip
-	// their checks, with a warning).
+	// EC2, EFS, KMS, IAM and ServiceQuotas are only read, by Preflight (nil ones
+	// skip their checks, with a warning).
 	EC2           *ec2.Client
+	EFS           *efs.Client
 	KMS           *kms.Client
 	IAM           *iam.Client
 	ServiceQuotas *servicequotas.Client
@@ -35,6 +37,7 @@ func NewClients(cfg aws.Config) Clients {
 		SSOAdmin:      ssoadmin.NewFromConfig(cfg),
 		IdentityStore: identitystore.NewFromConfig(cfg),
 		EC2:           ec2.NewFromConfig(cfg),
+		EFS:           efs.NewFromConfig(cfg),
 		KMS:           kms.NewFromConfig(cfg),
 		IAM:           iam.NewFromConfig(cfg),
 		ServiceQuotas: servicequotas.NewFromConfig(cfg),

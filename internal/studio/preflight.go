@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/efs"
+	efstypes "github.com/aws/aws-sdk-go-v2/service/efs/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/identitystore"
 	"github.com/aws/aws-sdk-go-v2/service/identitystore/document"
@@ -42,6 +44,9 @@ const sageMakerPrincipal = "sagemaker.amazonaws.com"
 //
 //   - the VPC exists; every subnet and security group exists and belongs to it; with
 //     IpAddressType dualstack every subnet has an IPv6 CIDR (EC2 Describe*);
+//   - every EFS file system of CustomFileSystemConfigs / CustomFileSystems exists and
+//     has a mount target in a subnet of the new VPC (EFS DescribeFileSystems,
+//     DescribeMountTargets);
 //   - the KMS key exists, is Enabled, is a symmetric encryption key, and its key
 //     policy neither lacks an Allow of kms:CreateGrant (directly or by delegating
 //     to IAM through the account root) nor denies it outright (DescribeKey,
@@ -59,9 +64,10 @@ const sageMakerPrincipal = "sagemaker.amazonaws.com"
 //
 // What it cannot know: whether the caller's own IAM policies, KMS grants, SCPs or
 // policy conditions (kms:ViaService, aws:SourceVpc, ...) allow the calls (the IAM
-// policy simulator would, given the caller's identity); whether EFS and FSx file
-// systems have mount targets in the new subnets (the plan warns); Amazon DataZone
-// resources of UnifiedStudioSettings. A check whose read is refused (AccessDenied,
+// policy simulator would, given the caller's identity); whether an EFS file system's
+// mount targets' security groups let the new domain's security groups in over NFS;
+// FSx for Lustre file systems (the plan warns); Amazon DataZone resources of
+// UnifiedStudioSettings. A check whose read is refused (AccessDenied,
 // or an API the endpoint does not serve) becomes a warning that says it was not
 // made; a transport failure is returned as the error.
 func Preflight(ctx context.Context, c Clients, p *Plan, opts PreflightOptions) ([]Problem, error) {
@@ -74,7 +80,7 @@ func Preflight(ctx context.Context, c Clients, p *Plan, opts PreflightOptions) (
 		f.log = slog.New(slog.DiscardHandler)
 	}
 	for _, check := range []func(context.Context) error{
-		f.checkNetwork, f.checkKMS, f.checkRoles, f.checkQuotas, f.checkIdentityCenter, f.checkSageMakerRefs,
+		f.checkNetwork, f.checkEFS, f.checkKMS, f.checkRoles, f.checkQuotas, f.checkIdentityCenter, f.checkSageMakerRefs,
 	} {
 		if err := check(ctx); err != nil {
 			return nil, fmt.Errorf("preflight: %w", err)
@@ -264,6 +270,86 @@ func hasIPv6(s ec2types.Subnet) bool {
 		}
 	}
 	return false
+}
+
+// ---- EFS ----
+
+// checkEFS checks each EFS file system the settings name: it exists in the target,
+// and one of its mount targets is in a subnet of the new VPC (Studio apps run in the
+// domain's subnets and mount it over NFS there).
+func (f *preflight) checkEFS(ctx context.Context) error {
+	vpcID := f.p.Domain.VpcID
+	for _, r := range f.p.ExternalReferences {
+		if r.Kind != RefEFS {
+			continue
+		}
+		res := owner(r.UsedIn[0])
+		if f.c.EFS == nil {
+			f.warnf(res, "EFS file system %s (used in %s) was not checked: no EFS client", r.ID, usedIn(r.UsedIn))
+			continue
+		}
+		_, err := f.c.EFS.DescribeFileSystems(ctx, &efs.DescribeFileSystemsInput{FileSystemId: aws.String(r.ID)})
+		var nf *efstypes.FileSystemNotFound
+		switch {
+		case errors.As(err, &nf):
+			f.errorf(res, "EFS file system %s (used in %s) does not exist in %s: create it (aws efs create-file-system) with a mount target in one of the new subnets' Availability Zones in VPC %s (aws efs create-mount-target), and set its ID in the settings, or remove it from CustomFileSystemConfigs / CustomFileSystems in the snapshot's settings", r.ID, usedIn(r.UsedIn), f.region(), vpcID)
+			continue
+		case err != nil:
+			if err := f.notChecked(res, "EFS file system "+r.ID, err); err != nil {
+				return err
+			}
+			continue
+		}
+		if vpcID == "" {
+			continue // no VPC in the plan: nothing to match mount targets against
+		}
+		var mts []efstypes.MountTargetDescription
+		pg := efs.NewDescribeMountTargetsPaginator(f.c.EFS, &efs.DescribeMountTargetsInput{FileSystemId: aws.String(r.ID)})
+		for pg.HasMorePages() {
+			page, err := pg.NextPage(ctx)
+			if err != nil {
+				if err := f.notChecked(res, "the mount targets of EFS file system "+r.ID, err); err != nil {
+					return err
+				}
+				mts = nil
+				break
+			}
+			mts = append(mts, page.MountTargets...)
+		}
+		if pg.HasMorePages() {
+			continue // not checked (warned above)
+		}
+		inVPC, elsewhere := false, []string{}
+		for _, mt := range mts {
+			v := aws.ToString(mt.VpcId)
+			if v == "" && f.c.EC2 != nil {
+				v = f.subnetVPC(ctx, aws.ToString(mt.SubnetId))
+			}
+			if v == vpcID {
+				inVPC = true
+				break
+			}
+			elsewhere = append(elsewhere, aws.ToString(mt.SubnetId))
+		}
+		if !inVPC {
+			where := "it has none"
+			if len(elsewhere) > 0 {
+				where = "its mount targets are in subnets " + strings.Join(elsewhere, ", ") + " of another VPC"
+			}
+			f.errorf(res, "EFS file system %s (used in %s) has no mount target in the new domain's VPC %s (%s), so apps cannot mount it: create a mount target in one of the new subnets' Availability Zones (aws efs create-mount-target --file-system-id %s --subnet-id <one of %s>), or remove it from CustomFileSystemConfigs / CustomFileSystems in the snapshot's settings",
+				r.ID, usedIn(r.UsedIn), vpcID, where, r.ID, strings.Join(f.p.Domain.SubnetIDs, ", "))
+		}
+	}
+	return nil
+}
+
+// subnetVPC is the VPC of a subnet, "" when it cannot be read.
+func (f *preflight) subnetVPC(ctx context.Context, id string) string {
+	out, err := f.c.EC2.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{SubnetIds: []string{id}})
+	if err != nil || len(out.Subnets) == 0 {
+		return ""
+	}
+	return aws.ToString(out.Subnets[0].VpcId)
 }
 
 // ---- KMS ----

@@ -9,9 +9,11 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/efs"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/sagemaker/types"
 
 	"github.com/studio-migrator/studio-migrator/internal/emulator"
 )
@@ -227,5 +229,94 @@ func TestPreflightChecksCustomImages(t *testing.T) {
 	if len(msgs) != 2 || !strings.Contains(all, "custom image gone-image (used in domain DefaultUserSettings.JupyterLabAppSettings.CustomImages) does not exist") ||
 		!strings.Contains(all, "app image config gone-config (used in domain DefaultUserSettings.JupyterLabAppSettings.CustomImages) does not exist") {
 		t.Errorf("errors:\n%s\nwant exactly the missing image and app image config", all)
+	}
+}
+
+// EFS file systems of CustomFileSystemConfigs / CustomFileSystems: one missing in the
+// target and one whose only mount target is in another VPC are each an error with
+// its fix; one with a mount target in the new VPC passes, and so does the home EFS
+// of an existing domain, which has mount targets in that domain's subnets.
+func TestPreflightChecksCustomEFS(t *testing.T) {
+	ctx := context.Background()
+	em, c := newTestEnv(t, emulator.Options{Network: emulator.NetworkStrict})
+	for i := range 2 {
+		em.AddIdentityCenterUser(fmt.Sprintf("person%03d", i))
+	}
+	w := buildNetwork(t, c, "10.1")
+	other := buildNetwork(t, c, "10.2")
+	for _, r := range []string{"DomainDefault", "SpaceDefault", "User000", "User001"} {
+		createRole(t, c, r, trustWithTIP)
+	}
+	const (
+		missing   = "fs-0000000000000dead"
+		elsewhere = "fs-00000000000000aaa"
+		good      = "fs-00000000000000bbb"
+	)
+	em.AddWorld(emulator.World{FileSystems: map[string][]string{elsewhere: {other.subnet}, good: {other.subnet, w.subnet}}})
+	// A domain in the other VPC: its home EFS is served with a mount target there.
+	old, err := c.SageMaker.CreateDomain(ctx, &sagemaker.CreateDomainInput{
+		DomainName: aws.String("old"), AuthMode: "IAM", VpcId: aws.String(other.vpc), SubnetIds: []string{other.subnet},
+		DefaultUserSettings: &smtypes.UserSettings{ExecutionRole: aws.String(testRolePrefix + "DomainDefault")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dom, err := c.SageMaker.DescribeDomain(ctx, &sagemaker.DescribeDomainInput{DomainId: old.DomainId})
+	if err != nil {
+		t.Fatal(err)
+	}
+	home := aws.ToString(dom.HomeEfsFileSystemId)
+	mts, err := c.EFS.DescribeMountTargets(ctx, &efs.DescribeMountTargetsInput{FileSystemId: aws.String(home)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mts.MountTargets) != 1 || aws.ToString(mts.MountTargets[0].SubnetId) != other.subnet || aws.ToString(mts.MountTargets[0].VpcId) != other.vpc {
+		t.Fatalf("mount targets of the home EFS %s: %+v, want one in %s (%s)", home, mts.MountTargets, other.subnet, other.vpc)
+	}
+
+	p := preflightPlan(w, "", 2)
+	p.Domain.DefaultUserSettings = json.RawMessage(`{"ExecutionRole":"` + testRolePrefix + `DomainDefault","SecurityGroups":["` + w.sg + `"],` +
+		`"CustomFileSystemConfigs":[{"EFSFileSystemConfig":{"FileSystemId":"` + missing + `","FileSystemPath":"/team"}},` +
+		`{"EFSFileSystemConfig":{"FileSystemId":"` + elsewhere + `"}},{"EFSFileSystemConfig":{"FileSystemId":"` + good + `"}}]}`)
+	p.Spaces[0].SpaceSettings = json.RawMessage(`{"CustomFileSystems":[{"EFSFileSystem":{"FileSystemId":"` + good + `"}}]}`)
+	p.ExternalReferences = planExternalRefs(p)
+	problems, err := Preflight(ctx, c, p, PreflightOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var errs []string
+	for _, pr := range problems {
+		if pr.Severity == SeverityError {
+			errs = append(errs, pr.Resource+": "+pr.Message)
+		}
+	}
+	// Sorted by resource, then in the plan's order of references (by ID).
+	want := []string{
+		"domain: EFS file system " + elsewhere + " (used in domain DefaultUserSettings.CustomFileSystemConfigs.EFSFileSystemConfig) has no mount target in the new domain's VPC " + w.vpc + " (its mount targets are in subnets " + other.subnet + " of another VPC), so apps cannot mount it: create a mount target",
+		"domain: EFS file system " + missing + " (used in domain DefaultUserSettings.CustomFileSystemConfigs.EFSFileSystemConfig) does not exist in us-east-1: create it (aws efs create-file-system) with a mount target in one of the new subnets' Availability Zones in VPC " + w.vpc,
+	}
+	if len(errs) != len(want) {
+		t.Fatalf("%d errors, want %d:\n%s", len(errs), len(want), strings.Join(errs, "\n"))
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(errs[i], w) {
+			t.Errorf("error %d:\n%s\nwant it to start with\n%s", i, errs[i], w)
+		}
+	}
+
+	// The old domain's home EFS is usable from a plan in its own VPC.
+	p.Domain.VpcID, p.Domain.SubnetIDs = other.vpc, []string{other.subnet}
+	p.Domain.DomainSettings = nil
+	p.Domain.DefaultUserSettings = json.RawMessage(`{"ExecutionRole":"` + testRolePrefix + `DomainDefault","SecurityGroups":["` + other.sg + `"],` +
+		`"CustomFileSystemConfigs":[{"EFSFileSystemConfig":{"FileSystemId":"` + home + `"}}]}`)
+	p.ExternalReferences = planExternalRefs(p)
+	problems, err = Preflight(ctx, c, p, PreflightOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pr := range problems {
+		if pr.Severity == SeverityError {
+			t.Errorf("home EFS %s in its own VPC: %s: %s", home, pr.Resource, pr.Message)
+		}
 	}
 }
