@@ -205,6 +205,10 @@ func iamPolicy(s *Snapshot, o IAMPolicyOptions) (*PolicyDocument, error) {
 	}
 	// Preflight: EC2's Describe calls and ListServiceQuotas take no resource scoping.
 	add("PreflightReadNetwork", []string{"ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups"}, []string{"*"}, nil)
+	// The EFS file systems of CustomFileSystemConfigs: both reads take a file-system
+	// ARN, but the target may be a new account or region, so any file system there.
+	add("PreflightReadFileSystems", []string{"elasticfilesystem:DescribeFileSystems", "elasticfilesystem:DescribeMountTargets"},
+		[]string{fmt.Sprintf("arn:%s:elasticfilesystem:%s:%s:file-system/*", partition, s.Region, account)}, nil)
 	add("PreflightReadQuotas", []string{"servicequotas:ListServiceQuotas"}, []string{"*"}, nil)
 	add("PreflightReadImages", []string{"sagemaker:DescribeImage", "sagemaker:DescribeAppImageConfig"}, []string{sm("image/*"), sm("app-image-config/*")}, nil)
 	return &PolicyDocument{Version: "2012-10-17", Statement: stmts}, nil

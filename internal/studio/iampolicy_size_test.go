@@ -91,7 +91,7 @@ func TestIAMPolicyWith300Roles(t *testing.T) {
 			for _, st := range ps[0].Document.Statement {
 				actions = append(actions, st.Action...)
 			}
-			for _, a := range []string{"ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "kms:DescribeKey", "kms:GetKeyPolicy", "iam:GetRole", "servicequotas:ListServiceQuotas", "sagemaker:DescribeStudioLifecycleConfig", "identitystore:GetUserId", "sso:ListInstances"} {
+			for _, a := range []string{"ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "kms:DescribeKey", "kms:GetKeyPolicy", "iam:GetRole", "servicequotas:ListServiceQuotas", "elasticfilesystem:DescribeFileSystems", "elasticfilesystem:DescribeMountTargets", "sagemaker:DescribeStudioLifecycleConfig", "identitystore:GetUserId", "sso:ListInstances"} {
 				if !slices.Contains(actions, a) {
 					t.Errorf("the policy lacks %s, which the preflight calls", a)
 				}
