@@ -89,10 +89,10 @@
 // SingleSignOnManagedApplicationInstanceId; CreateApplicationAssignment and friends
 // manage who is assigned to it.
 //
-// # Outside SageMaker: EC2, KMS, IAM, Service Quotas
+// # Outside SageMaker: EC2, KMS, IAM, Service Quotas, EFS
 //
 // A rehearsal world is built the way it is in AWS, through the APIs that own it
-// (network.go, ec2.go, kms.go, iam.go, quotas.go, query.go):
+// (network.go, ec2.go, kms.go, iam.go, quotas.go, query.go, efs.go):
 //
 //   - EC2 (query protocol, form-encoded POST with Version 2016-11-15, XML answers):
 //     CreateVpc, DescribeVpcs, CreateSubnet, DescribeSubnets, CreateSecurityGroup,
@@ -109,6 +109,11 @@
 //   - Service Quotas (JSON 1.1): ListServiceQuotas / GetServiceQuota for "sagemaker",
 //     answering Options.MaxDomains, MaxUserProfilesPerDomain, MaxSpacesPerDomain
 //     under names that say what they count (the quota codes are the emulator's own).
+//   - EFS (REST-JSON, GET /2015-02-01/file-systems and /mount-targets):
+//     DescribeFileSystems and DescribeMountTargets by FileSystemId, read-only. The
+//     file systems are every domain's home EFS, with a mount target in each of the
+//     domain's subnets, and those declared with World.FileSystems. An unknown ID is
+//     FileSystemNotFound (HTTP 404, x-amzn-ErrorType) whatever the NetworkMode.
 //
 // SageMaker's CreateImage / DescribeImage and CreateAppImageConfig /
 // DescribeAppImageConfig (images.go) hold the custom images that CustomImages

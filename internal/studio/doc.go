@@ -65,8 +65,9 @@
 // anything is created, and only reads: VPC, subnets and security groups (EC2), the
 // KMS key (state, spec, key policy), every role (existence, SageMaker trust,
 // sts:SetContext under trusted identity propagation), the SageMaker quotas (Service
-// Quotas), Identity Center users, and the referenced lifecycle configurations and
-// images; every problem at once, each with its fix. The snapshot also keeps the
+// Quotas), Identity Center users, the referenced lifecycle configurations and
+// images, and the EFS file systems of CustomFileSystemConfigs (existing, with a
+// mount target in the new VPC); every problem at once, each with its fix. The snapshot also keeps the
 // content of every lifecycle configuration it references, and an Applier with
 // RecreateLifecycleConfigs recreates a missing one under its name and points the
 // settings at the new ARN (lccsnap.go).
