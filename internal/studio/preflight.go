@@ -304,20 +304,19 @@ func (f *preflight) checkEFS(ctx context.Context) error {
 			continue // no VPC in the plan: nothing to match mount targets against
 		}
 		var mts []efstypes.MountTargetDescription
+		var mtErr error
 		pg := efs.NewDescribeMountTargetsPaginator(f.c.EFS, &efs.DescribeMountTargetsInput{FileSystemId: aws.String(r.ID)})
-		for pg.HasMorePages() {
-			page, err := pg.NextPage(ctx)
-			if err != nil {
-				if err := f.notChecked(res, "the mount targets of EFS file system "+r.ID, err); err != nil {
-					return err
-				}
-				mts = nil
-				break
+		for pg.HasMorePages() && mtErr == nil {
+			var page *efs.DescribeMountTargetsOutput
+			if page, mtErr = pg.NextPage(ctx); mtErr == nil {
+				mts = append(mts, page.MountTargets...)
 			}
-			mts = append(mts, page.MountTargets...)
 		}
-		if pg.HasMorePages() {
-			continue // not checked (warned above)
+		if mtErr != nil {
+			if err := f.notChecked(res, "the mount targets of EFS file system "+r.ID, mtErr); err != nil {
+				return err
+			}
+			continue
 		}
 		inVPC, elsewhere := false, []string{}
 		for _, mt := range mts {
