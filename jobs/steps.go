@@ -207,16 +207,26 @@ func (r *unitRun) saveUIDs(ctx context.Context, kind string, old map[string]stri
 	return nil
 }
 
-func stepCreateProfiles(ctx context.Context, r *unitRun) error {
+// buildContext is what the steps that build in the new domain start from: the
+// job's plan, the new domain it recorded as its own, and an Applier on the target.
+func (r *unitRun) buildContext(ctx context.Context) (*studio.Plan, *studio.DomainResult, *studio.Applier, error) {
 	plan, err := r.plan()
 	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
 	d, err := r.domain()
 	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
 	a, err := r.applier(ctx, r.spec.target())
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return plan, d, a, nil
+}
+
+func stepCreateProfiles(ctx context.Context, r *unitRun) error {
+	plan, d, a, err := r.buildContext(ctx)
 	if err != nil {
 		return err
 	}
@@ -232,15 +242,7 @@ func stepCreateProfiles(ctx context.Context, r *unitRun) error {
 }
 
 func stepCreateSpaces(ctx context.Context, r *unitRun) error {
-	plan, err := r.plan()
-	if err != nil {
-		return err
-	}
-	d, err := r.domain()
-	if err != nil {
-		return err
-	}
-	a, err := r.applier(ctx, r.spec.target())
+	plan, d, a, err := r.buildContext(ctx)
 	if err != nil {
 		return err
 	}
@@ -256,15 +258,7 @@ func stepCreateSpaces(ctx context.Context, r *unitRun) error {
 }
 
 func stepAssignUsers(ctx context.Context, r *unitRun) error {
-	plan, err := r.plan()
-	if err != nil {
-		return err
-	}
-	d, err := r.domain()
-	if err != nil {
-		return err
-	}
-	a, err := r.applier(ctx, r.spec.target())
+	plan, d, a, err := r.buildContext(ctx)
 	if err != nil {
 		return err
 	}
