@@ -59,6 +59,9 @@ func TestCrashTakeover(t *testing.T) {
 		addFiles(t, filepath.Join(w.efsRoot, w.old.Domain.HomeEfsFileSystemID, m.NewUID), uid, 2500)
 		big[m.Kind+"/"+m.Name] = true
 	}
+	// 2,500 files at 2 ms each keep a big home's copy running for at least 5 s:
+	// without it a fast machine finished both big homes between two polls.
+	w.slowOpen = 2 * time.Millisecond
 	c := w.client(t)
 	creates := w.em.Calls("CreateUserProfile")
 	const ttl = 5 * time.Second

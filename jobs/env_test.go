@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
+	"github.com/studio-migrator/studio-migrator/internal/efs"
 	"github.com/studio-migrator/studio-migrator/internal/emulator"
 	"github.com/studio-migrator/studio-migrator/internal/studio"
 	"github.com/studio-migrator/studio-migrator/internal/testutil"
@@ -31,6 +32,9 @@ const (
 	envWorker   = "JOBS_TEST_WORKER"
 	envRedis    = "JOBS_TEST_REDIS"
 	envLeaseTTL = "JOBS_TEST_LEASE_TTL"
+	// envSlowOpen delays every file Open of the old homes (slowOpenFS), so a test
+	// can be sure to catch a copy in the middle however fast the machine is.
+	envSlowOpen = "JOBS_TEST_SLOW_OPEN"
 )
 
 func TestMain(m *testing.M) {
@@ -49,7 +53,11 @@ func workerMain(name string) int {
 		return 1
 	}
 	ttl, _ := time.ParseDuration(os.Getenv(envLeaseTTL))
-	w, err := NewWorker(r, testWorkerConfig(name, ttl, log))
+	cfg := testWorkerConfig(name, ttl, log)
+	if d, err := time.ParseDuration(os.Getenv(envSlowOpen)); err == nil && d > 0 {
+		cfg.wrapSource = func(f efs.FS) efs.FS { return slowOpenFS{FS: f, delay: d} }
+	}
+	w, err := NewWorker(r, cfg)
 	if err != nil {
 		log.Error("worker", "error", err)
 		return 1
@@ -109,6 +117,9 @@ type world struct {
 	efsRoot string
 	// redisURL is the test's redis-server, unless a test points it elsewhere.
 	redisURL string
+	// slowOpen, when set, slows every file Open of the worker processes'
+	// old homes by that much (see envSlowOpen).
+	slowOpen time.Duration
 	clients  studio.Clients
 	old      *studio.Result
 }
@@ -302,7 +313,7 @@ func (w *world) startProc(t *testing.T, name string, ttl time.Duration) *proc {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), envWorker+"="+name, envRedis+"="+w.redisURL, envLeaseTTL+"="+ttl.String())
+	cmd.Env = append(os.Environ(), envWorker+"="+name, envRedis+"="+w.redisURL, envLeaseTTL+"="+ttl.String(), envSlowOpen+"="+w.slowOpen.String())
 	cmd.Stdout, cmd.Stderr = f, f
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
