@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/studio-migrator/studio-migrator/internal/efs"
 )
 
 // TestGracefulShutdownHandsOver: a worker stopped (its Run context ends) in the
@@ -27,6 +29,8 @@ func TestGracefulShutdownHandsOver(t *testing.T) {
 	// A long lease: a handover faster than it can only come from the shutdown.
 	const lease = 60 * time.Second
 	cfg := testWorkerConfig("first", lease, slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	// 3,000 files at 2 ms each: the copy is still running when the poll sees it.
+	cfg.wrapSource = func(f efs.FS) efs.FS { return slowOpenFS{FS: f, delay: 2 * time.Millisecond} }
 	first, err := NewWorker(r, cfg)
 	if err != nil {
 		t.Fatal(err)
