@@ -290,7 +290,7 @@ func runCopyHome(ctx context.Context, g *globalOptions, opts *copyHomeOptions) (
 		return err
 	}
 	if len(toMounts) > 0 {
-		if dst, err = withToMounts(ctx, g, dst, toMounts); err != nil {
+		if dst, err = withToMounts(ctx, g, from, dst, toMounts); err != nil {
 			return err
 		}
 	}
@@ -530,12 +530,34 @@ func (o *copyHomeOptions) parseToMounts(from, to location.Location) ([]location.
 		if filepath.Base(l.Local) != filepath.Base(to.Local) {
 			return nil, usageErrorf("--to-mount %s: must be the destination home %q seen through another mount (e.g. /mnt/new-efs-2/%s)", m, filepath.Base(to.Local), filepath.Base(to.Local))
 		}
-		if location.Overlap(from, l) {
+		// By path only: location.Overlap would look the home up through this mount
+		// before it exists, and the mount's negative lookup cache (FUSE's timeout,
+		// NFS's until the directory's attributes are refreshed) would then hide the
+		// home once --to has created it. withToMounts checks Overlap once it exists.
+		if pathsNest(from.Local, l.Local) || pathsNest(resolveParent(from.Local), resolveParent(l.Local)) {
 			return nil, usageErrorf("--from %s and --to-mount %s overlap: one must not be inside the other", from, l)
 		}
 		ls = append(ls, l)
 	}
 	return ls, nil
+}
+
+// pathsNest reports whether a and b are the same path or one is below the other.
+func pathsNest(a, b string) bool {
+	if a == "" || b == "" {
+		return false
+	}
+	a, b = filepath.Clean(a), filepath.Clean(b)
+	in := func(x, y string) bool { return x == y || strings.HasPrefix(x, strings.TrimSuffix(y, "/")+"/") }
+	return in(a, b) || in(b, a)
+}
+
+// resolveParent resolves symlinks in p's parent (which exists), not in p itself.
+func resolveParent(p string) string {
+	if r, err := filepath.EvalSymlinks(filepath.Dir(p)); err == nil {
+		return filepath.Join(r, filepath.Base(p))
+	}
+	return p
 }
 
 // openLocals opens each directory as an efs.Local; on error it closes what it opened.
@@ -580,7 +602,7 @@ func checkToMountParents(ctx context.Context, g *globalOptions, to location.Loca
 
 // withToMounts replaces dst (the Local of --to) by a MultiMount over it and the
 // --to-mount homes; dst is closed either way on error.
-func withToMounts(ctx context.Context, g *globalOptions, dst efs.FS, mounts []location.Location) (efs.FS, error) {
+func withToMounts(ctx context.Context, g *globalOptions, from location.Location, dst efs.FS, mounts []location.Location) (efs.FS, error) {
 	first, ok := dst.(*efs.Local)
 	if !ok {
 		dst.Close()
@@ -602,6 +624,12 @@ func withToMounts(ctx context.Context, g *globalOptions, dst efs.FS, mounts []lo
 			l.Close()
 		}
 		return nil, withExit(exitUsage, fmt.Errorf("checking --to-mount: %w", err))
+	}
+	for _, m := range mounts {
+		if location.Overlap(from, m) {
+			mm.Close()
+			return nil, usageErrorf("--from %s and --to-mount %s overlap: one must not be inside the other", from, m)
+		}
 	}
 	g.log.Info("destination spread over mounts", "mounts", mm.Mounts(), "fs", mm.String())
 	return mm, nil

@@ -119,70 +119,74 @@ func TestMultiMountCopy(t *testing.T) {
 	}
 }
 
-// TestMultiMountRouting makes one of two mounts read-only: every write in a
-// directory routed to it fails with EROFS and nothing appears there, every write
-// routed to the other lands on disk. So each directory is written through exactly
-// the mount MountFor names, and both mounts are used.
+// TestMultiMountRouting makes one of two mounts read-only: every write of an entry
+// routed to it fails with EROFS and nothing appears, every write routed to the other
+// lands on disk. So each entry is written through exactly the mount MountFor names,
+// the entries of one directory use both mounts, and a temporary name goes with
+// the final name it stands for (its rename stays within one mount).
 func TestMultiMountRouting(t *testing.T) {
 	dir := t.TempDir()
-	const dirs = 16
-	for i := 0; i < dirs; i++ {
-		must(t, os.Mkdir(filepath.Join(dir, fmt.Sprintf("d%02d", i)), 0o755))
-	}
+	must(t, os.Mkdir(filepath.Join(dir, "flat"), 0o755))
 	m := newMultiMount(t, dir, 2, 1)
 	ctx := context.Background()
 	used := map[int]int{}
-	var rw, ro string // one directory of each kind, for Link and Rename below
-	for i := 0; i < dirs; i++ {
-		d := fmt.Sprintf("d%02d", i)
-		want := m.MountFor(d)
+	var rw, ro string // one entry of each kind, for Link and Rename below
+	for i := 0; i < 24; i++ {
+		name := fmt.Sprintf("flat/f%02d", i)
+		want := m.MountFor(name)
 		used[want]++
-		w, err := m.Create(ctx, d+"/f", efs.Attr{UID: newUID, GID: srcGID, Perm: 0o644, ModTime: baseMtime})
+		if tmp := efs.TempName(name); m.MountFor(tmp) != want {
+			t.Errorf("%s and its temporary name %s go to different mounts", name, tmp)
+		}
+		w, err := m.Create(ctx, name, efs.Attr{UID: newUID, GID: srcGID, Perm: 0o644, ModTime: baseMtime})
 		if err == nil {
 			_, err = w.Write([]byte("data"))
 			if cerr := w.Close(); err == nil {
 				err = cerr
 			}
 		}
-		merr := m.Mkdir(ctx, d+"/sub", 0o755)
-		serr := m.Symlink(ctx, "f", d+"/l")
-		_, statErr := os.Lstat(filepath.Join(dir, d, "f"))
+		_, statErr := os.Lstat(filepath.Join(dir, name))
 		switch want {
 		case 1:
-			ro = d
-			for _, e := range []error{err, merr, serr} {
-				if !errors.Is(e, syscall.EROFS) {
-					t.Errorf("%s (read-only mount): write error %v, want EROFS", d, e)
-				}
+			ro = name
+			if !errors.Is(err, syscall.EROFS) {
+				t.Errorf("%s (read-only mount): create error %v, want EROFS", name, err)
 			}
 			if !errors.Is(statErr, fs.ErrNotExist) {
-				t.Errorf("%s/f exists though its mount is read-only", d)
+				t.Errorf("%s exists though its mount is read-only", name)
+			}
+			if err := m.Mkdir(ctx, name+".d", 0o755); m.MountFor(name+".d") == 1 && !errors.Is(err, syscall.EROFS) {
+				t.Errorf("Mkdir %s.d: %v, want EROFS", name, err)
 			}
 		default:
-			rw = d
-			must(t, errors.Join(err, merr, serr))
-			if b, err := os.ReadFile(filepath.Join(dir, d, "f")); err != nil || string(b) != "data" {
-				t.Errorf("%s/f = %q, %v", d, b, err)
+			rw = name
+			must(t, err)
+			if b, err := os.ReadFile(filepath.Join(dir, name)); err != nil || string(b) != "data" {
+				t.Errorf("%s = %q, %v", name, b, err)
 			}
-			if st, _ := os.Lstat(filepath.Join(dir, d, "f")); st == nil || st.Sys().(*syscall.Stat_t).Uid != newUID {
-				t.Errorf("%s/f not owned by %d", d, newUID)
+			if st, _ := os.Lstat(filepath.Join(dir, name)); st == nil || st.Sys().(*syscall.Stat_t).Uid != newUID {
+				t.Errorf("%s not owned by %d", name, newUID)
 			}
 		}
-		// Reads work through either mount.
-		if _, err := m.ReadDir(ctx, d); err != nil {
-			t.Errorf("ReadDir %s: %v", d, err)
+	}
+	if used[0] == 0 || used[1] == 0 {
+		t.Fatalf("one directory's entries spread over %v, want both mounts", used)
+	}
+	if _, err := m.ReadDir(ctx, "flat"); err != nil {
+		t.Errorf("ReadDir: %v", err)
+	}
+	// Link and Rename go through the new name's mount.
+	if err := m.Link(ctx, rw, ro+".h"); m.MountFor(ro+".h") == 1 && !errors.Is(err, syscall.EROFS) {
+		t.Errorf("Link to %s.h: %v, want EROFS", ro, err)
+	}
+	var to string
+	for i := 0; to == ""; i++ {
+		if n := fmt.Sprintf("flat/r%d", i); m.MountFor(n) == 0 {
+			to = n
 		}
 	}
-	if len(used) != 2 {
-		t.Fatalf("directories spread over %v, want both mounts", used)
-	}
-	// Link and Rename go through the new name's directory.
-	if err := m.Link(ctx, rw+"/f", ro+"/h"); !errors.Is(err, syscall.EROFS) {
-		t.Errorf("Link into %s: %v, want EROFS", ro, err)
-	}
-	must(t, m.Link(ctx, rw+"/f", rw+"/h"))
-	must(t, m.Rename(ctx, rw+"/h", rw+"/h2"))
-	if _, err := os.Lstat(filepath.Join(dir, rw, "h2")); err != nil {
+	must(t, m.Rename(ctx, rw, to))
+	if _, err := os.Lstat(filepath.Join(dir, to)); err != nil {
 		t.Errorf("rename through the writable mount: %v", err)
 	}
 }
