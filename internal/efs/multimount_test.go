@@ -155,6 +155,9 @@ func TestMultiMountRouting(t *testing.T) {
 			if !errors.Is(statErr, fs.ErrNotExist) {
 				t.Errorf("%s exists though its mount is read-only", name)
 			}
+			if _, err := m.CreateInPlace(ctx, name, efs.Attr{UID: newUID, GID: srcGID, Perm: 0o644, ModTime: baseMtime}); !errors.Is(err, syscall.EROFS) {
+				t.Errorf("%s (read-only mount): CreateInPlace error %v, want EROFS", name, err)
+			}
 			if err := m.Mkdir(ctx, name+".d", 0o755); m.MountFor(name+".d") == 1 && !errors.Is(err, syscall.EROFS) {
 				t.Errorf("Mkdir %s.d: %v, want EROFS", name, err)
 			}
