@@ -65,8 +65,9 @@ var (
 var ErrNotSameVolume = errors.New("not mounts of the same directory")
 
 // NewMultiMount checks that mounts are the same directory of one volume and returns
-// an FS that spreads directories over them. The check writes a probe file (a name
-// of the temporary-file shape, which a later copy removes if a crash left it)
+// an FS that spreads their entries over them. The check writes a probe file (a name
+// of the copier's temporary-file shape, so a later copy into that directory removes
+// it if a crash left it there)
 // through the first mount and requires every other mount to see it with the same
 // inode number and size; the probe is removed before it returns. Device numbers
 // are not compared: nosharecache mounts of one NFS volume have different ones.
