@@ -68,7 +68,10 @@ type Local struct {
 	rootFD int          // -1 after Close
 }
 
-var _ FS = (*Local)(nil)
+var (
+	_ FS             = (*Local)(nil)
+	_ InPlaceCreator = (*Local)(nil)
+)
 
 // NewLocal returns an FS rooted at the directory root. Symlinks in root itself are
 // followed once, here, because the administrator chose that path (for example
@@ -488,6 +491,14 @@ func (l *Local) Create(ctx context.Context, name string, attr Attr) (io.WriteClo
 		}
 	}
 	return w, nil
+}
+
+// CreateInPlace is Create: O_CREAT|O_EXCL|O_NOFOLLOW refuses any existing entry at
+// name, a symlink included (never followed), and Close sets the mtime last, after
+// fchown, the extended attributes and fchmod, all on the open descriptor (see
+// InPlaceCreator).
+func (l *Local) CreateInPlace(ctx context.Context, name string, attr Attr) (io.WriteCloser, error) {
+	return l.Create(ctx, name, attr)
 }
 
 // createMode is the mode a file is created with, so that most files (0644, 0755,
