@@ -853,6 +853,11 @@ func (e *changedError) Error() string {
 // the copier checks whether it changed meanwhile.
 var copyTestHook func(point, name string)
 
+// writeTestHook, set only by tests, runs before a file is created in the
+// destination ("create") and after its data is copied ("copied"), so a test can
+// kill the process or plant an entry at those points.
+var writeTestHook func(point, name string)
+
 // changed compares a file's state before and after its copy (and the count of
 // bytes copied); it returns what differs, or "".
 func (c *copier) changed(before, after FileState, n int64) string {
@@ -901,6 +906,9 @@ func (c *copier) writeFile(ctx context.Context, n *dirNode, name string, listed 
 			return 0, nil, false, err
 		}
 		xs = c.xattrsFor(x)
+	}
+	if writeTestHook != nil {
+		writeTestHook("create", name)
 	}
 	var w io.WriteCloser
 	if inPlace {
@@ -953,6 +961,9 @@ func (c *copier) writeFile(ctx context.Context, n *dirNode, name string, listed 
 	}
 	if copyTestHook != nil {
 		copyTestHook("copied", name)
+	}
+	if writeTestHook != nil {
+		writeTestHook("copied", name)
 	}
 	var after FileState
 	if sr != nil {

@@ -1271,8 +1271,15 @@ func (w *localWriter) Close() error {
 			}
 			mask = SetPerm | SetTimes
 		}
+		if err == nil && localTestHook != nil {
+			localTestHook("close-times", w.name) // owner, xattrs, mode: not yet the mtime
+		}
 		if err == nil {
-			err = fsetattr(w.fd, w.attr, mask)
+			err = fsetattr(w.fd, w.attr, mask&^SetTimes)
+		}
+		if err == nil {
+			// Last: the mtime says the file is complete (see InPlaceCreator).
+			err = fsetattr(w.fd, w.attr, mask&SetTimes)
 		}
 	}
 	if cerr := unix.Close(w.fd); err == nil {
