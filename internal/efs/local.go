@@ -49,8 +49,11 @@ import (
 // is created with its final permission bits where that is safe, see createMode, and
 // the fstat, answered from the attributes the create returned (no extra request on the
 // bench's FUSE-emulated EFS; NFS clients cache them the same way), tells whether a fchmod
-// is still needed), plus openat2+renameat+close for the Rename into place. On EFS
-// each of create, fchown, utimensat, close (the commit) and renameat is a round trip.
+// is still needed); a file written through Create under a temporary name adds
+// openat2+renameat+close for the Rename into place, which CreateInPlace (a new file
+// at its final name) saves. On EFS each of create, fchown, utimensat, close (the
+// commit) and renameat is a round trip, and create and renameat each hold the
+// directory's lock.
 //
 // Directory descriptors are deliberately not cached between calls: every call
 // resolves its name afresh, so a directory that someone else renamed or swapped for a
