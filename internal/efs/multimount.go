@@ -56,8 +56,9 @@ type MultiMount struct {
 }
 
 var (
-	_ FS      = (*MultiMount)(nil)
-	_ XattrFS = (*MultiMount)(nil)
+	_ FS             = (*MultiMount)(nil)
+	_ XattrFS        = (*MultiMount)(nil)
+	_ InPlaceCreator = (*MultiMount)(nil)
 )
 
 // ErrNotSameVolume is returned by NewMultiMount when the roots are not one directory
@@ -223,22 +224,10 @@ func (m *MultiMount) Create(ctx context.Context, name string, attr Attr) (io.Wri
 	return m.entryMount(name).Create(ctx, name, attr)
 }
 
-// inPlaceCreator is the optional interface by which the copier writes a new file at
-// its final name (efs.InPlaceCreator where Local has it); declared here so that
-// MultiMount passes it through whichever way Local grows it.
-type inPlaceCreator interface {
-	CreateInPlace(ctx context.Context, name string, attr Attr) (io.WriteCloser, error)
-}
-
-// CreateInPlace passes the copier's final-name create to the entry's mount, with
-// that Local's guarantees. Where a Local lacks it, it is Local.Create (which is
-// exclusive too and sets the mtime last, at Close).
+// CreateInPlace passes the copier's final-name create (InPlaceCreator) to the
+// entry's mount, with that Local's guarantees.
 func (m *MultiMount) CreateInPlace(ctx context.Context, name string, attr Attr) (io.WriteCloser, error) {
-	l := m.entryMount(name)
-	if c, ok := any(l).(inPlaceCreator); ok {
-		return c.CreateInPlace(ctx, name, attr)
-	}
-	return l.Create(ctx, name, attr)
+	return m.entryMount(name).CreateInPlace(ctx, name, attr)
 }
 
 func (m *MultiMount) Mkdir(ctx context.Context, name string, perm fs.FileMode) error {
