@@ -47,6 +47,9 @@ type Options struct {
 	// and KMS keys (NetworkStrict) or creates them on first use (NetworkLenient, the
 	// default). See NetworkMode.
 	Network NetworkMode
+	// LCC runs lifecycle configurations when apps start; nil = they are stored,
+	// attached, and never run (the behaviour without it). See LCCRunner.
+	LCC *LCCRunner
 }
 
 // Defaults applied by New.
