@@ -100,13 +100,17 @@ var appSettingsMember = map[string]string{
 // defaultLCCArn reads <member>.DefaultResourceSpec.LifecycleConfigArn of a settings
 // structure ("" when unset).
 func defaultLCCArn(settings json.RawMessage, member string) string {
-	var s map[string]struct {
-		DefaultResourceSpec struct{ LifecycleConfigArn string }
-	}
+	var s map[string]json.RawMessage
 	if len(settings) == 0 || json.Unmarshal(settings, &s) != nil {
 		return ""
 	}
-	return s[member].DefaultResourceSpec.LifecycleConfigArn
+	var app struct {
+		DefaultResourceSpec struct{ LifecycleConfigArn string }
+	}
+	if len(s[member]) == 0 || json.Unmarshal(s[member], &app) != nil {
+		return ""
+	}
+	return app.DefaultResourceSpec.LifecycleConfigArn
 }
 
 // effectiveLCC is the lifecycle configuration ARN an app starts with: the one its

@@ -1,0 +1,329 @@
+package emulator_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/sagemaker/types"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/studio-migrator/studio-migrator/internal/backup"
+	"github.com/studio-migrator/studio-migrator/internal/backup/s3test"
+	"github.com/studio-migrator/studio-migrator/internal/emulator"
+	"github.com/studio-migrator/studio-migrator/internal/studio"
+	"github.com/studio-migrator/studio-migrator/internal/testutil"
+	"github.com/studio-migrator/studio-migrator/scripts/lcc"
+)
+
+// newLCCEnv is an emulator that runs lifecycle configurations, with EFS and EBS
+// folders the scripts' user (uid 1000 when the tests run as root) can reach.
+func newLCCEnv(t *testing.T, r *emulator.LCCRunner) (*env, string, string) {
+	t.Helper()
+	efsRoot, ebsRoot := reachableDir(t), reachableDir(t)
+	e := newEnv(t, emulator.Options{EFSRoot: efsRoot, EBSRoot: ebsRoot, LCC: r})
+	t.Cleanup(func() {
+		if err := e.em.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return e, efsRoot, ebsRoot
+}
+
+// reachableDir is a t.TempDir that other users may traverse (t.TempDir is 0700).
+func reachableDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, d := range []string{dir, filepath.Dir(dir)} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// createSpace makes a private space of alice (created first if need be).
+func (e *env) createSpace(t *testing.T, domainID, name, appType string) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := e.sm.DescribeUserProfile(ctx, &sagemaker.DescribeUserProfileInput{DomainId: &domainID, UserProfileName: aws.String("alice")}); err != nil {
+		e.createProfile(t, domainID, "alice")
+	}
+	_, err := e.sm.CreateSpace(ctx, &sagemaker.CreateSpaceInput{
+		DomainId: &domainID, SpaceName: &name,
+		SpaceSettings:        &smtypes.SpaceSettings{AppType: smtypes.AppType(appType)},
+		OwnershipSettings:    &smtypes.OwnershipSettings{OwnerUserProfileName: aws.String("alice")},
+		SpaceSharingSettings: &smtypes.SpaceSharingSettings{SharingType: smtypes.SharingTypePrivate},
+	})
+	if err != nil {
+		t.Fatalf("creating space %s: %v", name, err)
+	}
+}
+
+// startApp creates an app and waits until it has left Pending; it returns the app.
+func (e *env) startApp(t *testing.T, in *sagemaker.CreateAppInput) *sagemaker.DescribeAppOutput {
+	t.Helper()
+	ctx := context.Background()
+	if in.AppName == nil {
+		in.AppName = aws.String("default")
+	}
+	if _, err := e.sm.CreateApp(ctx, in); err != nil {
+		t.Fatalf("creating app %s: %v", aws.ToString(in.AppName), err)
+	}
+	var out *sagemaker.DescribeAppOutput
+	waitFor(t, 60*time.Second, "the app to leave Pending", e.em, func() bool {
+		var err error
+		out, err = e.sm.DescribeApp(ctx, &sagemaker.DescribeAppInput{DomainId: in.DomainId, SpaceName: in.SpaceName,
+			UserProfileName: in.UserProfileName, AppType: in.AppType, AppName: in.AppName})
+		if err != nil {
+			t.Fatalf("describing app: %v", err)
+		}
+		return out.Status != smtypes.AppStatusPending
+	})
+	return out
+}
+
+// waitFor polls ok until it holds; after limit it fails the test with what and
+// the output of the emulator's LCC runs, if em is given.
+func waitFor(t *testing.T, limit time.Duration, what string, em *emulator.Emulator, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !ok() {
+		if time.Now().After(deadline) {
+			if em != nil {
+				what += "\n" + lccLogs(em)
+			}
+			t.Fatalf("waited %s for %s", limit, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func createLCC(t *testing.T, e *env, name, appType, script string) string {
+	t.Helper()
+	out, err := e.sm.CreateStudioLifecycleConfig(context.Background(), &sagemaker.CreateStudioLifecycleConfigInput{
+		StudioLifecycleConfigName:    &name,
+		StudioLifecycleConfigAppType: smtypes.StudioLifecycleConfigAppType(appType),
+		StudioLifecycleConfigContent: aws.String(base64.StdEncoding.EncodeToString([]byte(script))),
+	})
+	if err != nil {
+		t.Fatalf("creating lifecycle configuration %s: %v", name, err)
+	}
+	return aws.ToString(out.StudioLifecycleConfigArn)
+}
+
+type entry struct {
+	Mode       fs.FileMode
+	UID, GID   uint32
+	MTime      int64
+	Sum        string
+	LinkTarget string
+}
+
+// tree describes every entry under root (the root itself excluded).
+func tree(t *testing.T, root string) map[string]entry {
+	t.Helper()
+	out := map[string]entry{}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == root {
+			return err
+		}
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		en := entry{Mode: fi.Mode(), UID: st.Uid, GID: st.Gid, MTime: fi.ModTime().Unix()}
+		switch {
+		case fi.Mode()&fs.ModeSymlink != 0:
+			en.LinkTarget, _ = os.Readlink(p)
+			en.MTime = 0 // not compared: restore-home.sh sets it, but that is its own test
+		case fi.Mode().IsRegular():
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			en.Sum = fmt.Sprintf("%x", sha256.Sum256(b))
+		case fi.IsDir():
+			en.MTime = 0 // a directory's mtime moves as the restore fills it
+		}
+		rel, _ := filepath.Rel(root, p)
+		out[rel] = en
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// fillHome writes a small home as its user (1000:100 in the JupyterLab image) would
+// have it: a notebook, an executable, an empty directory, a symlink, fixed mtimes.
+func fillHome(t *testing.T, home string) {
+	t.Helper()
+	mtime := time.Date(2025, 6, 1, 10, 30, 0, 0, time.UTC)
+	files := map[string]struct {
+		mode fs.FileMode
+		data string
+	}{
+		"notebook.ipynb":      {0o644, `{"cells": []}`},
+		"bin/train.sh":        {0o755, "#!/bin/sh\necho training\n"},
+		"data/with space.csv": {0o600, "a,b\n1,2\n"},
+	}
+	for name, f := range files {
+		p := filepath.Join(home, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(f.data), f.mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, f.mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, mtime, mtime); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(home, "empty"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("bin/train.sh", filepath.Join(home, "train")); err != nil {
+		t.Fatal(err)
+	}
+	if os.Geteuid() == 0 {
+		err := filepath.WalkDir(home, func(p string, _ fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			return os.Lchown(p, emulator.EBSHomeUID, emulator.EBSHomeGID)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestLCCBackupRestoreThroughApps rehearses the whole LCC path offline: the real
+// backup-home.sh, installed with studio.InstallLCC on a domain, runs when a
+// JupyterLab space's app starts and backs the space's EBS folder up to S3 (the real
+// AWS CLI v2 against s3test); restore-home.sh, installed on a second domain, runs
+// when the same space's app starts there and restores it: bytes, modes, mtimes, and
+// owners as the script's user made them.
+func TestLCCBackupRestoreThroughApps(t *testing.T) {
+	t.Parallel() // most of its time goes to starting the AWS CLI
+	testutil.RequireBinary(t, "apt-get install awscli", "/usr/bin/aws")
+	srv := s3test.Start(t, "backups")
+	e, _, ebsRoot := newLCCEnv(t, &emulator.LCCRunner{
+		// The Debian AWS CLI v2 first: an `aws` earlier in PATH may be v1.
+		Env: append(srv.Env(), "PATH=/usr/bin:/bin"),
+	})
+	ctx := context.Background()
+	a := &studio.Applier{Clients: studio.NewClients(aws.Config{
+		Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", ""), BaseEndpoint: aws.String(e.url),
+	}), Waiter: studio.Waiter{PollInterval: 10 * time.Millisecond, Timeout: time.Minute}}
+	store := backup.Store{Client: srv.Client(), Bucket: "backups", Prefix: "studio"}
+	settings := lcc.Settings{Bucket: "backups", Prefix: "studio", EndpointURL: srv.URL}
+
+	oldID := e.createDomain(t, iamDomainInput("old"))
+	e.createSpace(t, oldID, "lab", "JupyterLab")
+	src := filepath.Join(ebsRoot, oldID, "lab")
+	fillHome(t, src)
+	script, err := lcc.BackupScript(settings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.InstallLCC(ctx, oldID, "backup-home", "JupyterLab", []byte(script)); err != nil {
+		t.Fatal(err)
+	}
+	app := e.startApp(t, &sagemaker.CreateAppInput{DomainId: &oldID, SpaceName: aws.String("lab"), AppType: smtypes.AppTypeJupyterLab})
+	if app.Status != smtypes.AppStatusInService {
+		t.Fatalf("app %s: %s", app.Status, aws.ToString(app.FailureReason))
+	}
+	// backup-home.sh returns at once and works in the background: wait for its marker.
+	var m *backup.Marker
+	waitFor(t, 90*time.Second, "the backup's completion marker", e.em, func() bool {
+		m, err = backup.Latest(ctx, store, oldID, backup.Space, "lab")
+		return err == nil
+	})
+	if m.Files != 3 || m.Dirs != 3 || m.Symlinks != 1 || m.Errors != 0 {
+		t.Errorf("marker %+v: want 3 files, 3 directories, 1 symlink, no errors", m)
+	}
+	runs := e.em.LCCRuns()
+	if len(runs) != 1 {
+		t.Fatalf("LCC runs: %+v, want one", runs)
+	}
+	r := runs[0]
+	if r.ExitCode != 0 || r.Err != "" || r.LCCName != "backup-home" || r.SpaceName != "lab" || r.UserProfileName != "alice" ||
+		r.AppType != "JupyterLab" || r.Home != src || !strings.Contains(r.Output, "in the background") {
+		t.Errorf("backup run %+v", r)
+	}
+	if os.Geteuid() == 0 && (r.UID != emulator.EBSHomeUID || r.GID != emulator.EBSHomeGID) {
+		t.Errorf("the script ran as %d:%d, want the EBS home's owner %d:%d", r.UID, r.GID, emulator.EBSHomeUID, emulator.EBSHomeGID)
+	}
+
+	newID := e.createDomain(t, iamDomainInput("new"))
+	e.createSpace(t, newID, "lab", "JupyterLab")
+	settings.SourceDomain = oldID
+	script, err = lcc.RestoreScript(settings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.InstallLCC(ctx, newID, "restore-home", "JupyterLab", []byte(script)); err != nil {
+		t.Fatal(err)
+	}
+	app = e.startApp(t, &sagemaker.CreateAppInput{DomainId: &newID, SpaceName: aws.String("lab"), AppType: smtypes.AppTypeJupyterLab})
+	if app.Status != smtypes.AppStatusInService {
+		t.Fatalf("app %s: %s", app.Status, aws.ToString(app.FailureReason))
+	}
+	var marker string
+	waitFor(t, 90*time.Second, "the restore's marker", e.em, func() bool {
+		out, err := srv.Client().ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("backups"), Prefix: aws.String("studio/" + newID + "/space/lab/restored/")})
+		if err != nil || len(out.Contents) == 0 {
+			return false
+		}
+		obj, err := srv.Client().GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("backups"), Key: out.Contents[0].Key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer obj.Body.Close()
+		b, err := io.ReadAll(obj.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		marker = string(b)
+		return true
+	})
+	dst := filepath.Join(ebsRoot, newID, "lab")
+	if d := cmp.Diff(tree(t, src), tree(t, dst)); d != "" {
+		t.Errorf("restored home differs (-backed up +restored):\n%s\nrestore marker: %s", d, marker)
+	}
+}
+
+// lccLogs is what the runs so far and their scripts' background work (which
+// logs into the run's TMPDIR) printed, for a failure message.
+func lccLogs(em *emulator.Emulator) string {
+	var b strings.Builder
+	for _, r := range em.LCCRuns() {
+		fmt.Fprintf(&b, "run of %s in %s: exit %d %s\n%s\n", r.LCCName, r.Home, r.ExitCode, r.Err, r.Output)
+		logs, _ := filepath.Glob(filepath.Join(filepath.Dir(r.LogFile), "tmp", "*.log"))
+		for _, l := range logs {
+			data, _ := os.ReadFile(l)
+			fmt.Fprintf(&b, "%s:\n%s\n", l, data)
+		}
+	}
+	return b.String()
+}
