@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -326,4 +327,107 @@ func lccLogs(em *emulator.Emulator) string {
 		}
 	}
 	return b.String()
+}
+
+// TestLCCWhichRuns: the configuration an app runs is the one its CreateApp names,
+// else the first DefaultResourceSpec of its type found in the space's settings, its
+// owner's, the domain's DefaultSpaceSettings and DefaultUserSettings ("None" stops
+// the search); a configuration of another app type is not run, a missing one fails
+// the app, and an error from the runner fails it with its exit code.
+func TestLCCWhichRuns(t *testing.T) {
+	ran := make(chan emulator.LCCRun, 10)
+	e, _, ebsRoot := newLCCEnv(t, &emulator.LCCRunner{Run: func(_ context.Context, r emulator.LCCRun) error {
+		ran <- r
+		if strings.Contains(string(r.Script), "exit 3") {
+			// What exec returns for a script that exited 3.
+			return fmt.Errorf("running it: %w", exec.Command("/bin/sh", "-c", "exit 3").Run())
+		}
+		return nil
+	}})
+	ctx := context.Background()
+	id := e.createDomain(t, iamDomainInput("which"))
+	arn := map[string]string{}
+	for _, n := range []string{"domain", "space-default", "owner", "space", "explicit", "fails"} {
+		script := "#!/bin/bash\necho " + n + "\n"
+		if n == "fails" {
+			script += "exit 3\n"
+		}
+		arn[n] = createLCC(t, e, n, "JupyterLab", script)
+	}
+	arn["code-editor"] = createLCC(t, e, "code-editor", "CodeEditor", "#!/bin/bash\necho ce\n")
+	jl := func(lcc string) *smtypes.JupyterLabAppSettings {
+		return &smtypes.JupyterLabAppSettings{DefaultResourceSpec: &smtypes.ResourceSpec{LifecycleConfigArn: aws.String(lcc)}}
+	}
+	if _, err := e.sm.UpdateDomain(ctx, &sagemaker.UpdateDomainInput{DomainId: &id,
+		DefaultUserSettings:  &smtypes.UserSettings{JupyterLabAppSettings: jl(arn["domain"])},
+		DefaultSpaceSettings: &smtypes.DefaultSpaceSettings{ExecutionRole: aws.String(testRole), JupyterLabAppSettings: jl(arn["space-default"])},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e.createSpace(t, id, "s1", "JupyterLab") // owner alice has no settings of her own
+	e.createProfile(t, id, "bob")
+	if _, err := e.sm.UpdateUserProfile(ctx, &sagemaker.UpdateUserProfileInput{DomainId: &id, UserProfileName: aws.String("bob"),
+		UserSettings: &smtypes.UserSettings{JupyterLabAppSettings: jl(arn["owner"])}}); err != nil {
+		t.Fatal(err)
+	}
+	mkSpace := func(name, owner string, settings *smtypes.SpaceSettings) {
+		settings.AppType = smtypes.AppTypeJupyterLab
+		if _, err := e.sm.CreateSpace(ctx, &sagemaker.CreateSpaceInput{DomainId: &id, SpaceName: &name, SpaceSettings: settings,
+			OwnershipSettings:    &smtypes.OwnershipSettings{OwnerUserProfileName: &owner},
+			SpaceSharingSettings: &smtypes.SpaceSharingSettings{SharingType: smtypes.SharingTypePrivate}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	spaceJL := func(lcc string) *smtypes.SpaceJupyterLabAppSettings {
+		return &smtypes.SpaceJupyterLabAppSettings{DefaultResourceSpec: &smtypes.ResourceSpec{LifecycleConfigArn: aws.String(lcc)}}
+	}
+	mkSpace("s2", "bob", &smtypes.SpaceSettings{})
+	mkSpace("s3", "bob", &smtypes.SpaceSettings{JupyterLabAppSettings: spaceJL(arn["space"])})
+	mkSpace("s4", "bob", &smtypes.SpaceSettings{JupyterLabAppSettings: spaceJL("None")})
+	mkSpace("s5", "alice", &smtypes.SpaceSettings{JupyterLabAppSettings: spaceJL(arn["code-editor"])})
+	mkSpace("s6", "alice", &smtypes.SpaceSettings{JupyterLabAppSettings: spaceJL(arn["fails"])})
+	mkSpace("s7", "alice", &smtypes.SpaceSettings{JupyterLabAppSettings: spaceJL(strings.Replace(arn["fails"], "fails", "gone", 1))})
+
+	for _, tc := range []struct {
+		space, explicit string
+		want            string // the LCC that ran, "" for none
+		failure         string // in FailureReason, "" for InService
+	}{
+		{space: "s1", want: "space-default"},
+		{space: "s2", want: "owner"},
+		{space: "s3", want: "space"},
+		{space: "s3", explicit: arn["explicit"], want: "explicit"},
+		{space: "s4", want: ""},
+		{space: "s5", want: ""},
+		{space: "s6", want: "fails", failure: "fails (" + arn["fails"] + ") exited with a non-zero exit code 3"},
+		{space: "s7", failure: "studio-lifecycle-config/gone does not exist"},
+	} {
+		in := &sagemaker.CreateAppInput{DomainId: &id, SpaceName: aws.String(tc.space), AppType: smtypes.AppTypeJupyterLab}
+		if tc.explicit != "" {
+			in.AppName = aws.String("explicit") // s3 runs two apps
+		}
+		if tc.explicit != "" {
+			in.ResourceSpec = &smtypes.ResourceSpec{LifecycleConfigArn: aws.String(tc.explicit)}
+		}
+		app := e.startApp(t, in)
+		got := ""
+		select {
+		case r := <-ran:
+			got = r.LCCName
+			if r.Home != filepath.Join(ebsRoot, id, tc.space) || r.SpaceName != tc.space || r.AppType != "JupyterLab" || r.DomainID != id {
+				t.Errorf("%s: run %+v", tc.space, r)
+			}
+			if !strings.Contains(string(r.Script), "echo "+r.LCCName) {
+				t.Errorf("%s: script %q is not the decoded content of %s", tc.space, r.Script, r.LCCName)
+			}
+		default:
+		}
+		if got != tc.want {
+			t.Errorf("space %s (explicit %q): ran %q, want %q", tc.space, tc.explicit, got, tc.want)
+		}
+		reason := aws.ToString(app.FailureReason)
+		if tc.failure == "" && app.Status != smtypes.AppStatusInService || tc.failure != "" && (app.Status != smtypes.AppStatusFailed || !strings.Contains(reason, tc.failure)) {
+			t.Errorf("space %s: app %s %q, want failure %q", tc.space, app.Status, reason, tc.failure)
+		}
+	}
 }
