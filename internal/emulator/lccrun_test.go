@@ -4,12 +4,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -429,5 +431,176 @@ func TestLCCWhichRuns(t *testing.T) {
 		if tc.failure == "" && app.Status != smtypes.AppStatusInService || tc.failure != "" && (app.Status != smtypes.AppStatusFailed || !strings.Contains(reason, tc.failure)) {
 			t.Errorf("space %s: app %s %q, want failure %q", tc.space, app.Status, reason, tc.failure)
 		}
+	}
+}
+
+// TestLCCBash: a Studio Classic app runs its profile's configuration with bash in the
+// profile's EFS home, as the home's owner, with the resource metadata Studio writes;
+// a script that exits 3 fails its app with a reason naming it, its exit and its last
+// words.
+func TestLCCBash(t *testing.T) {
+	e, efsRoot, _ := newLCCEnv(t, &emulator.LCCRunner{Env: []string{"EXTRA=from-the-runner"}})
+	ctx := context.Background()
+	id := e.createDomain(t, iamDomainInput("bash"))
+	p := e.createProfile(t, id, "carol")
+	d, err := e.sm.DescribeDomain(ctx, &sagemaker.DescribeDomainInput{DomainId: &id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	home := filepath.Join(efsRoot, aws.ToString(d.HomeEfsFileSystemId), aws.ToString(p.HomeEfsFileSystemUid))
+	ok := createLCC(t, e, "whoami", "JupyterServer", `#!/bin/bash
+set -eu
+cd "$HOME_DIR"
+{ id -u; id -g; pwd; echo "$HOME $EXTRA"; cat "$RESOURCE_METADATA"; } >lcc-ran
+echo done
+`)
+	bad := createLCC(t, e, "breaks", "JupyterServer", "#!/bin/bash\necho 'cannot reach the bucket' >&2\nexit 3\n")
+
+	app := e.startApp(t, &sagemaker.CreateAppInput{DomainId: &id, UserProfileName: aws.String("carol"), AppType: smtypes.AppTypeJupyterServer,
+		ResourceSpec: &smtypes.ResourceSpec{LifecycleConfigArn: &ok}})
+	if app.Status != smtypes.AppStatusInService {
+		t.Fatalf("app %s: %s\n%s", app.Status, aws.ToString(app.FailureReason), lccLogs(e.em))
+	}
+	b, err := os.ReadFile(filepath.Join(home, "lcc-ran"))
+	if err != nil {
+		t.Fatalf("the script left no trace in the home: %v\n%s", err, lccLogs(e.em))
+	}
+	lines := strings.SplitN(string(b), "\n", 5)
+	uid, gid := strconv.Itoa(os.Geteuid()), strconv.Itoa(os.Getegid())
+	if os.Geteuid() == 0 {
+		uid, gid = aws.ToString(p.HomeEfsFileSystemUid), strconv.Itoa(emulator.HomeGID)
+	}
+	if lines[0] != uid || lines[1] != gid || lines[2] != home || lines[3] != home+" from-the-runner" {
+		t.Errorf("the script ran as %s:%s in %s with HOME and EXTRA %q; want %s:%s in %s", lines[0], lines[1], lines[2], lines[3], uid, gid, home)
+	}
+	var md map[string]string
+	if err := json.Unmarshal([]byte(lines[4]), &md); err != nil {
+		t.Fatalf("resource metadata %q: %v", lines[4], err)
+	}
+	want := map[string]string{"AppType": "JupyterServer", "DomainId": id, "UserProfileName": "carol", "ResourceName": "default",
+		"ResourceArn": aws.ToString(app.AppArn), "ExecutionRoleArn": testRole, "AppImageVersion": ""}
+	if d := cmp.Diff(want, md); d != "" {
+		t.Errorf("resource metadata (-want +got):\n%s", d)
+	}
+	if fi, err := os.Stat(filepath.Join(home, "lcc-ran")); err == nil && os.Geteuid() == 0 {
+		if st := fi.Sys().(*syscall.Stat_t); strconv.Itoa(int(st.Uid)) != uid {
+			t.Errorf("the script's file is owned by %d, want %s", st.Uid, uid)
+		}
+	}
+	if r := e.em.LCCRuns(); len(r) != 1 || r[0].ExitCode != 0 || r[0].Output != "done\n" {
+		t.Errorf("runs %+v", r)
+	}
+
+	app = e.startApp(t, &sagemaker.CreateAppInput{DomainId: &id, UserProfileName: aws.String("carol"), AppType: smtypes.AppTypeJupyterServer,
+		AppName: aws.String("second"), ResourceSpec: &smtypes.ResourceSpec{LifecycleConfigArn: &bad}})
+	reason := aws.ToString(app.FailureReason)
+	if app.Status != smtypes.AppStatusFailed || !strings.Contains(reason, "breaks") || !strings.Contains(reason, "exit code 3") ||
+		!strings.Contains(reason, "cannot reach the bucket") {
+		t.Errorf("app %s, reason %q: want Failed naming the LCC, its exit code and its last output", app.Status, reason)
+	}
+	if r := e.em.LCCRuns(); len(r) != 2 || r[1].ExitCode != 3 || r[1].Err != reason {
+		t.Errorf("runs %+v", r)
+	}
+}
+
+// TestLCCStops: a script over the time limit fails its app; DeleteApp kills the
+// script of an app still starting (with what it started); Close kills what still runs
+// and fails the app.
+func TestLCCStops(t *testing.T) {
+	// Two emulators: one with a short time limit, one with Studio's.
+	short, _, shortEBS := newLCCEnv(t, &emulator.LCCRunner{Timeout: 3 * time.Second})
+	long, _, longEBS := newLCCEnv(t, &emulator.LCCRunner{})
+	ctx := context.Background()
+	var e *env
+	var id, ebsRoot, sleeper string
+	use := func(em *env, root string) {
+		e, ebsRoot = em, root
+		id = e.createDomain(t, iamDomainInput("stops"))
+		for _, s := range []string{"slow", "deleted", "closed"} {
+			e.createSpace(t, id, s, "CodeEditor")
+		}
+		// The script and a child it starts write their pids into the home, then sleep.
+		sleeper = createLCC(t, e, "sleeper", "CodeEditor", `#!/bin/bash
+sleep 600 & echo $! >"$HOME_DIR/child.pid"
+echo $$ >"$HOME_DIR/script.pid"
+wait
+`)
+	}
+	start := func(space string) *sagemaker.CreateAppInput {
+		in := &sagemaker.CreateAppInput{DomainId: &id, SpaceName: aws.String(space), AppType: smtypes.AppTypeCodeEditor,
+			AppName: aws.String("default"), ResourceSpec: &smtypes.ResourceSpec{LifecycleConfigArn: &sleeper}}
+		if _, err := e.sm.CreateApp(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 30*time.Second, "the script of "+space+" to start", e.em, func() bool {
+			_, err := os.Stat(filepath.Join(ebsRoot, id, space, "script.pid"))
+			return err == nil
+		})
+		return in
+	}
+	// gone waits until the script and its child have exited.
+	gone := func(space string) {
+		t.Helper()
+		for _, f := range []string{"script.pid", "child.pid"} {
+			b, err := os.ReadFile(filepath.Join(ebsRoot, id, space, f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+			waitFor(t, 10*time.Second, fmt.Sprintf("%s (pid %d) of %s to be killed", f, pid, space), nil, func() bool {
+				// Signal 0 finds zombies too; a zombie's /proc stat says Z.
+				st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+				return err != nil || strings.Contains(string(st), ") Z ")
+			})
+		}
+	}
+	describe := func(in *sagemaker.CreateAppInput) *sagemaker.DescribeAppOutput {
+		out, err := e.sm.DescribeApp(ctx, &sagemaker.DescribeAppInput{DomainId: in.DomainId, SpaceName: in.SpaceName, AppType: in.AppType, AppName: in.AppName})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+
+	use(short, shortEBS)
+	slow := start("slow")
+	if app := describe(slow); app.Status != smtypes.AppStatusPending {
+		t.Errorf("app with its script running: %s, want Pending", app.Status)
+	}
+	var app *sagemaker.DescribeAppOutput
+	waitFor(t, 30*time.Second, "the slow app to fail", e.em, func() bool {
+		app = describe(slow)
+		return app.Status != smtypes.AppStatusPending
+	})
+	if app.Status != smtypes.AppStatusFailed || !strings.Contains(aws.ToString(app.FailureReason), "did not finish within the lifecycle configuration time limit of 3s") {
+		t.Errorf("slow app: %s %q", app.Status, aws.ToString(app.FailureReason))
+	}
+	gone("slow")
+
+	use(long, longEBS)
+	del := start("deleted")
+	if _, err := e.sm.DeleteApp(ctx, &sagemaker.DeleteAppInput{DomainId: &id, SpaceName: del.SpaceName, AppType: del.AppType, AppName: del.AppName}); err != nil {
+		t.Fatalf("deleting an app whose script runs: %v", err)
+	}
+	gone("deleted")
+	waitFor(t, 10*time.Second, "the deleted app's run to be recorded", e.em, func() bool {
+		for _, r := range e.em.LCCRuns() {
+			if r.SpaceName == "deleted" && !r.Finished.IsZero() {
+				return strings.Contains(r.Err, "killed: the app was deleted")
+			}
+		}
+		return false
+	})
+	if app := describe(del); app.Status != smtypes.AppStatusDeleted {
+		t.Errorf("deleted app: %s", app.Status)
+	}
+
+	closed := start("closed")
+	if err := e.em.Close(); err != nil {
+		t.Fatal(err)
+	}
+	gone("closed")
+	if app := describe(closed); app.Status != smtypes.AppStatusFailed || !strings.Contains(aws.ToString(app.FailureReason), "the emulator closed") {
+		t.Errorf("app whose script Close killed: %s %q", app.Status, aws.ToString(app.FailureReason))
 	}
 }
