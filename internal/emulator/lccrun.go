@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -442,6 +443,9 @@ func bashLCC(ctx context.Context, run LCCRun, logFile string) error {
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 5 * time.Second
 	if err := cmd.Run(); err != nil {
+		if errors.Is(err, fs.ErrPermission) && run.UID >= 0 {
+			return fmt.Errorf("running %s as %d:%d in %s (every folder above the home must be open to others, mode o+x): %w", run.LCCName, run.UID, run.GID, run.Home, err)
+		}
 		return fmt.Errorf("running %s: %w", run.LCCName, err)
 	}
 	return nil
