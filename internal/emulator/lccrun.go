@@ -43,7 +43,7 @@ type LCCRunner struct {
 // LCCRun is one run of a lifecycle configuration, as handed to LCCRunner.Run.
 type LCCRun struct {
 	DomainID        string
-	UserProfileName string // the profile, or a private space's owner ("" for a shared space)
+	UserProfileName string // the profile, or the space's owner (OwnershipSettings; "" without one)
 	SpaceName       string
 	AppType         string
 	AppName         string
@@ -127,7 +127,8 @@ func (e *Emulator) effectiveLCC(d *domain, a *app) string {
 	chain := []json.RawMessage{}
 	if s := d.spaces[a.space]; a.space != "" && s != nil {
 		chain = append(chain, s.settings)
-		if p := d.profiles[s.owner]; s.owner != "" && p != nil {
+		// A private space is its owner's: the owner's defaults apply to it.
+		if p := d.profiles[s.owner]; s.sharingType == "Private" && p != nil {
 			chain = append(chain, p.settings)
 		}
 		chain = append(chain, d.defaultSpaceSettings)
@@ -433,7 +434,6 @@ func bashLCC(ctx context.Context, run LCCRun, logFile string) error {
 	cmd := exec.CommandContext(ctx, "/bin/bash", filepath.Join(filepath.Dir(run.MetadataFile), "on-start.sh"))
 	cmd.Dir = run.Home
 	cmd.Env = run.Env
-	cmd.Stdin = nil
 	// Files, not pipes: a background child keeping them open cannot hold Wait.
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
