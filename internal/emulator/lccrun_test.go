@@ -374,9 +374,13 @@ func TestLCCWhichRuns(t *testing.T) {
 	}
 	mkSpace := func(name, owner string, settings *smtypes.SpaceSettings) {
 		settings.AppType = smtypes.AppTypeJupyterLab
+		sharing := smtypes.SharingTypePrivate
+		if name == "shared" {
+			sharing = smtypes.SharingTypeShared
+		}
 		if _, err := e.sm.CreateSpace(ctx, &sagemaker.CreateSpaceInput{DomainId: &id, SpaceName: &name, SpaceSettings: settings,
 			OwnershipSettings:    &smtypes.OwnershipSettings{OwnerUserProfileName: &owner},
-			SpaceSharingSettings: &smtypes.SpaceSharingSettings{SharingType: smtypes.SharingTypePrivate}}); err != nil {
+			SpaceSharingSettings: &smtypes.SpaceSharingSettings{SharingType: sharing}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -384,6 +388,7 @@ func TestLCCWhichRuns(t *testing.T) {
 		return &smtypes.SpaceJupyterLabAppSettings{DefaultResourceSpec: &smtypes.ResourceSpec{LifecycleConfigArn: aws.String(lcc)}}
 	}
 	mkSpace("s2", "bob", &smtypes.SpaceSettings{})
+	mkSpace("shared", "bob", &smtypes.SpaceSettings{}) // not bob's alone: his defaults do not apply
 	mkSpace("s3", "bob", &smtypes.SpaceSettings{JupyterLabAppSettings: spaceJL(arn["space"])})
 	mkSpace("s4", "bob", &smtypes.SpaceSettings{JupyterLabAppSettings: spaceJL("None")})
 	mkSpace("s5", "alice", &smtypes.SpaceSettings{JupyterLabAppSettings: spaceJL(arn["code-editor"])})
@@ -397,6 +402,7 @@ func TestLCCWhichRuns(t *testing.T) {
 	}{
 		{space: "s1", want: "space-default"},
 		{space: "s2", want: "owner"},
+		{space: "shared", want: "space-default"},
 		{space: "s3", want: "space"},
 		{space: "s3", explicit: arn["explicit"], want: "explicit"},
 		{space: "s4", want: ""},
