@@ -87,7 +87,7 @@ func (e *env) startApp(t *testing.T, in *sagemaker.CreateAppInput) *sagemaker.De
 		t.Fatalf("creating app %s: %v", aws.ToString(in.AppName), err)
 	}
 	var out *sagemaker.DescribeAppOutput
-	waitFor(t, 60*time.Second, "the app to leave Pending", e.em, func() bool {
+	waitFor(t, 3*time.Minute, "the app to leave Pending", e.em, func() bool {
 		var err error
 		out, err = e.sm.DescribeApp(ctx, &sagemaker.DescribeAppInput{DomainId: in.DomainId, SpaceName: in.SpaceName,
 			UserProfileName: in.UserProfileName, AppType: in.AppType, AppName: in.AppName})
@@ -258,7 +258,7 @@ func TestLCCBackupRestoreThroughApps(t *testing.T) {
 	}
 	// backup-home.sh returns at once and works in the background: wait for its marker.
 	var m *backup.Marker
-	waitFor(t, 90*time.Second, "the backup's completion marker", e.em, func() bool {
+	waitFor(t, 5*time.Minute, "the backup's completion marker", e.em, func() bool {
 		m, err = backup.Latest(ctx, store, oldID, backup.Space, "lab")
 		return err == nil
 	})
@@ -293,7 +293,7 @@ func TestLCCBackupRestoreThroughApps(t *testing.T) {
 		t.Fatalf("app %s: %s", app.Status, aws.ToString(app.FailureReason))
 	}
 	var marker string
-	waitFor(t, 90*time.Second, "the restore's marker", e.em, func() bool {
+	waitFor(t, 5*time.Minute, "the restore's marker", e.em, func() bool {
 		out, err := srv.Client().ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("backups"), Prefix: aws.String("studio/" + newID + "/space/lab/restored/")})
 		if err != nil || len(out.Contents) == 0 {
 			return false
@@ -513,8 +513,9 @@ echo done
 // script of an app still starting (with what it started); Close kills what still runs
 // and fails the app.
 func TestLCCStops(t *testing.T) {
+	t.Parallel() // it waits out a 10 s time limit
 	// Two emulators: one with a short time limit, one with Studio's.
-	short, _, shortEBS := newLCCEnv(t, &emulator.LCCRunner{Timeout: 3 * time.Second})
+	short, _, shortEBS := newLCCEnv(t, &emulator.LCCRunner{Timeout: 10 * time.Second})
 	long, _, longEBS := newLCCEnv(t, &emulator.LCCRunner{})
 	ctx := context.Background()
 	var e *env
@@ -538,7 +539,7 @@ wait
 		if _, err := e.sm.CreateApp(ctx, in); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, 30*time.Second, "the script of "+space+" to start", e.em, func() bool {
+		waitFor(t, 2*time.Minute, "the script of "+space+" to start", e.em, func() bool {
 			_, err := os.Stat(filepath.Join(ebsRoot, id, space, "script.pid"))
 			return err == nil
 		})
@@ -553,7 +554,7 @@ wait
 				t.Fatal(err)
 			}
 			pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-			waitFor(t, 10*time.Second, fmt.Sprintf("%s (pid %d) of %s to be killed", f, pid, space), nil, func() bool {
+			waitFor(t, time.Minute, fmt.Sprintf("%s (pid %d) of %s to be killed", f, pid, space), nil, func() bool {
 				// Signal 0 finds zombies too; a zombie's /proc stat says Z.
 				st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 				return err != nil || strings.Contains(string(st), ") Z ")
@@ -574,11 +575,11 @@ wait
 		t.Errorf("app with its script running: %s, want Pending", app.Status)
 	}
 	var app *sagemaker.DescribeAppOutput
-	waitFor(t, 30*time.Second, "the slow app to fail", e.em, func() bool {
+	waitFor(t, 2*time.Minute, "the slow app to fail", e.em, func() bool {
 		app = describe(slow)
 		return app.Status != smtypes.AppStatusPending
 	})
-	if app.Status != smtypes.AppStatusFailed || !strings.Contains(aws.ToString(app.FailureReason), "did not finish within the lifecycle configuration time limit of 3s") {
+	if app.Status != smtypes.AppStatusFailed || !strings.Contains(aws.ToString(app.FailureReason), "did not finish within the lifecycle configuration time limit of 10s") {
 		t.Errorf("slow app: %s %q", app.Status, aws.ToString(app.FailureReason))
 	}
 	gone("slow")
@@ -589,7 +590,7 @@ wait
 		t.Fatalf("deleting an app whose script runs: %v", err)
 	}
 	gone("deleted")
-	waitFor(t, 10*time.Second, "the deleted app's run to be recorded", e.em, func() bool {
+	waitFor(t, time.Minute, "the deleted app's run to be recorded", e.em, func() bool {
 		for _, r := range e.em.LCCRuns() {
 			if r.SpaceName == "deleted" && !r.Finished.IsZero() {
 				return strings.Contains(r.Err, "killed: the app was deleted")
