@@ -39,8 +39,8 @@ const (
 	// restore jobs: the same homes, tasks and leases, another body per home.
 	StepBackupHomes  = "backup-homes"
 	StepRestoreHomes = "restore-homes"
-	StepVerify         = "verify"
-	StepCleanup        = "cleanup"
+	StepVerify       = "verify"
+	StepCleanup      = "cleanup"
 )
 
 // Queues: steps go to QueueControl, home copies to QueueCopy, so a long copy backlog
