@@ -187,6 +187,9 @@ func backupHome(ctx context.Context, r *unitRun) error {
 	if err != nil {
 		return err
 	}
+	if err := backup.CheckStore(ctx, st); err != nil {
+		return s3Err(err)
+	}
 	uk := keyUnit(r.id, homeUnit(r.p.Home))
 	if tot, err := efs.Count(ctx, src, 0); err != nil {
 		r.log.Warn("counting the home (progress shows no totals)", "error", err)
@@ -233,6 +236,9 @@ func restoreHome(ctx context.Context, r *unitRun) error {
 	st, err := r.backupStore(ctx, target)
 	if err != nil {
 		return err
+	}
+	if err := backup.CheckStore(ctx, st); err != nil {
+		return s3Err(err)
 	}
 	latest, err := backup.Latest(ctx, st, r.spec.SourceDomainID, kind, u["name"])
 	if err != nil {

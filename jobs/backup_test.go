@@ -309,7 +309,7 @@ func TestBackupAndLCCReadEachOther(t *testing.T) {
 	}
 	newRoot := filepath.Join(w.efsRoot, dom.Domain.HomeEfsFileSystemID)
 	checkRestored(t, oldRoot, newRoot, w.old, dom, []string{"user-profile/user00", "user-profile/user01"})
-	if m := homeOf(rst, "user-profile/user00").Backup; m == nil || m.Files == 0 || m.Downloaded != m.Files {
+	if m := homeOf(rst, "user-profile/user00").Backup; m == nil || m.Files == 0 || m.Downloaded == 0 || m.Errors != 0 {
 		t.Errorf("restore of the LCC's backup of user00: %+v", m)
 	}
 
@@ -329,5 +329,51 @@ func TestBackupAndLCCReadEachOther(t *testing.T) {
 		if d.UID != 200888 {
 			t.Errorf("%s owned by %d after restore-home.sh, want the home's owner 200888", p, d.UID)
 		}
+	}
+}
+
+// TestBackupJobBadInput: a spec without a bucket or a domain is refused before
+// anything is stored; a bucket that does not exist fails the home at once (no
+// retries) with an error that says so; an unknown domain fails the snapshot step.
+func TestBackupJobBadInput(t *testing.T) {
+	w := newWorld(t, 1, 0, 3)
+	srv := s3test.Start(t, testBucket)
+	c := w.client(t)
+	ctx := context.Background()
+	noBucket := w.backupSpec(srv.URL)
+	noBucket.Backup = nil
+	noTarget := w.restoreSpec(srv.URL, w.old)
+	noTarget.TargetDomainID = ""
+	for _, sp := range []Spec{noBucket, noTarget} {
+		if id, err := c.Submit(ctx, sp); err == nil {
+			t.Errorf("%s spec %+v: enqueued %s", sp.Kind, sp, id)
+		}
+	}
+	if l, err := c.List(ctx); err != nil || len(l) != 0 {
+		t.Fatalf("jobs after refused specs: %v, %v", l, err)
+	}
+
+	w.startWorker(t, "wk-a")
+	missing := w.backupSpec(srv.URL)
+	missing.Backup.Bucket = "no-such-bucket"
+	id, err := c.Submit(ctx, missing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := waitDone(t, c, id, time.Minute)
+	h := homeOf(st, "user-profile/user00")
+	if st.State != StateFailed || h.State != HomeFailed || !strings.Contains(h.Reason, "bucket does not exist") || h.Attempts != 1 {
+		t.Errorf("backup to a missing bucket: job %s (%s), home %s after %d runs: %q", st.State, st.Error, h.State, h.Attempts, h.Reason)
+	}
+
+	unknown := w.restoreSpec(srv.URL, w.old)
+	unknown.TargetDomainID = "d-doesnotexist0"
+	id, err = c.Submit(ctx, unknown)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st = waitDone(t, c, id, time.Minute)
+	if st.State != StateFailed || !strings.Contains(st.Error, "d-doesnotexist0 does not exist") || len(st.Homes) != 0 {
+		t.Errorf("restore into an unknown domain: %s: %s (%d homes)", st.State, st.Error, len(st.Homes))
 	}
 }
