@@ -101,6 +101,9 @@ func TestBackupRestoreCommands(t *testing.T) {
 	if !strings.Contains(out, "backup   user-profile/user0 (uid ") || !strings.HasPrefix(lastLine(out), "backup-") {
 		t.Errorf("backup's stdout: want the homes, then the job ID:\n%s", out)
 	}
+	if !strings.Contains(errOut, "user-profile/user0 ") || !strings.Contains(errOut, " backed up: ") || !strings.Contains(errOut, "2 of 2 homes moved") {
+		t.Errorf("--watch on stderr: want a line per home backed up and the summary:\n%s", errOut)
+	}
 	st := backup.Store{Client: srv.Client(), Bucket: "backups", Prefix: defaultBackupPrefix}
 	for _, m := range w.old.UIDMap {
 		if ok, _, err := backup.HasComplete(context.Background(), st, w.old.Domain.ID, backup.Profile, m.Name); !ok || err != nil {
@@ -115,6 +118,9 @@ func TestBackupRestoreCommands(t *testing.T) {
 	}
 	if !strings.Contains(out, `"action": "restore"`) || !strings.HasPrefix(lastLine(out), "restore-") {
 		t.Errorf("restore's stdout: want the homes as JSON, then the job ID:\n%s", out)
+	}
+	if !strings.Contains(errOut, " restored: ") {
+		t.Errorf("--watch on stderr: want a line per home restored:\n%s", errOut)
 	}
 	checkHomesMoved(t, w, want, dom)
 }
