@@ -72,6 +72,33 @@ func checkHomesMoved(t *testing.T, w *cliWorld, want map[string]map[string]backu
 	}
 }
 
+// waitJob waits for a job to end and returns what `watch` prints of it. Tests
+// enqueue without --watch: the root command points slog's default logger at its
+// own stderr buffer, which an in-process worker's AWS configuration would share
+// with a concurrent --watch.
+func waitJob(t *testing.T, w *cliWorld, id string) (*jobs.Status, string) {
+	t.Helper()
+	c := w.client(t)
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		st, err := c.Get(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if jobs.Terminal(st.State) {
+			out, errOut, code := runCLI(t, "watch", id, "--redis", w.redis.URL())
+			if code != exitOK {
+				t.Fatalf("job %s: watch exit %d: %s\n%s\n%s", id, code, st.Error, out, errOut)
+			}
+			return st, out
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job %s still %s after 3 minutes", id, st.State)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 func describeOldHomes(t *testing.T, w *cliWorld) map[string]map[string]backuptest.Desc {
 	t.Helper()
 	want := map[string]map[string]backuptest.Desc{}
@@ -94,15 +121,16 @@ func TestBackupRestoreCommands(t *testing.T) {
 	w.startWorker(t, "w1")
 	want := describeOldHomes(t, w)
 
-	out, errOut, code := runCLI(t, w.backupArgs(srv.URL, "--watch")...)
+	out, errOut, code := runCLI(t, w.backupArgs(srv.URL)...)
 	if code != exitOK {
 		t.Fatalf("backup: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
 	if !strings.Contains(out, "backup   user-profile/user0 (uid ") || !strings.HasPrefix(lastLine(out), "backup-") {
 		t.Errorf("backup's stdout: want the homes, then the job ID:\n%s", out)
 	}
-	if !strings.Contains(errOut, "user-profile/user0 ") || !strings.Contains(errOut, " backed up: ") || !strings.Contains(errOut, "2 of 2 homes moved") {
-		t.Errorf("--watch on stderr: want a line per home backed up and the summary:\n%s", errOut)
+	if _, watched := waitJob(t, w, lastLine(out)); !strings.Contains(watched, "user-profile/user0 ") ||
+		!strings.Contains(watched, " backed up: ") || !strings.Contains(watched, "2 of 2 homes moved") {
+		t.Errorf("watch: want a line per home backed up and the summary:\n%s", watched)
 	}
 	st := backup.Store{Client: srv.Client(), Bucket: "backups", Prefix: defaultBackupPrefix}
 	for _, m := range w.old.UIDMap {
@@ -112,15 +140,15 @@ func TestBackupRestoreCommands(t *testing.T) {
 	}
 
 	dom := w.rebuilt(t)
-	out, errOut, code = runCLI(t, w.restoreArgs(srv.URL, dom, "--watch", "-o", "json")...)
+	out, errOut, code = runCLI(t, w.restoreArgs(srv.URL, dom, "-o", "json")...)
 	if code != exitOK {
 		t.Fatalf("restore: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
 	if !strings.Contains(out, `"action": "restore"`) || !strings.HasPrefix(lastLine(out), "restore-") {
 		t.Errorf("restore's stdout: want the homes as JSON, then the job ID:\n%s", out)
 	}
-	if !strings.Contains(errOut, " restored: ") {
-		t.Errorf("--watch on stderr: want a line per home restored:\n%s", errOut)
+	if st, watched := waitJob(t, w, lastLine(out)); st.State != jobs.StateSucceeded || !strings.Contains(watched, " restored: ") {
+		t.Errorf("restore job %s: want a line per home restored:\n%s", st.State, watched)
 	}
 	checkHomesMoved(t, w, want, dom)
 }
@@ -191,25 +219,29 @@ func TestMigrateCopyFromS3(t *testing.T) {
 	srv := s3test.Start(t, "backups")
 	w.startWorker(t, "w1")
 	want := describeOldHomes(t, w)
-	if out, errOut, code := runCLI(t, w.backupArgs(srv.URL, "--watch")...); code != exitOK {
+	out, errOut, code := runCLI(t, w.backupArgs(srv.URL)...)
+	if code != exitOK {
 		t.Fatalf("backup: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	if st, _ := waitJob(t, w, lastLine(out)); st.State != jobs.StateSucceeded {
+		t.Fatalf("backup job %s: %s", st.State, st.Error)
 	}
 	if err := os.RemoveAll(w.oldEFS()); err != nil { // the old EFS is lost
 		t.Fatal(err)
 	}
-	args := w.migrateArgs("--watch", "--s3-endpoint-url", srv.URL)
+	args := w.migrateArgs("--s3-endpoint-url", srv.URL)
 	for i := range args {
 		if args[i] == "--copy-from" {
 			args[i+1] = "s3://backups/" + defaultBackupPrefix
 		}
 	}
-	out, errOut, code := runCLI(t, args...)
+	out, errOut, code = runCLI(t, args...)
 	if code != exitOK {
 		t.Fatalf("migrate: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
-	st, err := w.client(t).Get(context.Background(), lastLine(out))
-	if err != nil {
-		t.Fatal(err)
+	st, watched := waitJob(t, w, lastLine(out))
+	if st.State != jobs.StateSucceeded || !strings.Contains(watched, " restored: ") {
+		t.Errorf("migrate job %s (%s): want every home restored:\n%s", st.State, st.Error, watched)
 	}
 	if st.Spec.CopyFromBackup == nil || st.Spec.CopyFromBackup.Bucket != "backups" || st.NewDomain == nil {
 		t.Fatalf("the job's spec: %+v", st.Spec)
