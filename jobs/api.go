@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/hibiken/asynq"
 
+	"github.com/studio-migrator/studio-migrator/internal/backup"
 	"github.com/studio-migrator/studio-migrator/internal/efs"
 	"github.com/studio-migrator/studio-migrator/internal/location"
 	"github.com/studio-migrator/studio-migrator/internal/studio"
@@ -26,6 +27,13 @@ const (
 	KindApply = "apply"
 	// KindCleanup: delete the old domain's apps, spaces, profiles and the domain.
 	KindCleanup = "cleanup"
+	// KindBackup: snapshot, backup-homes (one backup.Backup per EFS home, from
+	// CopyFrom/<uid> to the layout under SourceDomainID in Backup), verify.
+	KindBackup = "backup"
+	// KindRestore: snapshot (of TargetDomainID), restore-homes (one backup.Restore
+	// per EFS home with a complete backup under SourceDomainID in Backup, into
+	// CopyTo/<newUID>), verify.
+	KindRestore = "restore"
 )
 
 // Job states.
@@ -54,6 +62,16 @@ type AWSTarget struct {
 	Region      string `json:"region,omitempty"`
 	Profile     string `json:"profile,omitempty"`
 	EndpointURL string `json:"endpointUrl,omitempty"`
+}
+
+// BackupTarget is an S3 backup store (the layout of internal/backup): a bucket, a
+// key prefix, and how to reach S3 (an endpoint for an S3-compatible server, a
+// region); never a credential: workers use their own environment's.
+type BackupTarget struct {
+	Bucket      string `json:"bucket"`
+	Prefix      string `json:"prefix,omitempty"`
+	EndpointURL string `json:"endpointUrl,omitempty"`
+	Region      string `json:"region,omitempty"`
 }
 
 // Spec is what an administrator asked for. It is stored in the job record as is and
@@ -88,6 +106,16 @@ type Spec struct {
 	// LeaveEBSSpaces accepts that EBS-backed spaces are not moved: the preflight
 	// no longer warns about each (they are listed as not moved either way).
 	LeaveEBSSpaces bool `json:"leaveEbsSpaces,omitempty"`
+	// Backup is the S3 store a backup job writes and a restore job reads.
+	Backup *BackupTarget `json:"backup,omitempty"`
+	// TargetDomainID is the domain a restore job restores into (its profiles' and
+	// spaces' UIDs); SourceDomainID is then the domain the backups were taken of.
+	TargetDomainID string `json:"targetDomainId,omitempty"`
+	// CopyFromBackup makes migrate's copy-homes restore each EFS home from its
+	// newest complete backup in this store (under SourceDomainID) instead of
+	// copying it from CopyFrom (then its s3:// URL, for display): for when the old
+	// EFS is gone.
+	CopyFromBackup *BackupTarget `json:"copyFromBackup,omitempty"`
 }
 
 // Status is the job record as every CLI command reads it (`status --output json`).
@@ -155,6 +183,9 @@ type HomeStatus struct {
 	// Copy and Verify are the final reports.
 	Copy   *efs.CopyReport   `json:"copy,omitempty"`
 	Verify *efs.VerifyReport `json:"verify,omitempty"`
+	// Backup is the marker of a home backed up or restored from S3 (backup and
+	// restore jobs, migrate with CopyFromBackup): its run, counts and errors.
+	Backup *backup.Marker `json:"backup,omitempty"`
 }
 
 // Totals sum the homes.

@@ -15,6 +15,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/studio-migrator/studio-migrator/internal/backup"
 	"github.com/studio-migrator/studio-migrator/internal/efs"
 	"github.com/studio-migrator/studio-migrator/internal/location"
 	"github.com/studio-migrator/studio-migrator/internal/studio"
@@ -73,7 +74,11 @@ func checkSpec(sp Spec) error {
 		if sp.CopyFrom == "" || sp.CopyTo == "" {
 			return errors.New("migrate: both the old EFS (copy-from) and the new one (copy-to) are required")
 		}
-		if _, err := location.Parse(sp.CopyFrom); err != nil {
+		if sp.CopyFromBackup != nil {
+			if err := checkBackupTarget("copy-from", sp.CopyFromBackup); err != nil {
+				return err
+			}
+		} else if _, err := location.Parse(sp.CopyFrom); err != nil {
 			return fmt.Errorf("copy-from: %w", err)
 		}
 		if _, err := location.Parse(strings.ReplaceAll(sp.CopyTo, "{fs}", "fs-0")); err != nil {
@@ -87,8 +92,28 @@ func checkSpec(sp Spec) error {
 		if sp.SourceDomainID == "" {
 			return errors.New("cleanup: the domain ID is required")
 		}
+	case KindBackup:
+		if sp.SourceDomainID == "" {
+			return errors.New("backup: the domain ID is required")
+		}
+		if err := checkBackupTarget("backup", sp.Backup); err != nil {
+			return err
+		}
+		if _, err := location.Parse(sp.CopyFrom); err != nil {
+			return fmt.Errorf("backup: the EFS to back up: %w", err)
+		}
+	case KindRestore:
+		if sp.SourceDomainID == "" || sp.TargetDomainID == "" {
+			return errors.New("restore: the domain the backups are of and the domain to restore into are required")
+		}
+		if err := checkBackupTarget("restore", sp.Backup); err != nil {
+			return err
+		}
+		if _, err := location.Parse(sp.CopyTo); err != nil {
+			return fmt.Errorf("restore: the EFS to restore into: %w", err)
+		}
 	default:
-		return fmt.Errorf("unknown job kind %q: want %s, %s or %s", sp.Kind, KindMigrate, KindApply, KindCleanup)
+		return fmt.Errorf("unknown job kind %q: want %s, %s, %s, %s or %s", sp.Kind, KindMigrate, KindApply, KindCleanup, KindBackup, KindRestore)
 	}
 	return nil
 }
@@ -232,6 +257,12 @@ func homeStatus(key string, u unitInfo) HomeStatus {
 		h.Copy = new(efs.CopyReport)
 		if json.Unmarshal([]byte(u["copy"]), h.Copy) != nil {
 			h.Copy = nil
+		}
+	}
+	if u["backup"] != "" {
+		h.Backup = new(backup.Marker)
+		if json.Unmarshal([]byte(u["backup"]), h.Backup) != nil {
+			h.Backup = nil
 		}
 	}
 	if u["verify"] != "" {

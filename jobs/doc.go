@@ -6,7 +6,12 @@
 //
 // A migrate job runs snapshot, preflight, create-domain, create-profiles,
 // create-spaces, assign-users, copy-homes, verify and (when asked) cleanup; an apply
-// job the control-plane steps from a given snapshot; a cleanup job only cleanup.
+// job the control-plane steps from a given snapshot; a cleanup job only cleanup; a
+// backup job snapshot, backup-homes and verify; a restore job snapshot (of the domain
+// it restores into), restore-homes and verify. backup-homes and restore-homes are
+// copy-homes' fan-out: the same home tasks, leases and join, with backup.Backup or
+// backup.Restore as a home's body (home.go), and so is a migrate job whose homes come
+// from an S3 backup (Spec.CopyFromBackup).
 // Every step reads the actual state and moves it toward the goal (studio.Applier's
 // steps find what an earlier run created by name and the job's tag), so running a
 // step again after a crash is harmless. A step enqueues the next one with the task ID

@@ -19,7 +19,20 @@ import (
 // <copy-to>/<newUID>, re-owned to the new UID, and verifies it. A rerun (retry,
 // takeover, jobs retry) resumes: efs.Copy moves only what differs.
 func (w *worker) handleCopyHome(ctx context.Context, t *asynq.Task) error {
-	return w.runUnit(ctx, t, copyHome)
+	return w.runUnit(ctx, t, moveHome)
+}
+
+// moveHome is the body of one home's task: the fan-out, leases and join are the
+// same for every kind of job, the move itself is one of these.
+func moveHome(ctx context.Context, r *unitRun) error {
+	switch {
+	case r.spec.Kind == KindBackup:
+		return backupHome(ctx, r)
+	case r.spec.Kind == KindRestore, r.spec.Kind == KindMigrate && r.spec.CopyFromBackup != nil:
+		return restoreHome(ctx, r)
+	default:
+		return copyHome(ctx, r)
+	}
 }
 
 func copyHome(ctx context.Context, r *unitRun) error {

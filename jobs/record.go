@@ -42,6 +42,7 @@ package jobs
 //	    files, bytes, rate (bytes/s), errors: progress, written about once a second
 //	    totalFiles, totalBytes: the source home's totals (efs.Count) before the copy
 //	    copy, verify: JSON efs.CopyReport and efs.VerifyReport of the last run
+//	    backup: JSON backup.Marker of a home backed up or restored from S3
 //	migrator:job:<id>:homes          SET   the home keys ("<kind>/<name>")
 //	migrator:job:<id>:done           SET   homes that reached a final state, added in
 //	                                       the same script that records that state; the

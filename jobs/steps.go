@@ -27,6 +27,8 @@ func (w *worker) stepHandler(step string) asynq.HandlerFunc {
 		StepCreateSpaces:   stepCreateSpaces,
 		StepAssignUsers:    stepAssignUsers,
 		StepCopyHomes:      stepCopyHomes,
+		StepBackupHomes:    stepCopyHomes,
+		StepRestoreHomes:   stepCopyHomes,
 		StepVerify:         stepVerify,
 		StepCleanup:        stepCleanup,
 	}[step]
@@ -84,14 +86,19 @@ func (r *unitRun) domain() (*studio.DomainResult, error) {
 
 // stepSnapshot reads the old domain as it is now.
 func stepSnapshot(ctx context.Context, r *unitRun) error {
-	cfg, err := r.w.cfg.AWSConfig(ctx, r.spec.Source)
+	// A restore job reads the domain it restores into (the backups are of another).
+	side, domainID := r.spec.Source, r.spec.SourceDomainID
+	if r.spec.Kind == KindRestore {
+		side, domainID = r.spec.target(), r.spec.TargetDomainID
+	}
+	cfg, err := r.w.cfg.AWSConfig(ctx, side)
 	if err != nil {
 		return fmt.Errorf("AWS configuration of the source: %w", err)
 	}
-	s, err := studio.TakeSnapshot(ctx, studio.NewClients(cfg), r.spec.SourceDomainID, studio.SnapshotOptions{Logger: r.log})
+	s, err := studio.TakeSnapshot(ctx, studio.NewClients(cfg), domainID, studio.SnapshotOptions{Logger: r.log})
 	if errors.Is(err, studio.ErrNotFound) {
 		return permanent(fmt.Errorf("domain %s does not exist in %s (check the domain ID, the region and the account): %w",
-			r.spec.SourceDomainID, cmpOr(cfg.Region, "the source region"), err))
+			domainID, cmpOr(cfg.Region, "the source region"), err))
 	}
 	if err != nil {
 		return studioErr(err)
@@ -270,45 +277,16 @@ func stepAssignUsers(ctx context.Context, r *unitRun) error {
 // keeps what earlier runs recorded and only enqueues again (same task IDs).
 func stepCopyHomes(ctx context.Context, r *unitRun) error {
 	r.noNext = true
-	plan, err := r.plan()
+	var homes []homePlan
+	var err error
+	switch r.spec.Kind {
+	case KindBackup, KindRestore:
+		homes, err = backupHomes(ctx, r)
+	default:
+		homes, err = migrateHomes(ctx, r)
+	}
 	if err != nil {
 		return err
-	}
-	vals, err := r.w.st.rdb.HGetAll(ctx, keyUIDMap(r.id)).Result()
-	if err != nil {
-		return fmt.Errorf("reading the UID map of job %s: %w", r.id, err)
-	}
-	type home struct {
-		key, kind, name, oldUID, newUID, storage, reason string
-	}
-	var homes []home
-	newUID := func(key string) string {
-		var m studio.UIDMapping
-		_ = json.Unmarshal([]byte(vals[key]), &m)
-		return m.NewUID
-	}
-	for _, p := range plan.UserProfiles {
-		k := studio.KindUserProfile + "/" + p.Name
-		homes = append(homes, home{key: k, kind: studio.KindUserProfile, name: p.Name, oldUID: p.OldUID, newUID: newUID(k), storage: "efs"})
-	}
-	for _, s := range plan.Spaces {
-		k := studio.KindSpace + "/" + s.Name
-		h := home{key: k, kind: studio.KindSpace, name: s.Name, oldUID: s.OldUID, newUID: newUID(k), storage: "efs"}
-		if t := ebsAppType(s.SpaceSettings); t != "" {
-			h.storage = "ebs"
-			h.reason = "the space's home is on an EBS volume (" + t + "), not on the EFS: move it with the S3 backup and restore"
-		}
-		homes = append(homes, h)
-	}
-	for i := range homes {
-		h := &homes[i]
-		switch {
-		case h.reason != "":
-		case h.oldUID == "":
-			h.reason = "the snapshot has no home UID for it (a Studio Classic home exists only once an app was opened): nothing to copy"
-		case h.newUID == "":
-			h.reason = "the new domain has no UID for it"
-		}
 	}
 	pipe := r.w.st.rdb.TxPipeline()
 	keys := make([]any, len(homes))
@@ -376,6 +354,14 @@ func stepVerify(ctx context.Context, r *unitRun) error {
 		h := homeStatus(key, u)
 		switch h.State {
 		case HomeSucceeded:
+			if h.Backup != nil {
+				if h.Backup.Errors > 0 {
+					bad = append(bad, fmt.Sprintf("%s: %d entries could not be read or written (see the worker's log)", key, h.Backup.Errors))
+					continue
+				}
+				moved++
+				continue
+			}
 			if h.Verify == nil || !h.Verify.OK() {
 				bad = append(bad, key+": verify found differences")
 				continue
@@ -404,4 +390,52 @@ func stepCleanup(ctx context.Context, r *unitRun) error {
 		return err
 	}
 	return studioErr(a.Cleanup(ctx, r.spec.SourceDomainID, studio.CleanupOptions{DeleteHomeEFS: r.spec.DeleteEFS}))
+}
+
+// homePlan is one home a fan-out records: a reason marks it not moved.
+type homePlan struct {
+	key, kind, name, oldUID, newUID, storage, reason string
+}
+
+// migrateHomes are a migrate job's homes: the plan's profiles and spaces with the
+// UIDs the new domain gave them.
+func migrateHomes(ctx context.Context, r *unitRun) ([]homePlan, error) {
+	plan, err := r.plan()
+	if err != nil {
+		return nil, err
+	}
+	vals, err := r.w.st.rdb.HGetAll(ctx, keyUIDMap(r.id)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("reading the UID map of job %s: %w", r.id, err)
+	}
+	var homes []homePlan
+	newUID := func(key string) string {
+		var m studio.UIDMapping
+		_ = json.Unmarshal([]byte(vals[key]), &m)
+		return m.NewUID
+	}
+	for _, p := range plan.UserProfiles {
+		k := studio.KindUserProfile + "/" + p.Name
+		homes = append(homes, homePlan{key: k, kind: studio.KindUserProfile, name: p.Name, oldUID: p.OldUID, newUID: newUID(k), storage: "efs"})
+	}
+	for _, s := range plan.Spaces {
+		k := studio.KindSpace + "/" + s.Name
+		h := homePlan{key: k, kind: studio.KindSpace, name: s.Name, oldUID: s.OldUID, newUID: newUID(k), storage: "efs"}
+		if t := ebsAppType(s.SpaceSettings); t != "" {
+			h.storage = "ebs"
+			h.reason = "the space's home is on an EBS volume (" + t + "), not on the EFS: move it with the S3 backup and restore"
+		}
+		homes = append(homes, h)
+	}
+	for i := range homes {
+		h := &homes[i]
+		switch {
+		case h.reason != "":
+		case h.oldUID == "":
+			h.reason = "the snapshot has no home UID for it (a Studio Classic home exists only once an app was opened): nothing to copy"
+		case h.newUID == "":
+			h.reason = "the new domain has no UID for it"
+		}
+	}
+	return homes, nil
 }

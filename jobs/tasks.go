@@ -19,6 +19,8 @@ const (
 	TypeCreateSpaces   = "migrator:create-spaces"
 	TypeAssignUsers    = "migrator:assign-users"
 	TypeCopyHomes      = "migrator:copy-homes"
+	TypeBackupHomes    = "migrator:backup-homes"
+	TypeRestoreHomes   = "migrator:restore-homes"
 	TypeCopyHome       = "migrator:copy-home"
 	TypeVerify         = "migrator:verify"
 	TypeCleanup        = "migrator:cleanup"
@@ -33,8 +35,12 @@ const (
 	StepCreateSpaces   = "create-spaces"
 	StepAssignUsers    = "assign-users"
 	StepCopyHomes      = "copy-homes"
-	StepVerify         = "verify"
-	StepCleanup        = "cleanup"
+	// StepBackupHomes and StepRestoreHomes are copy-homes' fan-out for backup and
+	// restore jobs: the same homes, tasks and leases, another body per home.
+	StepBackupHomes  = "backup-homes"
+	StepRestoreHomes = "restore-homes"
+	StepVerify       = "verify"
+	StepCleanup      = "cleanup"
 )
 
 // Queues: steps go to QueueControl, home copies to QueueCopy, so a long copy backlog
@@ -56,6 +62,8 @@ var stepTypes = map[string]string{
 	StepCreateSpaces:   TypeCreateSpaces,
 	StepAssignUsers:    TypeAssignUsers,
 	StepCopyHomes:      TypeCopyHomes,
+	StepBackupHomes:    TypeBackupHomes,
+	StepRestoreHomes:   TypeRestoreHomes,
 	StepVerify:         TypeVerify,
 	StepCleanup:        TypeCleanup,
 }
@@ -70,6 +78,8 @@ var stepTimeouts = map[string]time.Duration{
 	StepCreateSpaces:   6 * time.Hour,
 	StepAssignUsers:    2 * time.Hour,
 	StepCopyHomes:      30 * time.Minute,
+	StepBackupHomes:    30 * time.Minute,
+	StepRestoreHomes:   30 * time.Minute,
 	StepVerify:         30 * time.Minute,
 	StepCleanup:        6 * time.Hour,
 }
@@ -170,6 +180,10 @@ func stepsOf(sp Spec) []string {
 		return []string{StepPreflight, StepCreateDomain, StepCreateProfiles, StepCreateSpaces, StepAssignUsers}
 	case KindCleanup:
 		return []string{StepCleanup}
+	case KindBackup:
+		return []string{StepSnapshot, StepBackupHomes, StepVerify}
+	case KindRestore:
+		return []string{StepSnapshot, StepRestoreHomes, StepVerify}
 	}
 	s := []string{StepSnapshot, StepPreflight, StepCreateDomain, StepCreateProfiles, StepCreateSpaces, StepAssignUsers, StepCopyHomes, StepVerify}
 	if sp.Cleanup {
@@ -178,8 +192,18 @@ func stepsOf(sp Spec) []string {
 	return s
 }
 
-// allSteps are every step in workflow order; each kind's steps are a subsequence.
-var allSteps = stepsOf(Spec{Kind: KindMigrate, Cleanup: true})
+// allSteps are every step in workflow order; each kind's steps are a subsequence:
+// migrate's, with the backup and restore fan-outs beside copy-homes.
+var allSteps = func() []string {
+	var s []string
+	for _, step := range stepsOf(Spec{Kind: KindMigrate, Cleanup: true}) {
+		s = append(s, step)
+		if step == StepCopyHomes {
+			s = append(s, StepBackupHomes, StepRestoreHomes)
+		}
+	}
+	return s
+}()
 
 // nextStep is the step after step in sp's workflow, "" at the end.
 func nextStep(sp Spec, step string) string {

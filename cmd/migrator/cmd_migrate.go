@@ -22,6 +22,7 @@ type migrateOptions struct {
 	target    targetOptions
 	redis     redisOptions
 	ovr       overrideFlags
+	s3        s3Flags
 	domain    string
 	copyFrom  string
 	copyTo    string
@@ -44,7 +45,9 @@ func (o *migrateOptions) AddFlags(fs *pflag.FlagSet) {
 	o.redis.AddFlags(fs)
 	fs.StringVar(&o.domain, "domain", "", "ID of the old domain, e.g. d-xxxxxxxxxxxx (required)")
 	addOverrideFlags(fs, &o.ovr, "new-name")
-	fs.StringVar(&o.copyFrom, "copy-from", "", "the old EFS root as the workers see it: DIR or sftp://[user@]host[:port]/path; homes are read from <copy-from>/<oldUID> (required)")
+	fs.StringVar(&o.copyFrom, "copy-from", "", "the old EFS root as the workers see it: DIR or sftp://[user@]host[:port]/path; homes are read from <copy-from>/<oldUID>; "+
+		"or s3://BUCKET[/PREFIX]: each home is restored from its newest complete backup of the old domain (required)")
+	o.s3.AddFlags(fs)
 	fs.StringVar(&o.copyTo, "copy-to", "", "the new EFS root as the workers see it; may hold {fs}, replaced by the new domain's EFS ID once it exists; homes go to <copy-to>/<newUID> (required)")
 	fs.StringVar(&o.gid, "gid", "", "group of every copied entry (default: keep each source entry's group)")
 	fs.BoolVar(&o.merge, "merge", false, "copy into new homes that already hold content owned by another UID")
@@ -96,8 +99,18 @@ func runMigrate(ctx context.Context, g *globalOptions, opts *migrateOptions) err
 	if opts.domain == "" {
 		return usageErrorf("--domain is required: the ID of the old domain (d-...)")
 	}
-	from, err := parseCopyLocation("copy-from", opts.copyFrom)
-	if err != nil {
+	var (
+		from       string
+		fromBackup *jobs.BackupTarget
+		err        error
+	)
+	if strings.HasPrefix(opts.copyFrom, "s3://") {
+		// The old EFS may be gone: the homes come from their S3 backups.
+		if fromBackup, err = parseS3URL("copy-from", opts.copyFrom, opts.s3); err != nil {
+			return err
+		}
+		from = opts.copyFrom
+	} else if from, err = parseCopyLocation("copy-from", opts.copyFrom); err != nil {
 		return err
 	}
 	to, err := parseCopyLocation("copy-to", opts.copyTo)
@@ -110,6 +123,9 @@ func runMigrate(ctx context.Context, g *globalOptions, opts *migrateOptions) err
 	}
 	if opts.deleteEFS && !opts.cleanup {
 		return usageErrorf("--delete-efs needs --cleanup")
+	}
+	if fromBackup == nil && (opts.s3.endpoint != "" || opts.s3.region != "") {
+		return usageErrorf("--s3-endpoint-url and --s3-region go with --copy-from s3://...")
 	}
 	ovr, err := opts.ovr.overrides()
 	if err != nil {
@@ -146,6 +162,11 @@ func runMigrate(ctx context.Context, g *globalOptions, opts *migrateOptions) err
 	if _, err := planAndCheck(ctx, g, snap, ovr, tgt, opts.output); err != nil {
 		return err
 	}
+	if fromBackup != nil {
+		if _, err := openBackupStore(ctx, opts.aws, fromBackup); err != nil {
+			return err
+		}
+	}
 	if opts.dryRun {
 		fmt.Fprintln(g.stderr, "dry run: the plan has no errors; nothing was enqueued")
 		return nil
@@ -157,6 +178,7 @@ func runMigrate(ctx context.Context, g *globalOptions, opts *migrateOptions) err
 		SourceDomainID: opts.domain,
 		Overrides:      ovr,
 		CopyFrom:       from,
+		CopyFromBackup: fromBackup,
 		CopyTo:         to,
 		GID:            gid,
 		Merge:          opts.merge,

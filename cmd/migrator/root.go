@@ -59,6 +59,8 @@ func newRootCommand() *cobra.Command {
 		newCopyHomeCommand(g),
 		newDemoCommand(g),
 		newMigrateCommand(g),
+		newBackupCommand(g),
+		newRestoreCommand(g),
 		newApplyCommand(g),
 		newCleanupCommand(g),
 		newWorkerCommand(g),

@@ -51,6 +51,59 @@ type Options struct {
 	Run string
 	// Now is the clock (tests); default time.Now.
 	Now func() time.Time
+	// Progress, when set, is called about once a second while a Backup or Restore
+	// runs, and once at its end, from one goroutine at a time.
+	Progress func(Progress)
+}
+
+// Progress counts the regular files a Backup or Restore has handled so far: sent or
+// fetched, or found already there (unchanged since the last backup, or already
+// restored), and their bytes; Transferred is what actually crossed the network.
+type Progress struct {
+	Files            int64 `json:"files"`
+	Bytes            int64 `json:"bytes"`
+	TransferredBytes int64 `json:"transferredBytes"`
+	Errors           int64 `json:"errors"`
+}
+
+// counter keeps a Progress and reports it every second until stop.
+type counter struct {
+	files, bytes, moved, errs atomic.Int64
+}
+
+func (c *counter) done(size int64, transferred bool) {
+	c.files.Add(1)
+	c.bytes.Add(size)
+	if transferred {
+		c.moved.Add(size)
+	}
+}
+
+func (c *counter) snapshot() Progress {
+	return Progress{Files: c.files.Load(), Bytes: c.bytes.Load(), TransferredBytes: c.moved.Load(), Errors: c.errs.Load()}
+}
+
+// report calls fn every second until the returned stop, which reports a last time.
+func (c *counter) report(fn func(Progress)) (stop func()) {
+	if fn == nil {
+		return func() {}
+	}
+	quit, finished := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-quit:
+				fn(c.snapshot())
+				return
+			case <-t.C:
+				fn(c.snapshot())
+			}
+		}
+	}()
+	return func() { close(quit); <-finished }
 }
 
 func (o *Options) defaults() {
@@ -162,6 +215,8 @@ func Backup(ctx context.Context, src efs.FS, st Store, domain string, kind Kind,
 	}
 	b.m = Marker{Run: b.run, Writer: "migrator", Version: Version, Started: started}
 
+	stopProgress := b.prog.report(opts.Progress)
+	defer stopProgress()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	jobs := make(chan int, opts.Workers)
@@ -241,6 +296,7 @@ type backuper struct {
 	m                       Marker
 	uploaded, uploadedBytes atomic.Int64
 	errors                  atomic.Int64
+	prog                    counter
 }
 
 func (b *backuper) fatal() error {
@@ -267,6 +323,7 @@ func (b *backuper) entryErr(i int, name string, err error, remote bool) {
 		b.failed[i] = true
 	}
 	b.errors.Add(1)
+	b.prog.errs.Add(1)
 	b.log.Warn("left out of the backup", "path", name, "err", err)
 }
 
@@ -333,6 +390,9 @@ func (b *backuper) walk(ctx context.Context, dir string, excl *regexp.Regexp, pr
 		b.entries = append(b.entries, e)
 		i := len(b.entries) - 1
 		b.mu.Unlock()
+		if e.Type == 'f' && e.Run != b.run {
+			b.prog.done(e.Size, false)
+		}
 		if e.Type == 'f' && e.Run == b.run {
 			select {
 			case jobs <- i:
@@ -391,6 +451,7 @@ func (b *backuper) upload(ctx context.Context, i int) {
 	}
 	b.uploaded.Add(1)
 	b.uploadedBytes.Add(n)
+	b.prog.done(n, true)
 }
 
 // localErr marks an error reading the source (the entry is left out) as opposed to

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/studio-migrator/studio-migrator/internal/backup"
+	"github.com/studio-migrator/studio-migrator/internal/backup/backuptest"
 	"github.com/studio-migrator/studio-migrator/internal/backup/s3test"
 	"github.com/studio-migrator/studio-migrator/internal/testutil"
 )
@@ -25,8 +26,9 @@ import (
 
 var scriptsDir = filepath.Join("..", "..", "scripts", "lcc")
 
+// lcc is backuptest.LCC with this package's bucket, prefix and scripts.
 type lcc struct {
-	t   *testing.T
+	*backuptest.LCC
 	srv *s3test.Server
 	tmp string
 }
@@ -34,49 +36,21 @@ type lcc struct {
 func newLCC(t *testing.T) (*lcc, backup.Store) {
 	testutil.RequireBinary(t, "apt-get install awscli", "/usr/bin/aws")
 	srv, st := newStore(t)
-	return &lcc{t: t, srv: srv, tmp: t.TempDir()}, st
+	l := &backuptest.LCC{T: t, Server: srv, Scripts: scriptsDir, Bucket: "backups", Prefix: "studio", Tmp: t.TempDir()}
+	return &lcc{LCC: l, srv: srv, tmp: l.Tmp}, st
 }
 
-// metadata writes a resource-metadata file like the one Studio gives an app.
 func (l *lcc) metadata(domain, space, profile string) string {
-	f, err := os.CreateTemp(l.tmp, "resource-metadata-*.json")
-	if err != nil {
-		l.t.Fatal(err)
-	}
-	appType := "JupyterLab"
-	if space == "" {
-		appType = "JupyterServer"
-	}
-	fmt.Fprintf(f, `{"AppType":"%s","DomainId":"%s","UserProfileName":"%s","ResourceArn":"arn:aws:sagemaker:us-east-1:123456789012:app/%s/x/%s/default","ResourceName":"default","SpaceName":"%s","ExecutionRoleArn":"arn:aws:iam::123456789012:role/r"}`,
-		appType, domain, profile, domain, appType, space)
-	f.Close()
-	return f.Name()
+	return l.Metadata(domain, space, profile)
 }
 
-// cmd builds the command running a script; env adds to the settings every run gets.
 func (l *lcc) cmd(script, home, metadata string, env ...string) *exec.Cmd {
-	c := exec.Command("/bin/bash", filepath.Join(scriptsDir, script))
-	c.Env = append(l.srv.Env(),
-		"PATH=/usr/bin:/bin", // the CLI v2 from Debian first, like Studio's own aws
-		"HOME="+l.tmp,
-		"BACKUP_BUCKET=backups", "BACKUP_PREFIX=studio",
-		"HOME_DIR="+home, "RESOURCE_METADATA="+metadata,
-		"S3_ENDPOINT_URL="+l.srv.URL, "BACKUP_FOREGROUND=1",
-		"BACKUP_LOCK="+filepath.Join(l.tmp, script+".lock"),
-		"BACKUP_LOG="+filepath.Join(l.tmp, script+".log"),
-	)
-	c.Env = append(c.Env, env...)
-	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	return c
+	return l.Cmd(script, home, metadata, env...)
 }
 
 func (l *lcc) run(script, home, metadata string, env ...string) string {
-	l.t.Helper()
-	out, err := l.cmd(script, home, metadata, env...).CombinedOutput()
-	if err != nil {
-		l.t.Fatalf("%s: %v\n%s", script, err, out)
-	}
-	return string(out)
+	l.T.Helper()
+	return l.Run(script, home, metadata, env...)
 }
 
 // TestLCCRoundTrip: backup-home.sh then restore-home.sh into an empty home of a new

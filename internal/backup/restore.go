@@ -54,7 +54,10 @@ func Restore(ctx context.Context, st Store, domain string, kind Kind, name strin
 	r := &restorer{st: st, base: base, dst: dst, uid: uid, gid: gid, opts: opts,
 		gran: max(dst.Features().TimeGranularity, time.Nanosecond)}
 	r.log = opts.Logger.With("home", string(kind)+"/"+name, "domain", domain, "run", run)
-	if err := r.run(ctx, entries); err != nil {
+	stopProgress := r.prog.report(opts.Progress)
+	err = r.run(ctx, entries)
+	stopProgress()
+	if err != nil {
 		return nil, fmt.Errorf("restoring %s/%s (run %s) to %s: %w", kind, name, run, dst, err)
 	}
 	m := &Marker{Run: run, Writer: "migrator", Version: Version, Status: "complete", SourceDomain: domain,
@@ -87,10 +90,12 @@ type restorer struct {
 	gran                     time.Duration
 	log                      *slog.Logger
 	errors, kept, downloaded atomic.Int64
+	prog                     counter
 }
 
 func (r *restorer) fail(name, what string, err error) {
 	r.errors.Add(1)
+	r.prog.errs.Add(1)
 	r.log.Warn("not restored", "path", name, "op", what, "err", err)
 }
 
@@ -197,9 +202,11 @@ func (r *restorer) file(ctx context.Context, e *Entry) error {
 	if cur, err := r.dst.Lstat(ctx, e.Path); err == nil {
 		if cur.Mode.IsRegular() && cur.Size == e.Size && cur.ModTime.Truncate(r.gran).Equal(e.MTime.Truncate(r.gran)) &&
 			cur.UID == r.uid && cur.GID == r.gid && cur.Mode.Perm() == e.Mode.Perm() {
+			r.prog.done(e.Size, false)
 			return nil // already restored (a resumed run)
 		}
 		if r.newer(cur, e) {
+			r.prog.done(e.Size, false)
 			r.kept.Add(1)
 			r.log.Info("kept the newer local entry", "path", e.Path)
 			return nil
@@ -247,6 +254,7 @@ func (r *restorer) file(ctx context.Context, e *Entry) error {
 		return nil
 	}
 	r.downloaded.Add(1)
+	r.prog.done(e.Size, true)
 	return nil
 }
 

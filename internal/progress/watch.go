@@ -225,13 +225,20 @@ type lineDisplay struct {
 }
 
 func (d *lineDisplay) update(st *jobs.Status) {
+	verb := "copied"
+	switch {
+	case st.Spec.Kind == jobs.KindBackup:
+		verb = "backed up"
+	case st.Spec.Kind == jobs.KindRestore, st.Spec.CopyFromBackup != nil:
+		verb = "restored"
+	}
 	for _, h := range st.Homes {
 		if d.ended[h.Key] {
 			continue
 		}
 		switch h.State {
 		case jobs.HomeSucceeded:
-			fmt.Fprintf(d.out, "home %s %s->%s copied: %d files, %s in %s\n", h.Key, h.OldUID, h.NewUID, h.Files, MiB(h.Bytes), Seconds(h.Finished.Sub(h.Started)))
+			fmt.Fprintf(d.out, "home %s %s->%s %s: %d files, %s in %s\n", h.Key, h.OldUID, h.NewUID, verb, h.Files, MiB(h.Bytes), Seconds(h.Finished.Sub(h.Started)))
 		case jobs.HomeFailed:
 			fmt.Fprintf(d.out, "home %s failed: %s\n", h.Key, h.Reason)
 		case jobs.HomeNotMoved:

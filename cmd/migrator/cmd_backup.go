@@ -1,0 +1,256 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/studio-migrator/studio-migrator/internal/awsconfig"
+	"github.com/studio-migrator/studio-migrator/internal/backup"
+	"github.com/studio-migrator/studio-migrator/internal/location"
+	"github.com/studio-migrator/studio-migrator/internal/studio"
+	"github.com/studio-migrator/studio-migrator/jobs"
+)
+
+// s3Flags say how the workers reach S3: --s3-endpoint-url (an S3-compatible
+// server) and --s3-region (default: --region). Never a credential: each worker
+// uses its own environment's.
+type s3Flags struct{ endpoint, region string }
+
+// AddFlags registers the S3 flags.
+func (o *s3Flags) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.endpoint, "s3-endpoint-url", "", "S3 endpoint for an S3-compatible server (MinIO, tests, the demo); default: AWS S3")
+	fs.StringVar(&o.region, "s3-region", "", "region of the bucket (default: --region)")
+}
+
+// parseS3URL reads s3://BUCKET[/PREFIX] into a backup target.
+func parseS3URL(flag, s string, f s3Flags) (*jobs.BackupTarget, error) {
+	rest, ok := strings.CutPrefix(s, "s3://")
+	if !ok {
+		return nil, usageErrorf("--%s %q: want s3://BUCKET[/PREFIX]", flag, s)
+	}
+	bucket, prefix, _ := strings.Cut(rest, "/")
+	if bucket == "" {
+		return nil, usageErrorf("--%s %q: no bucket: want s3://BUCKET[/PREFIX]", flag, s)
+	}
+	return &jobs.BackupTarget{Bucket: bucket, Prefix: strings.Trim(prefix, "/"), EndpointURL: f.endpoint, Region: f.region}, nil
+}
+
+// openBackupStore is the store t names, reached with the CLI's own credentials:
+// the commands check the bucket before they enqueue.
+func openBackupStore(ctx context.Context, a awsconfig.Options, t *jobs.BackupTarget) (backup.Store, error) {
+	o := awsconfig.Options{Region: a.Region, Profile: a.Profile, Logger: a.Logger}
+	if t.Region != "" {
+		o.Region = t.Region
+	}
+	cfg, err := awsconfig.Load(ctx, o)
+	if err != nil {
+		return backup.Store{}, fmt.Errorf("AWS configuration for S3: %w", err)
+	}
+	st := backup.Store{Client: backup.NewS3Client(cfg, t.EndpointURL, 0), Bucket: t.Bucket, Prefix: t.Prefix}
+	if err := backup.CheckStore(ctx, st); err != nil {
+		if errors.Is(err, backup.ErrNoSuchBucket) {
+			return st, withExit(exitPlanErrors, fmt.Errorf("%w: check the bucket name (and --s3-region, --s3-endpoint-url); nothing was enqueued", err))
+		}
+		return st, fmt.Errorf("checking the bucket: %w; nothing was enqueued", err)
+	}
+	return st, nil
+}
+
+// checkEFSRoot refuses a local EFS root that is not a directory (an SFTP one is
+// the workers' to open).
+func checkEFSRoot(flag, loc string) error {
+	l, err := location.Parse(loc)
+	if err != nil || l.IsSFTP() {
+		return nil
+	}
+	fi, err := os.Stat(loc)
+	if err != nil {
+		return usageErrorf("--%s %s: %v", flag, loc, err)
+	}
+	if !fi.IsDir() {
+		return usageErrorf("--%s %s: not a directory (give the EFS root, where each home is <root>/<uid>)", flag, loc)
+	}
+	return nil
+}
+
+// snapshotDomain reads a domain for a backup or restore; an unknown domain is a
+// usage error.
+func snapshotDomain(ctx context.Context, g *globalOptions, a awsconfig.Options, flag, id string) (*studio.Snapshot, error) {
+	if id == "" {
+		return nil, usageErrorf("--%s is required: a domain ID (d-...)", flag)
+	}
+	cfg, err := awsconfig.Load(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	snap, err := studio.TakeSnapshot(ctx, studio.NewClients(cfg), id, studio.SnapshotOptions{Logger: g.log})
+	if errors.Is(err, studio.ErrNotFound) {
+		return nil, usageErrorf("--%s %s: no such domain in %s (check the domain ID, --region and the account); nothing was enqueued", flag, id, cfg.Region)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading domain %s: %w", id, err)
+	}
+	return snap, nil
+}
+
+// homeLine is one home of a backup or restore, as the commands print it before
+// they enqueue.
+type homeLine struct {
+	Key    string `json:"key"`
+	UID    string `json:"uid,omitempty"`
+	Action string `json:"action"` // backup, restore, skip
+	Reason string `json:"reason,omitempty"`
+}
+
+// domainHomes lists a snapshot's homes with what a backup (or restore) does with
+// each: EBS-backed spaces and homes without a UID are skipped, as the job does.
+func domainHomes(snap *studio.Snapshot, action string) []homeLine {
+	var out []homeLine
+	add := func(key, uid, appType string) {
+		h := homeLine{Key: key, UID: uid, Action: action}
+		switch {
+		case appType != "":
+			h.Action, h.Reason = "skip", "home on EBS ("+appType+"): the lifecycle scripts move it (migrator lcc install)"
+		case uid == "":
+			h.Action, h.Reason = "skip", "no home UID (a Studio Classic home exists only once an app was opened)"
+		}
+		out = append(out, h)
+	}
+	for _, p := range snap.UserProfiles {
+		add(studio.KindUserProfile+"/"+p.Name, p.HomeEfsFileSystemUID, "")
+	}
+	for _, s := range snap.Spaces {
+		appType := ""
+		if s.AppType == "JupyterLab" || s.AppType == "CodeEditor" {
+			appType = s.AppType
+		}
+		add(studio.KindSpace+"/"+s.Name, s.HomeEfsFileSystemUID, appType)
+	}
+	return out
+}
+
+func writeHomeLines(w io.Writer, output string, what any, homes []homeLine) error {
+	if output == formatJSON {
+		return writeJSON(w, what)
+	}
+	for _, h := range homes {
+		line := fmt.Sprintf("%-8s %s", h.Action, h.Key)
+		if h.UID != "" {
+			line += " (uid " + h.UID + ")"
+		}
+		if h.Reason != "" {
+			line += ": " + h.Reason
+		}
+		if _, err := fmt.Fprintln(w, line); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// backupOptions are the flags of `migrator backup`.
+type backupOptions struct {
+	aws     awsconfig.Options
+	redis   redisOptions
+	s3      s3Flags
+	domain  string
+	from    string
+	bucket  string
+	prefix  string
+	workers int
+	watch   bool
+	output  string
+}
+
+// AddFlags registers backup's flags.
+func (o *backupOptions) AddFlags(fs *pflag.FlagSet) {
+	o.aws.AddFlags(fs)
+	o.redis.AddFlags(fs)
+	o.s3.AddFlags(fs)
+	fs.StringVar(&o.domain, "domain", "", "ID of the domain whose homes are backed up (required)")
+	fs.StringVar(&o.from, "from", "", "the domain's EFS root as the workers see it: DIR or sftp://[user@]host[:port]/path; homes are read from <from>/<uid> (required)")
+	fs.StringVar(&o.bucket, "bucket", "", "S3 bucket of the backups (required)")
+	fs.StringVar(&o.prefix, "prefix", defaultBackupPrefix, "key prefix of the backups in --bucket")
+	fs.IntVar(&o.workers, "workers", 0, "objects in flight per home (default 64)")
+	fs.BoolVar(&o.watch, "watch", false, "after enqueueing, watch the job (progress on stderr) and exit with its outcome")
+	fs.StringVarP(&o.output, "output", "o", "text", "output format of the list of homes: text or json")
+}
+
+func newBackupCommand(g *globalOptions) *cobra.Command {
+	opts := &backupOptions{}
+	cmd := &cobra.Command{
+		Use:   "backup --domain D --from DIR|sftp://... --bucket B [--prefix P]",
+		Short: "Enqueue a backup of every EFS home of a domain to S3, in the layout the lifecycle scripts use",
+		Long: `Enqueue a job that workers ('migrator worker') run: read the domain's user
+profiles and spaces, then back up each home on its EFS, <from>/<uid>, to
+s3://BUCKET/PREFIX/<domain>/<profile|space>/<name>/ (see README "Backups to S3"),
+many objects in flight, one task per home. A run sends only the files that changed
+since the newest complete backup; a home whose worker dies is taken over and
+resumed. Spaces whose home is on EBS (JupyterLab, Code Editor) are listed as the
+lifecycle scripts' ('migrator lcc install'). The domain, the bucket and --from are
+checked first: a bad one enqueues nothing. The job ID is printed alone on the last
+line of standard output.`,
+		Example: `  migrator backup --domain d-abc123 --from /mnt/efs/fs-0abc --bucket my-studio-backups --watch
+  JOB=$(migrator backup --domain d-abc123 --from sftp://root@efs-host/mnt/efs --bucket my-studio-backups | tail -n1)
+  migrator backup --domain d-abc123 --from /mnt/efs --bucket backups --s3-endpoint-url http://127.0.0.1:9000 -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runBackup(cmd.Context(), g, opts)
+		},
+	}
+	opts.AddFlags(cmd.Flags())
+	return cmd
+}
+
+// runBackup checks and enqueues a backup job; tests call it directly.
+func runBackup(ctx context.Context, g *globalOptions, opts *backupOptions) error {
+	if err := checkFormat(opts.output, "text", "json"); err != nil {
+		return err
+	}
+	if opts.domain == "" {
+		return usageErrorf("--domain is required: the ID of the domain to back up (d-...)")
+	}
+	if opts.bucket == "" {
+		return usageErrorf("--bucket is required: the S3 bucket of the backups")
+	}
+	from, err := parseCopyLocation("from", opts.from)
+	if err != nil {
+		return err
+	}
+	if err := checkEFSRoot("from", from); err != nil {
+		return err
+	}
+	target := &jobs.BackupTarget{Bucket: opts.bucket, Prefix: strings.Trim(opts.prefix, "/"), EndpointURL: opts.s3.endpoint, Region: opts.s3.region}
+	c, err := opts.redis.client()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	snap, err := snapshotDomain(ctx, g, opts.aws, "domain", opts.domain)
+	if err != nil {
+		return err
+	}
+	st, err := openBackupStore(ctx, opts.aws, target)
+	if err != nil {
+		return err
+	}
+	homes := domainHomes(snap, "backup")
+	if err := writeHomeLines(g.stdout, opts.output, map[string]any{"domain": opts.domain, "from": from, "to": st.String(), "homes": homes}, homes); err != nil {
+		return err
+	}
+	return submitAndMaybeWatch(ctx, g, c, jobs.Spec{
+		Kind:           jobs.KindBackup,
+		Source:         awsTarget(opts.aws),
+		SourceDomainID: opts.domain,
+		CopyFrom:       from,
+		Workers:        opts.workers,
+		Backup:         target,
+	}, opts.watch)
+}
