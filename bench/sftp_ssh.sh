@@ -6,6 +6,7 @@
 #   - one big file (default 1 GiB): the same vs OpenSSH `sftp put`.
 # Prints the median of RUNS runs (default 3) of each, the ratios and the load.
 # Usage: bash bench/sftp_ssh.sh [FILES] [BIG_MIB] [RUNS]
+# BASE_BIN=/path/to/older/migrator also times that build, interleaved (before/after).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FILES=${1:-5000}
@@ -43,13 +44,29 @@ StrictModes no
 Subsystem sftp /usr/lib/openssh/sftp-server
 LogLevel ERROR
 EOF
-/usr/sbin/sshd -D -e -f "$W/sshd_config" 2>"$W/sshd.log" &
+# Every SSH session runs its command through root's login shell, which reads
+# ~/.bashrc. A slow one (pyenv's init takes seconds in the dev container) is paid
+# once by rsync and once per SFTP session by the mover (8 by default), and would
+# measure the shell instead of the tools: unless KEEP_BASHRC=1, sshd runs in a
+# private mount namespace where root's ~/.bashrc is empty (nothing changes outside it).
+: >"$W/empty_bashrc"
+if [ "${KEEP_BASHRC:-0}" != 1 ] && [ -f "$HOME/.bashrc" ] && unshare -m true 2>/dev/null; then
+  echo "   (root's ~/.bashrc hidden from sshd's sessions; KEEP_BASHRC=1 keeps it)"
+  unshare -m sh -c "mount --bind '$W/empty_bashrc' '$HOME/.bashrc' && exec /usr/sbin/sshd -D -e -f '$W/sshd_config'" 2>"$W/sshd.log" &
+else
+  /usr/sbin/sshd -D -e -f "$W/sshd_config" 2>"$W/sshd.log" &
+fi
 SSHD_PID=$!
 for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.1; done
 echo "[127.0.0.1]:$PORT $(cut -d' ' -f1,2 "$W/hostkey.pub")" >"$W/known_hosts"
 SSH="ssh -F /dev/null -p $PORT -i $W/id -o IdentitiesOnly=yes -o BatchMode=yes -o UserKnownHostsFile=$W/known_hosts -o GlobalKnownHostsFile=/dev/null"
-MOVER=("$W/migrator" copy-home --uid 200007 --progress none --known-hosts "$W/known_hosts" --identity "$W/id"
-  --ssh-config none --sftp-remote-command "$W/migrator sftp-server")
+t0=$(date +%s.%N); $SSH root@127.0.0.1 true; t1=$(date +%s.%N)
+echo "   one SSH login running true: $(python3 -c "print(f'{$t1-$t0:.2f}s')")"
+mover() { # binary, copy-home arguments...
+  local bin=$1; shift
+  "$bin" copy-home --uid 200007 --progress none --known-hosts "$W/known_hosts" --identity "$W/id" \
+    --ssh-config none --sftp-remote-command "$bin sftp-server" "$@"
+}
 
 echo "== generating $FILES small files and a $BIG_MIB MiB file"
 python3 - "$W/src/home" "$FILES" <<'EOF'
@@ -83,21 +100,33 @@ for r in $(seq "$RUNS"); do
   echo "== run $r/$RUNS (load: $(cut -d' ' -f1-3 /proc/loadavg))"
   rm -rf "$W/dst"/*; sync
   run rsync rsync -a -e "$SSH" "$W/src/home/" "root@127.0.0.1:$W/dst/rsync/"
-  run mover-small "${MOVER[@]}" --from "$W/src/home" --to "sftp://root@127.0.0.1:$PORT$W/dst/mover"
+  run mover-small mover "$W/migrator" --from "$W/src/home" --to "sftp://root@127.0.0.1:$PORT$W/dst/mover"
   diff -r "$W/src/home" "$W/dst/mover" >/dev/null
+  if [ -n "${BASE_BIN:-}" ]; then
+    run base-small mover "$BASE_BIN" --from "$W/src/home" --to "sftp://root@127.0.0.1:$PORT$W/dst/base"
+    diff -r "$W/src/home" "$W/dst/base" >/dev/null
+  fi
   rm -rf "$W/dst"/*; sync
   run sftp-put bash -c "echo 'put $W/big/big.bin $W/dst/sftp.bin' | sftp -q -b - -P $PORT -i $W/id -o IdentitiesOnly=yes -o BatchMode=yes -o UserKnownHostsFile=$W/known_hosts -o GlobalKnownHostsFile=/dev/null root@127.0.0.1"
   rm -f "$W/dst/sftp.bin"; sync
-  run mover-big "${MOVER[@]}" --from "$W/big" --to "sftp://root@127.0.0.1:$PORT$W/dst/moverbig"
+  run mover-big mover "$W/migrator" --from "$W/big" --to "sftp://root@127.0.0.1:$PORT$W/dst/moverbig"
   cmp "$W/big/big.bin" "$W/dst/moverbig/big.bin"
-  echo "   rsync ${T[rsync]}/ mover ${T[mover-small]}/ sftp ${T[sftp-put]}/ mover ${T[mover-big]}"
+  rm -rf "$W/dst/moverbig"; sync
+  if [ -n "${BASE_BIN:-}" ]; then
+    run base-big mover "$BASE_BIN" --from "$W/big" --to "sftp://root@127.0.0.1:$PORT$W/dst/basebig"
+    cmp "$W/big/big.bin" "$W/dst/basebig/big.bin"
+  fi
+  echo "   rsync ${T[rsync]}/ mover ${T[mover-small]}/ base ${T[base-small]:-}/ sftp ${T[sftp-put]}/ mover ${T[mover-big]}/ base ${T[base-big]:-}"
 done
 
-python3 - "${T[rsync]}" "${T[mover-small]}" "${T[sftp-put]}" "${T[mover-big]}" "$FILES" "$BIG_MIB" <<'EOF'
+python3 - "${T[rsync]}" "${T[mover-small]}" "${T[sftp-put]}" "${T[mover-big]}" "$FILES" "$BIG_MIB" "${T[base-small]:-}" "${T[base-big]:-}" <<'EOF'
 import statistics, sys
 med = [statistics.median(float(x) for x in a.split()) for a in sys.argv[1:5]]
 rs, ms, sp, mb = med
 files, mib = sys.argv[5], int(sys.argv[6])
+if sys.argv[7]:
+    bs, bb = (statistics.median(float(x) for x in a.split()) for a in sys.argv[7:9])
+    print(f"BASE_BIN: small files {bs:.2f}s ({rs/bs:.2f}x rsync's speed), big file {bb:.2f}s ({sp/bb*100:.0f}% of sftp's throughput)")
 print(f"small files ({files}): rsync -a -e ssh {rs:.2f}s, mover {ms:.2f}s: mover is {rs/ms:.2f}x rsync's speed (target >= 1.0)")
 print(f"big file ({mib} MiB): sftp put {sp:.2f}s ({mib/sp:.0f} MiB/s), mover {mb:.2f}s ({mib/mb:.0f} MiB/s): {sp/mb*100:.0f}% of sftp's throughput (target >= 90%)")
 EOF

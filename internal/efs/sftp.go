@@ -93,8 +93,8 @@ const SFTPStockLimitation = "stock sftp-server mode (--sftp-server=stock): SFTP 
 // run over an SSH exec channel like rsync runs itself: it resolves every name with
 // openat2(RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS), so nothing is ever followed
 // whatever users swap in while the copy runs, shows inodes (hardlinks in a source
-// are kept), stores nanosecond mtimes and sets owner, mode and mtime in one
-// request. With the stock OpenSSH sftp-server (SFTPServerStock, an explicit
+// are kept), stores nanosecond mtimes, sets owner, mode and mtime in one
+// request, and takes a new small file in two (see Create). With the stock OpenSSH sftp-server (SFTPServerStock, an explicit
 // opt-in), SFTP v3 as OpenSSH speaks it sets limits:
 //   - There are no inode numbers, so hardlinks in an SFTP source cannot be detected:
 //     each name of a hardlinked file is copied as a separate file (Features.Inodes is

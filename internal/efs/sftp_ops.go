@@ -2,6 +2,7 @@ package efs
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -149,13 +150,26 @@ func (r *sftpReader) Close() error { return r.wrap("closing", r.file.Close()) }
 // Create makes a new file with an exclusive open. Close applies attr: the owner
 // through the handle, then the mode through the handle (after chown, which clears
 // setuid), then the mtime.
+//
+// With ServeSFTP a new file costs two requests, not four: Create makes the file
+// (empty, 0600, by name: sftpCreateExt) and Close sends the data together with
+// owner, mode and mtime (sftpPutExt), as long as the data fits in sftpPutMax;
+// only a bigger file opens a handle for pipelined writes.
 func (f *SFTP) Create(ctx context.Context, name string, attr Attr) (io.WriteCloser, error) {
 	var w *sftpWriter
 	err := f.do(ctx, "creating", name, false, func(s *sftpSlot, p string) error {
-		if !f.p.ours {
-			if _, err := sftpTime(attr.ModTime); err != nil {
-				return err // before anything exists on the server
+		if f.p.ours {
+			if err := s.c.SetExtendedData(p, []sftp.StatExtended{{ExtType: sftpCreateExt}}); err != nil {
+				if _, lerr := s.c.Lstat(p); lerr == nil {
+					return fmt.Errorf("%w (%v)", fs.ErrExist, err)
+				}
+				return err
 			}
+			w = &sftpWriter{f: f, c: s.conn, ctx: ctx, s: s, name: name, path: p, attr: attr, put: true}
+			return nil
+		}
+		if _, err := sftpTime(attr.ModTime); err != nil {
+			return err // before anything exists on the server
 		}
 		file, err := s.c.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL)
 		if err != nil {
@@ -164,9 +178,8 @@ func (f *SFTP) Create(ctx context.Context, name string, attr Attr) (io.WriteClos
 			}
 			return err
 		}
-		// Keep a private file private while it is written (ServeSFTP makes new
-		// files 0600 by itself).
-		if !f.p.ours && attr.Perm&0o044 != 0o044 {
+		// Keep a private file private while it is written.
+		if attr.Perm&0o044 != 0o044 {
 			if err := file.Chmod(0o600); err != nil {
 				file.Close()
 				return err
@@ -181,16 +194,28 @@ func (f *SFTP) Create(ctx context.Context, name string, attr Attr) (io.WriteClos
 	return w, nil
 }
 
+// sftpPutMax is the most data Close sends in one sftpPutExt request: below
+// pkg/sftp's 256 KiB message limit with room for the path and the attributes.
+const sftpPutMax = 224 << 10
+
+// putBufs recycles the buffers that hold a small file until Close.
+var putBufs = sync.Pool{New: func() any { b := make([]byte, 0, sftpPutMax+1); return &b }}
+
 type sftpWriter struct {
 	f    *SFTP
 	c    *sftpConn
 	ctx  context.Context
 	s    *sftpSlot
-	file *sftp.File
+	file *sftp.File // nil while put holds every byte written
 	name string
 	path string
 	attr Attr
 	bw   *bufio.Writer
+
+	// put: ServeSFTP, nothing sent since Create; buf holds the data (at most
+	// sftpPutMax bytes) until Close sends it in one request.
+	put bool
+	buf *[]byte
 
 	mu     sync.Mutex
 	closed bool
@@ -198,9 +223,48 @@ type sftpWriter struct {
 
 func (w *sftpWriter) wrap(op string, err error) error { return w.f.opErr(w.c, op, w.name, err) }
 
+// open leaves put mode: the data outgrew sftpPutMax, so it goes through a handle
+// (the file exists: Create made it), starting with what buf holds.
+func (w *sftpWriter) open() error {
+	file, err := w.s.c.OpenFile(w.path, os.O_WRONLY)
+	if err != nil {
+		return w.wrap("opening for writing", err)
+	}
+	w.file, w.put = file, false
+	if w.buf != nil {
+		b := *w.buf
+		_, err = file.ReadFromWithConcurrency(bytes.NewReader(b), w.f.p.perFile)
+		w.freeBuf()
+		if err != nil {
+			return w.wrap("writing", err)
+		}
+	}
+	return nil
+}
+
+func (w *sftpWriter) freeBuf() {
+	if w.buf != nil {
+		*w.buf = (*w.buf)[:0]
+		putBufs.Put(w.buf)
+		w.buf = nil
+	}
+}
+
 func (w *sftpWriter) Write(p []byte) (int, error) {
 	if err := w.ctx.Err(); err != nil {
 		return 0, err
+	}
+	if w.put {
+		if w.buf == nil {
+			w.buf = putBufs.Get().(*[]byte)
+		}
+		if len(*w.buf)+len(p) <= sftpPutMax {
+			*w.buf = append(*w.buf, p...)
+			return len(p), nil
+		}
+		if err := w.open(); err != nil {
+			return 0, err
+		}
 	}
 	if w.bw == nil {
 		w.bw = bufio.NewWriterSize(w.file, sftpIOBuffer)
@@ -209,18 +273,43 @@ func (w *sftpWriter) Write(p []byte) (int, error) {
 	return n, w.wrap("writing", err)
 }
 
-// ReadFrom lets io.Copy use pkg/sftp's concurrent writes.
+// ReadFrom lets io.Copy use pkg/sftp's concurrent writes (in put mode, once the
+// data is bigger than sftpPutMax).
 func (w *sftpWriter) ReadFrom(r io.Reader) (int64, error) {
 	if err := w.ctx.Err(); err != nil {
 		return 0, err
 	}
+	var read int64
+	if w.put {
+		if w.buf == nil {
+			w.buf = putBufs.Get().(*[]byte)
+		}
+		b := *w.buf
+		for len(b) <= sftpPutMax {
+			n, err := r.Read(b[len(b):cap(b)])
+			b = b[:len(b)+n]
+			read += int64(n)
+			if err == io.EOF {
+				*w.buf = b
+				return read, nil
+			}
+			if err != nil {
+				*w.buf = b
+				return read, err
+			}
+		}
+		*w.buf = b
+		if err := w.open(); err != nil {
+			return read, err
+		}
+	}
 	if w.bw != nil {
 		if err := w.bw.Flush(); err != nil {
-			return 0, w.wrap("writing", err)
+			return read, w.wrap("writing", err)
 		}
 	}
 	n, err := w.file.ReadFromWithConcurrency(r, w.f.p.perFile)
-	return n, w.wrap("writing", err)
+	return read + n, w.wrap("writing", err)
 }
 
 func (w *sftpWriter) Close() error {
@@ -230,6 +319,19 @@ func (w *sftpWriter) Close() error {
 		return nil
 	}
 	w.closed = true
+	if w.put {
+		defer w.freeBuf()
+		if err := w.ctx.Err(); err != nil {
+			return err
+		}
+		var data []byte
+		if w.buf != nil {
+			data = *w.buf
+		}
+		// One request: the data, then owner, mode and the mtime to the nanosecond.
+		ext := append(setattrExt(w.attr, SetAll), sftp.StatExtended{ExtType: sftpPutExt, ExtData: string(data)})
+		return w.wrap("writing", w.s.c.SetExtendedData(w.path, ext))
+	}
 	err := w.finish()
 	if cerr := w.file.Close(); err == nil {
 		err = w.wrap("closing", cerr)

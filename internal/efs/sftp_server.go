@@ -35,6 +35,11 @@ import (
 //     in the extended attribute sftpStatExt, so hardlinks in a source are seen;
 //   - a setstat that carries the extended attribute sftpSetattrExt sets owner,
 //     mode and a nanosecond mtime in one request (one round trip per file);
+//   - a setstat that carries sftpCreateExt creates the file exclusively (0600,
+//     empty, owned by the server) and nothing else; one that carries sftpPutExt
+//     (with sftpSetattrExt) writes the data into that file, still empty and the
+//     server's own, then sets owner, mode and mtime, last: a new small file is two
+//     requests (see SFTP.Create);
 //   - RealPath(sftpHello) answers sftpHelloReply + the served root, which is how the
 //     client knows it talks to this server and not to a stock one.
 const (
@@ -42,12 +47,14 @@ const (
 	sftpHelloReply = "/studio-migrator:1:"
 	sftpStatExt    = "stat@studio-migrator"
 	sftpSetattrExt = "setattr@studio-migrator"
+	sftpCreateExt  = "create@studio-migrator"
+	sftpPutExt     = "put@studio-migrator"
 )
 
 // ServeSFTP serves SFTP on rw until the client goes away, rooted at l. It returns
 // nil when the client closed the stream.
 func ServeSFTP(rw io.ReadWriteCloser, l *Local) error {
-	h := &sftpHandler{l: l}
+	h := &sftpHandler{l: l, created: map[string][2]uint64{}}
 	srv := sftp.NewRequestServer(rw, sftp.Handlers{FileGet: h, FilePut: h, FileCmd: h, FileList: h},
 		sftp.WithRSMaxTxPacket(sftpOursPacket))
 	err := srv.Serve()
@@ -60,7 +67,14 @@ func ServeSFTP(rw io.ReadWriteCloser, l *Local) error {
 
 type sftpHandler struct {
 	l *Local
+
+	mu      sync.Mutex
+	created map[string][2]uint64 // name -> (dev, inode), made by create and not yet put
 }
+
+// sftpMaxCreated bounds sftpHandler.created (a client that creates without ever
+// putting); past it the oldest entries are simply dropped (their put then fails).
+const sftpMaxCreated = 4096
 
 // name maps a request path ("/" is the served root) to a Local name.
 func (h *sftpHandler) name(p string) string {
@@ -150,7 +164,11 @@ func (h *sftpHandler) Filewrite(r *sftp.Request) (io.WriterAt, error) {
 	if name == "." {
 		return nil, wireErr(l.opErr("creating", name, fs.ErrExist))
 	}
-	fd, err := l.openFile(name, flags, 0o600)
+	var mode uint32
+	if fl.Creat {
+		mode = 0o600 // openat2 refuses a mode without O_CREAT
+	}
+	fd, err := l.openFile(name, flags, mode)
 	if err != nil {
 		if err == errIsSymlink {
 			err = fmt.Errorf("%w (a symlink)", fs.ErrExist)
@@ -226,6 +244,16 @@ func (h *sftpHandler) Filecmd(r *sftp.Request) error {
 	case "Setstat":
 		fl := r.AttrFlags()
 		a := r.Attributes()
+		if hasExt(a, sftpCreateExt) {
+			return wireErr(h.create(ctx, name))
+		}
+		if data, ok := extData(a, sftpPutExt); ok {
+			attr, mask, ok := parseSetattrExt(a)
+			if !ok {
+				return errors.New(sftpPutExt + " without " + sftpSetattrExt)
+			}
+			return wireErr(h.put(ctx, name, data, attr, mask))
+		}
 		if attr, mask, ok := parseSetattrExt(a); ok {
 			return wireErr(l.Setattr(ctx, name, attr, mask))
 		}
@@ -282,6 +310,100 @@ func (h *sftpHandler) Filecmd(r *sftp.Request) error {
 		return wireErr(l.Link(ctx, name, h.name(r.Target)))
 	}
 	return sftp.ErrSSHFxOpUnsupported
+}
+
+// create makes name, a new regular file: empty, 0600 and the server's own until
+// put fills it in.
+func (h *sftpHandler) create(ctx context.Context, name string) error {
+	l := h.l
+	if err := l.begin(ctx, "creating", name); err != nil {
+		return err
+	}
+	defer l.mu.RUnlock()
+	if name == "." {
+		return l.opErr("creating", name, fs.ErrExist)
+	}
+	fd, err := l.openFile(name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL, 0o600)
+	if err != nil {
+		if err == errIsSymlink {
+			err = fmt.Errorf("%w (a symlink)", fs.ErrExist)
+		}
+		return l.opErr("creating", name, err)
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return l.opErr("creating", name, err)
+	}
+	h.mu.Lock()
+	if len(h.created) >= sftpMaxCreated {
+		clear(h.created)
+	}
+	h.created[name] = [2]uint64{st.Dev, st.Ino}
+	h.mu.Unlock()
+	return nil
+}
+
+// put writes data into name, which must still be the file create made on this
+// session (the same inode, empty, with no other name: nobody swapped it or wrote
+// into it meanwhile), then applies attr through the same descriptor in the
+// order that keeps setuid/setgid, the mtime last.
+func (h *sftpHandler) put(ctx context.Context, name string, data []byte, attr Attr, mask SetMask) error {
+	l := h.l
+	const op = "writing"
+	if err := l.begin(ctx, op, name); err != nil {
+		return err
+	}
+	defer l.mu.RUnlock()
+	h.mu.Lock()
+	id, ok := h.created[name]
+	delete(h.created, name)
+	h.mu.Unlock()
+	if !ok {
+		return l.opErr(op, name, errors.New("not a file this session created ("+sftpCreateExt+")"))
+	}
+	fd, err := l.openFile(name, unix.O_WRONLY, 0)
+	if err != nil {
+		if err == errIsSymlink {
+			err = errors.New("not a regular file (a symlink)")
+		}
+		return l.opErr(op, name, err)
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	switch err := unix.Fstat(fd, &st); {
+	case err != nil:
+		return l.opErr(op, name, err)
+	case st.Mode&unix.S_IFMT != unix.S_IFREG:
+		return l.opErr(op, name, errors.New("not a regular file"))
+	case st.Nlink > 1:
+		return l.opErr(op, name, errSharedInode)
+	case [2]uint64{st.Dev, st.Ino} != id || st.Size != 0:
+		return l.opErr(op, name, fmt.Errorf("not the empty file this session created (inode %d, size %d): %w", st.Ino, st.Size, fs.ErrExist))
+	}
+	if _, err := (&srvWriter{fd: fd}).WriteAt(data, 0); err != nil {
+		return l.opErr(op, name, err)
+	}
+	return l.opErr("setting attributes of", name, fsetattr(fd, attr, mask))
+}
+
+// hasExt reports whether st carries the extended attribute typ.
+func hasExt(st *sftp.FileStat, typ string) bool {
+	_, ok := extData(st, typ)
+	return ok
+}
+
+// extData returns the data of st's extended attribute typ.
+func extData(st *sftp.FileStat, typ string) ([]byte, bool) {
+	if st == nil {
+		return nil, false
+	}
+	for _, e := range st.Extended {
+		if e.ExtType == typ {
+			return []byte(e.ExtData), true
+		}
+	}
+	return nil, false
 }
 
 // PosixRename replaces the target atomically.
