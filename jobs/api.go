@@ -19,8 +19,9 @@ import (
 
 // Job kinds.
 const (
-	// KindMigrate: snapshot, preflight, create-domain, create-profiles,
-	// create-spaces, assign-users, copy-homes, verify, cleanup (when asked).
+	// KindMigrate: snapshot, preflight, backup-ebs (with Spec.Backup),
+	// create-domain, create-profiles, create-spaces, assign-users, restore-ebs
+	// (with Spec.Backup), copy-homes, verify, cleanup (when asked).
 	KindMigrate = "migrate"
 	// KindApply: the control plane alone, from a snapshot given in the spec.
 	KindApply = "apply"
@@ -56,6 +57,15 @@ type AWSTarget struct {
 	EndpointURL string `json:"endpointUrl,omitempty"`
 }
 
+// BackupTarget is the S3 bucket (and key prefix) of home backups, in the layout of
+// internal/backup. Like AWSTarget it names no credential.
+type BackupTarget struct {
+	Bucket      string `json:"bucket"`
+	Prefix      string `json:"prefix,omitempty"`
+	EndpointURL string `json:"endpointUrl,omitempty"`
+	Region      string `json:"region,omitempty"`
+}
+
 // Spec is what an administrator asked for. It is stored in the job record as is and
 // must never hold a secret.
 type Spec struct {
@@ -85,9 +95,13 @@ type Spec struct {
 	// for KindCleanup); DeleteEFS also deletes its EFS.
 	Cleanup   bool `json:"cleanup,omitempty"`
 	DeleteEFS bool `json:"deleteEfs,omitempty"`
-	// LeaveEBSSpaces accepts that EBS-backed spaces are not moved: the preflight
-	// no longer warns about each (they are listed as not moved either way).
+	// LeaveEBSSpaces accepts that EBS-backed spaces are not moved (migrate without
+	// Backup): the preflight warns about each instead of refusing the job.
 	LeaveEBSSpaces bool `json:"leaveEbsSpaces,omitempty"`
+	// Backup is the bucket through which a migrate job moves the homes of
+	// EBS-backed spaces (steps backup-ebs and restore-ebs, jobs/ebs.go); with it,
+	// cleanup deletes no EBS-backed space without a complete backup there.
+	Backup *BackupTarget `json:"backup,omitempty"`
 }
 
 // Status is the job record as every CLI command reads it (`status --output json`).
@@ -252,6 +266,9 @@ type WorkerConfig struct {
 	// RetryDelay is the backoff before retry n (0-based) of a failed step or home
 	// (default: 5s doubling up to 10 minutes).
 	RetryDelay func(n int) time.Duration
+	// EBSTimeout bounds the wait for one EBS-backed space's backup or restore
+	// marker after its app started (default DefaultEBSTimeout).
+	EBSTimeout time.Duration
 	Log        *slog.Logger
 
 	// wrapSource, set by this package's tests only, wraps every old home the worker

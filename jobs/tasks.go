@@ -18,6 +18,8 @@ const (
 	TypeCreateProfiles = "migrator:create-profiles"
 	TypeCreateSpaces   = "migrator:create-spaces"
 	TypeAssignUsers    = "migrator:assign-users"
+	TypeBackupEBS      = "migrator:backup-ebs"
+	TypeRestoreEBS     = "migrator:restore-ebs"
 	TypeCopyHomes      = "migrator:copy-homes"
 	TypeCopyHome       = "migrator:copy-home"
 	TypeVerify         = "migrator:verify"
@@ -32,6 +34,8 @@ const (
 	StepCreateProfiles = "create-profiles"
 	StepCreateSpaces   = "create-spaces"
 	StepAssignUsers    = "assign-users"
+	StepBackupEBS      = "backup-ebs"
+	StepRestoreEBS     = "restore-ebs"
 	StepCopyHomes      = "copy-homes"
 	StepVerify         = "verify"
 	StepCleanup        = "cleanup"
@@ -55,6 +59,8 @@ var stepTypes = map[string]string{
 	StepCreateProfiles: TypeCreateProfiles,
 	StepCreateSpaces:   TypeCreateSpaces,
 	StepAssignUsers:    TypeAssignUsers,
+	StepBackupEBS:      TypeBackupEBS,
+	StepRestoreEBS:     TypeRestoreEBS,
 	StepCopyHomes:      TypeCopyHomes,
 	StepVerify:         TypeVerify,
 	StepCleanup:        TypeCleanup,
@@ -69,6 +75,8 @@ var stepTimeouts = map[string]time.Duration{
 	StepCreateProfiles: 6 * time.Hour,
 	StepCreateSpaces:   6 * time.Hour,
 	StepAssignUsers:    2 * time.Hour,
+	StepBackupEBS:      6 * time.Hour,
+	StepRestoreEBS:     6 * time.Hour,
 	StepCopyHomes:      30 * time.Minute,
 	StepVerify:         30 * time.Minute,
 	StepCleanup:        6 * time.Hour,
@@ -172,6 +180,12 @@ func stepsOf(sp Spec) []string {
 		return []string{StepCleanup}
 	}
 	s := []string{StepSnapshot, StepPreflight, StepCreateDomain, StepCreateProfiles, StepCreateSpaces, StepAssignUsers, StepCopyHomes, StepVerify}
+	if sp.Backup != nil {
+		// The EBS homes go to S3 before anything is built (a backup that cannot be
+		// made stops nothing but those spaces) and come back once the new spaces
+		// exist, before copy-homes fans out (which counts them among the homes).
+		s = []string{StepSnapshot, StepPreflight, StepBackupEBS, StepCreateDomain, StepCreateProfiles, StepCreateSpaces, StepAssignUsers, StepRestoreEBS, StepCopyHomes, StepVerify}
+	}
 	if sp.Cleanup {
 		s = append(s, StepCleanup)
 	}
@@ -179,7 +193,7 @@ func stepsOf(sp Spec) []string {
 }
 
 // allSteps are every step in workflow order; each kind's steps are a subsequence.
-var allSteps = stepsOf(Spec{Kind: KindMigrate, Cleanup: true})
+var allSteps = stepsOf(Spec{Kind: KindMigrate, Cleanup: true, Backup: &BackupTarget{}})
 
 // nextStep is the step after step in sp's workflow, "" at the end.
 func nextStep(sp Spec, step string) string {
