@@ -103,6 +103,7 @@ func (e *Emulator) createApp(now time.Time, body []byte) (any, *apiError) {
 	a.seq = e.nextSeq()
 	after, target, reason := e.createOutcome("App", a.name)
 	a.begin(now, after, statusPending, target, reason)
+	e.startLCC(d, a)
 	d.apps[req.key()] = a
 	e.tags[arn] = tagList(req.Tags)
 	return map[string]any{"AppArn": arn}, nil
@@ -218,11 +219,16 @@ func (e *Emulator) deleteApp(now time.Time, body []byte) (any, *apiError) {
 	if aerr != nil {
 		return nil, aerr
 	}
-	switch a.status {
-	case statusDeleted:
+	switch {
+	case a.status == statusDeleted:
 		return nil, errNotFound("App %q does not exist.", a.arn)
-	case statusPending, statusDeleting:
+	case a.status == statusPending && !a.lccHeld, a.status == statusDeleting:
 		return nil, errInUse("App %q is in %s status and cannot be deleted.", a.arn, a.status)
+	}
+	if a.lccHeld {
+		// Deleting an app whose lifecycle configuration runs stops its container,
+		// and the script with it.
+		e.killLCC(a, "the app was deleted")
 	}
 	a.begin(now, e.opts.ReadyAfter, statusDeleting, statusDeleted, "")
 	return struct{}{}, nil

@@ -47,6 +47,9 @@ type Options struct {
 	// and KMS keys (NetworkStrict) or creates them on first use (NetworkLenient, the
 	// default). See NetworkMode.
 	Network NetworkMode
+	// LCC runs lifecycle configurations when apps start; nil = they are stored,
+	// attached, and never run (the behaviour without it). See LCCRunner.
+	LCC *LCCRunner
 }
 
 // Defaults applied by New.
@@ -88,6 +91,8 @@ type Emulator struct {
 	// Custom images and app image configs by name (images.go).
 	images          map[string]*image
 	appImageConfigs map[string]*appImageConfig
+	// Lifecycle configurations running and run (lccrun.go).
+	lcc lccState
 }
 
 // New returns an emulator with no resources and one Identity Center instance.
@@ -176,7 +181,7 @@ func (e *Emulator) Serve(ctx context.Context, ln net.Listener) error {
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serving the emulator on %s: %w", ln.Addr(), err)
 	}
-	return nil
+	return e.Close()
 }
 
 type handler func(e *Emulator, now time.Time, body []byte) (any, *apiError)

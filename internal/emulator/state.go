@@ -107,6 +107,9 @@ type app struct {
 	domainID, profile, space, appType, name, arn string
 	resourceSpec                                 json.RawMessage
 	recoveryMode                                 *bool
+	// lccHeld keeps the app Pending while its lifecycle configuration runs
+	// (lccrun.go): the transition waits for the script's exit.
+	lccHeld bool
 }
 
 type studioLCC struct {
@@ -123,7 +126,9 @@ func appKey(profile, space, appType, name string) string {
 func (e *Emulator) settle(now time.Time) {
 	for id, d := range e.domains {
 		for _, a := range d.apps {
-			a.advance(now)
+			if !a.lccHeld {
+				a.advance(now)
+			}
 		}
 		for name, p := range d.profiles {
 			if p.advance(now) {
