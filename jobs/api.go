@@ -151,6 +151,9 @@ type HomeStatus struct {
 	State   string `json:"state"`
 	// Reason says why a home is not moved or failed.
 	Reason string `json:"reason,omitempty"`
+	// Phase of an EBS-backed space moved through S3: "backing up", "backed up",
+	// "restoring", "restored".
+	Phase string `json:"phase,omitempty"`
 	// Error is the last error of a home that is being retried (or was stopped).
 	Error string `json:"error,omitempty"`
 	// Counts: done so far, and the source's totals once known.
