@@ -46,8 +46,7 @@ type settings struct {
 // first line.
 func parse(script []byte) (settings, error) {
 	var s settings
-	head, _, _ := bytes.Cut(script, []byte("\n# Settings written by migrator lcc install:\n"))
-	s.restore = bytes.Contains(head, []byte("restore-home.sh"))
+	s.restore = bytes.Contains(script, []byte("\n# studio-migrator restore-home.sh"))
 	s.prefix = "studio-backups"
 	for _, line := range strings.Split(string(script), "\n") {
 		name, v, ok := strings.Cut(line, "=")
