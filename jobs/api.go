@@ -57,8 +57,9 @@ type AWSTarget struct {
 	EndpointURL string `json:"endpointUrl,omitempty"`
 }
 
-// BackupTarget is the S3 bucket (and key prefix) of home backups, in the layout of
-// internal/backup. Like AWSTarget it names no credential.
+// BackupTarget is an S3 backup store (the layout of internal/backup): a bucket, a
+// key prefix, and how to reach S3 (an endpoint for an S3-compatible server, a
+// region); never a credential: workers use their own environment's.
 type BackupTarget struct {
 	Bucket      string `json:"bucket"`
 	Prefix      string `json:"prefix,omitempty"`
