@@ -167,8 +167,7 @@ func (r *unitRun) ebsSince(ctx context.Context, field string) (time.Time, error)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("reading the install time of job %s: %w", r.id, err)
 	}
-	// The scripts write whole seconds: a marker of the same second counts.
-	return parseMS(v).Truncate(time.Second), nil
+	return parseMS(v), nil
 }
 
 // ebsHome is one EBS-backed space as a step moves it.
@@ -264,7 +263,7 @@ func stepBackupEBS(ctx context.Context, r *unitRun) error {
 			if err != nil {
 				return false, nil, "", err
 			}
-			if mk.Started.Before(since) {
+			if mk.Started.Before(since.Truncate(time.Second)) { // the scripts write whole seconds
 				return false, nil, "", nil
 			}
 			return true, []any{"phase", phaseBackedUp, "backupRun", mk.Run, "totalFiles", mk.Files, "totalBytes", mk.Bytes}, "", nil
@@ -298,7 +297,7 @@ func stepRestoreEBS(ctx context.Context, r *unitRun) error {
 	m := ebsMove{domainID: d.ID, startedKey: "restoreApp", phase: phaseRestoring,
 		marker: func(ctx context.Context, name string, since time.Time) (bool, []any, string, error) {
 			mk, err := latestRestore(ctx, st, d.ID, name)
-			if err != nil || mk == nil || mk.Started.Before(since) {
+			if err != nil || mk == nil || mk.Started.Before(since.Truncate(time.Second)) {
 				return false, nil, "", err
 			}
 			fields := []any{"phase", phaseRestored, "restoredRun", mk.Run, "files", mk.Files, "totalFiles", mk.Files}

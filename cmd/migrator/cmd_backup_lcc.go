@@ -97,14 +97,14 @@ func runBackupLCC(ctx context.Context, g *globalOptions, o *backupLCCOptions) er
 	if err != nil {
 		return err
 	}
-	a := &studio.Applier{Clients: studio.NewClients(cfg), Log: g.log}
+	a := &studio.Applier{Clients: studio.NewClients(cfg), Log: g.log, Waiter: studio.Waiter{PollInterval: min(o.poll, studio.DefaultPollInterval)}}
 	s3cfg := cfg.Copy()
 	s3cfg.BaseEndpoint = nil // --endpoint-url is SageMaker's; the bucket has its own
 	if bt.Region != "" {
 		s3cfg.Region = bt.Region
 	}
 	st := backup.Store{Client: s3Client(s3cfg, bt.EndpointURL), Bucket: bt.Bucket, Prefix: bt.Prefix}
-	since := time.Now().UTC().Truncate(time.Second)
+	since := time.Now().UTC()
 	inst, err := lccinstall.Install(ctx, a, lccinstall.Options{DomainID: o.domain, Settings: settings})
 	if err != nil {
 		return fmt.Errorf("installing the backup lifecycle configuration: %w", err)
@@ -127,7 +127,17 @@ func runBackupLCC(ctx context.Context, g *globalOptions, o *backupLCCOptions) er
 		}
 		for _, i := range restart {
 			h := &homes[i]
-			if err := a.RestartApp(ctx, o.domain, owner(*h), h.AppType, appName(*h)); err != nil {
+			// Stopped and started again on its instance type with the backup script
+			// named: a restart that kept the app's own ResourceSpec would run the
+			// configuration it names, if any, not the backup.
+			cur, err := a.FindApp(ctx, o.domain, owner(*h), h.AppType, appName(*h))
+			if err == nil {
+				err = a.StopApp(ctx, o.domain, owner(*h), h.AppType, appName(*h))
+			}
+			if err == nil {
+				err = a.StartApp(ctx, o.domain, owner(*h), h.AppType, appName(*h), cur.InstanceType, inst.ARN(h.AppType))
+			}
+			if err != nil {
 				h.Reason = "restart failed: " + err.Error()
 				continue
 			}
@@ -268,7 +278,7 @@ func watchLCCBackups(ctx context.Context, g *globalOptions, a *studio.Applier, s
 			}
 			m, err := backup.Latest(ctx, st, o.domain, backup.Kind(h.Kind), h.Name)
 			switch {
-			case err == nil && !m.Started.Before(since):
+			case err == nil && !m.Started.Before(since.Truncate(time.Second)): // the scripts write whole seconds
 				h.State, h.Reason, h.Run, h.Files, h.Bytes = "backed-up", "", m.Run, m.Files, m.Bytes
 				done++
 				continue

@@ -23,6 +23,7 @@ type AppState struct {
 	// LifecycleConfigArn is the configuration the app was started with ("" when
 	// the ResourceSpec names none: it runs the default of its settings).
 	LifecycleConfigArn string
+	InstanceType       string
 }
 
 // Live reports whether the app is starting or running.
@@ -44,6 +45,7 @@ func (a *Applier) FindApp(ctx context.Context, domainID string, owner AppOwner, 
 	st := AppState{Status: string(out.Status), FailureReason: aws.ToString(out.FailureReason), Created: aws.ToTime(out.CreationTime)}
 	if out.ResourceSpec != nil {
 		st.LifecycleConfigArn = aws.ToString(out.ResourceSpec.LifecycleConfigArn)
+		st.InstanceType = string(out.ResourceSpec.InstanceType)
 	}
 	return st, nil
 }
