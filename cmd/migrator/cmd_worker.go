@@ -24,6 +24,7 @@ type workerOptions struct {
 	concurrency int
 	queues      []string
 	leaseTTL    time.Duration
+	retention   time.Duration
 	sftp        location.Options
 
 	// tune adjusts the configuration before the worker starts (tests: fast waits).
@@ -38,6 +39,7 @@ func (o *workerOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&o.queues, "queues", nil, "queues to serve, as NAME or NAME=PRIORITY, comma-separated (default: "+defaultQueuesText()+"); "+
 		"e.g. only "+jobs.QueueCopy+" on hosts that mount the EFS volumes but have no AWS credentials")
 	fs.DurationVar(&o.leaseTTL, "lease-ttl", jobs.DefaultLeaseTTL, "how long a home or step stays claimed without a heartbeat: another worker takes over a killed worker's unit after about this long")
+	fs.DurationVar(&o.retention, "record-retention", jobs.DefaultRecordRetention, "how long the record of an ended job stays in Redis for status, watch and jobs list (e.g. 168h); negative: for ever")
 	o.sftp.AddFlags(fs)
 }
 
@@ -113,6 +115,10 @@ func runWorker(ctx context.Context, g *globalOptions, opts *workerOptions) error
 	if opts.concurrency < 1 {
 		return usageErrorf("--concurrency %d: want at least 1", opts.concurrency)
 	}
+	if opts.retention == 0 {
+		// 0 would silently mean the default inside jobs: say what the choices are.
+		return usageErrorf("--record-retention 0: want a duration such as 720h, or a negative one (-1s) to keep records for ever")
+	}
 	if err := opts.sftp.Check(); err != nil {
 		return withExit(exitUsage, err)
 	}
@@ -128,13 +134,14 @@ func runWorker(ctx context.Context, g *globalOptions, opts *workerOptions) error
 		return err
 	}
 	cfg := jobs.WorkerConfig{
-		Name:        opts.name,
-		Concurrency: opts.concurrency,
-		Queues:      queues,
-		LeaseTTL:    opts.leaseTTL,
-		Location:    processLocationOptions(opts.sftp, g),
-		Preflight:   livePreflight,
-		Log:         g.log,
+		Name:            opts.name,
+		Concurrency:     opts.concurrency,
+		Queues:          queues,
+		LeaseTTL:        opts.leaseTTL,
+		RecordRetention: opts.retention,
+		Location:        processLocationOptions(opts.sftp, g),
+		Preflight:       livePreflight,
+		Log:             g.log,
 	}
 	if opts.tune != nil {
 		opts.tune(&cfg)

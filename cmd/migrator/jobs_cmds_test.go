@@ -136,7 +136,7 @@ func (w *cliWorld) client(t *testing.T) *jobs.Client {
 func (w *cliWorld) startWorker(t *testing.T, name string) {
 	t.Helper()
 	g := testGlobals(t, &bytes.Buffer{}, &syncBuffer{})
-	opts := &workerOptions{redis: redisOptions{url: w.redis.URL()}, name: name, concurrency: 4, leaseTTL: 3 * time.Second,
+	opts := &workerOptions{redis: redisOptions{url: w.redis.URL()}, name: name, concurrency: 4, leaseTTL: 3 * time.Second, retention: time.Hour,
 		tune: func(c *jobs.WorkerConfig) {
 			c.Waiter = studio.Waiter{PollInterval: 20 * time.Millisecond, Timeout: time.Minute}
 			c.CreateInterval = time.Millisecond
@@ -472,6 +472,8 @@ func TestWorkerBadInput(t *testing.T) {
 		"no concurrency":  {"worker", "--concurrency", "0"},
 		"bad redis URL":   {"worker", "--redis", "memcached://127.0.0.1:11211"},
 		"short lease TTL": {"worker", "--redis", "redis://127.0.0.1:1/0", "--lease-ttl", "100ms"},
+		"zero retention":  {"worker", "--redis", "redis://127.0.0.1:1/0", "--record-retention", "0"},
+		"bad retention":   {"worker", "--redis", "redis://127.0.0.1:1/0", "--record-retention", "30d"},
 	} {
 		_, errOut, code := runCLI(t, args...)
 		if code != exitUsage {
