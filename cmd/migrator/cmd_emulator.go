@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
+	"regexp"
 	"strings"
 	"time"
 
@@ -34,6 +36,12 @@ type emulatorOptions struct {
 	failDelete  []string
 	pending     []string
 	throttleOps []string
+	lcc         *emulator.LCCRunner // from the --*lcc* flags (lccRunner)
+
+	// Lifecycle configurations: run them at app start (emulator.LCCRunner).
+	runLCC     bool
+	lccEnv     []string
+	lccTimeout time.Duration
 }
 
 // AddFlags registers the emulator's flags.
@@ -55,6 +63,42 @@ func (o *emulatorOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&o.failDelete, "fail-delete", nil, "make the next delete of Kind/name settle in Delete_Failed: Kind/name=reason (Domain, UserProfile, Space; repeatable)")
 	fs.StringArrayVar(&o.pending, "pending", nil, "keep the next create of Kind/name Pending for a while: Kind/name=duration, e.g. UserProfile/alice=2m (repeatable)")
 	fs.StringSliceVar(&o.throttleOps, "throttle-ops", nil, "operations --throttle-rate applies to, e.g. CreateUserProfile,CreateSpace (default: all)")
+	fs.BoolVar(&o.runLCC, "run-lcc", false, "run the lifecycle configuration an app's settings attach when the app starts (bash, in the app's --ebs-root/--efs-root home, as its owner); the app is InService only after it exits 0")
+	fs.StringArrayVar(&o.lccEnv, "lcc-env", nil, "environment for --run-lcc scripts: KEY=VALUE, or KEY to pass the emulator's own value (keeps secrets off the command line); repeatable, e.g. --lcc-env PATH=/usr/bin:/bin --lcc-env AWS_SECRET_ACCESS_KEY")
+	fs.DurationVar(&o.lccTimeout, "lcc-timeout", emulator.DefaultLCCTimeout, "time limit of a --run-lcc script; the app goes Failed after it (Studio: 5m)")
+}
+
+var envKeyRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// lccRunner builds the LCC runner from the flags (nil without --run-lcc).
+func (o *emulatorOptions) lccRunner(flags *pflag.FlagSet) (*emulator.LCCRunner, error) {
+	if !o.runLCC {
+		for _, f := range []string{"lcc-env", "lcc-timeout"} {
+			if flags != nil && flags.Changed(f) {
+				return nil, fmt.Errorf("--%s: only with --run-lcc", f)
+			}
+		}
+		return nil, nil
+	}
+	if o.lccTimeout <= 0 {
+		return nil, fmt.Errorf("--lcc-timeout %v: want a positive duration such as 5m", o.lccTimeout)
+	}
+	r := &emulator.LCCRunner{Timeout: o.lccTimeout}
+	for _, kv := range o.lccEnv {
+		k, v, hasValue := strings.Cut(kv, "=")
+		if !envKeyRE.MatchString(k) {
+			return nil, fmt.Errorf("--lcc-env %q: want KEY=VALUE or KEY, KEY of letters, digits and _", kv)
+		}
+		if !hasValue {
+			val, ok := os.LookupEnv(k)
+			if !ok {
+				return nil, fmt.Errorf("--lcc-env %s: not set in the emulator's environment", k)
+			}
+			v = val
+		}
+		r.Env = append(r.Env, k+"="+v)
+	}
+	return r, nil
 }
 
 // armFaults applies the fault flags to em; any malformed flag is an error before
@@ -110,8 +154,18 @@ at it with --endpoint-url; any credentials are accepted. State lives in memory o
 
 Every request is validated against the SageMaker service model, as the service does.
 The --fail-*, --pending and --throttle-* flags make it fail where AWS can fail, so
-scripts and the real AWS CLI can drive every failure path.`,
+scripts and the real AWS CLI can drive every failure path.
+
+With --run-lcc, starting an app runs the lifecycle configuration its settings attach,
+as Studio does: bash in the app's home folder (--ebs-root for JupyterLab and Code
+Editor spaces, --efs-root otherwise), as the folder's owner when run as root, with a
+generated resource-metadata.json, and the environment given by --lcc-env only (not the
+emulator's own). The app goes InService when the script exits 0, Failed otherwise or
+after --lcc-timeout. So 'migrator lcc install' and the backup scripts rehearse offline
+against a local S3 endpoint.`,
 		Example: `  migrator emulator --listen 127.0.0.1:4566 --efs-root /tmp/efs --ebs-root /tmp/ebs
+  migrator emulator --listen 127.0.0.1:4566 --efs-root /tmp/efs --ebs-root /tmp/ebs --run-lcc \
+    --lcc-env PATH=/usr/bin:/bin --lcc-env AWS_ACCESS_KEY_ID --lcc-env AWS_SECRET_ACCESS_KEY --lcc-timeout 2m
   migrator emulator --listen 127.0.0.1:0 --throttle-rate 0.1 --sso-user alice --sso-user bob
   migrator emulator --listen 127.0.0.1:4566 --efs-root /tmp/efs \
     --fail-create UserProfile/alice="Insufficient capacity" \
@@ -119,6 +173,11 @@ scripts and the real AWS CLI can drive every failure path.`,
     --pending UserProfile/bob=2m --throttle-rate 0.3 --throttle-ops CreateUserProfile`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			lcc, err := opts.lccRunner(cmd.Flags())
+			if err != nil {
+				return usageErrorf("%w", err)
+			}
+			opts.lcc = lcc
 			return runEmulator(cmd.Context(), g, opts)
 		},
 	}
@@ -140,6 +199,7 @@ func runEmulator(ctx context.Context, g *globalOptions, opts *emulatorOptions) e
 		EFSRoot:      opts.efsRoot,
 		EBSRoot:      opts.ebsRoot,
 		Logger:       g.log,
+		LCC:          opts.lcc,
 
 		Network:                  map[bool]emulator.NetworkMode{true: emulator.NetworkStrict}[opts.strictNetwork],
 		MaxUserProfilesPerDomain: opts.maxProfilesPerDomain,
@@ -163,7 +223,8 @@ Use it with any credentials, for example:
   migrator snapshot --endpoint-url %s ...
 Stop with Ctrl-C.
 `, url, em.InstanceArn(), em.IdentityStoreID(), opts.region, url, url)
-	g.log.Info("emulator listening", "url", url, "efs_root", opts.efsRoot, "ready_after", opts.readyAfter, "throttle_rate", opts.throttleRate)
+	g.log.Info("emulator listening", "url", url, "efs_root", opts.efsRoot, "ebs_root", opts.ebsRoot, "ready_after", opts.readyAfter,
+		"throttle_rate", opts.throttleRate, "run_lcc", opts.lcc != nil)
 	if err := em.Serve(ctx, ln); err != nil {
 		return err
 	}

@@ -3,9 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -17,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/identitystore/document"
 	idstypes "github.com/aws/aws-sdk-go-v2/service/identitystore/types"
 	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/sagemaker/types"
 
 	"github.com/studio-migrator/studio-migrator/internal/awsconfig"
 	"github.com/studio-migrator/studio-migrator/internal/testutil"
@@ -268,6 +272,10 @@ func TestEmulatorCommandRejectsBadFaults(t *testing.T) {
 		{"--fail-create", "Bucket/alice=x"},
 		{"--fail-update", "App/x=y"},
 		{"--pending", "Space/s=soon"},
+		{"--lcc-env", "A=b"},                                         // without --run-lcc
+		{"--lcc-env", "NOT SET", "--run-lcc"},                        // not a name
+		{"--lcc-env", "MIGRATOR_SURELY_UNSET_VARIABLE", "--run-lcc"}, // nothing to pass on
+		{"--lcc-timeout", "0s", "--run-lcc"},
 	} {
 		cmd := newRootCommand()
 		cmd.SetOut(&bytes.Buffer{})
@@ -277,5 +285,87 @@ func TestEmulatorCommandRejectsBadFaults(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), args[0]) || exitCode(context.Background(), err) != exitUsage {
 			t.Errorf("%v: err %v (exit %d), want a usage error naming %s", args, err, exitCode(context.Background(), err), args[0])
 		}
+	}
+}
+
+// TestEmulatorRunsLCCWithAWSCLI: with --run-lcc, an app started with the AWS CLI runs
+// its lifecycle configuration in the profile's home with the --lcc-env environment
+// (KEY alone passes the emulator's own value), and a script that fails makes the app
+// Failed with the reason describe-app shows.
+func TestEmulatorRunsLCCWithAWSCLI(t *testing.T) {
+	bin := testutil.RequireBinary(t, "apt-get install awscli", "/usr/bin/aws")
+	efsRoot := t.TempDir()
+	// The script runs as the home's owner: the folders above it must let it through.
+	for _, d := range []string{efsRoot, filepath.Dir(efsRoot)} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("MIGRATOR_TEST_LCC_TOKEN", "passed-through")
+	url := startEmulatorCommand(t, "--efs-root", efsRoot, "--run-lcc",
+		"--lcc-env", "GREETING=hello from --lcc-env", "--lcc-env", "MIGRATOR_TEST_LCC_TOKEN")
+	cli := func(args ...string) map[string]any {
+		t.Helper()
+		out, stderr, code := awsCLIv2(t, bin, url, args...)
+		if code != 0 {
+			t.Fatalf("aws %s exited %d: %s", strings.Join(args, " "), code, stderr)
+		}
+		return out
+	}
+	// Set-up through the SDK (the CLI's start-up is slow on a loaded machine); the
+	// LCC and app calls through the CLI.
+	ctx := context.Background()
+	t.Setenv("AWS_ACCESS_KEY_ID", "x")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "y")
+	t.Setenv("AWS_CONFIG_FILE", "/nonexistent")
+	cfg, err := awsconfig.Load(ctx, awsconfig.Options{Region: "us-east-1", EndpointURL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sm := sagemaker.NewFromConfig(cfg)
+	d, err := sm.CreateDomain(ctx, &sagemaker.CreateDomainInput{DomainName: aws.String("lcc"), AuthMode: smtypes.AuthModeIam,
+		DefaultUserSettings: &smtypes.UserSettings{ExecutionRole: aws.String("arn:aws:iam::123456789012:role/Exec")},
+		VpcId:               aws.String("vpc-0123456789abcdef0"), SubnetIds: []string{"subnet-0123456789abcdef0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	domainID := aws.ToString(d.DomainId)
+	if _, err := sm.CreateUserProfile(ctx, &sagemaker.CreateUserProfileInput{DomainId: &domainID, UserProfileName: aws.String("alice")}); err != nil {
+		t.Fatal(err)
+	}
+	lcc := func(name, script string) string {
+		out := cli("sagemaker", "create-studio-lifecycle-config", "--studio-lifecycle-config-name", name,
+			"--studio-lifecycle-config-app-type", "JupyterServer",
+			"--studio-lifecycle-config-content", base64.StdEncoding.EncodeToString([]byte(script)))
+		return out["StudioLifecycleConfigArn"].(string)
+	}
+	good := lcc("greet", "#!/bin/bash\necho \"$GREETING $MIGRATOR_TEST_LCC_TOKEN\" >\"$HOME_DIR/greeting\"\n")
+	bad := lcc("broken", "#!/bin/bash\necho 'pip install failed' >&2\nexit 3\n")
+	for name, arn := range map[string]string{"default": good, "second": bad} {
+		cli("sagemaker", "create-app", "--domain-id", domainID, "--user-profile-name", "alice", "--app-type", "JupyterServer",
+			"--app-name", name, "--resource-spec", `{"LifecycleConfigArn":"`+arn+`"}`)
+	}
+	describe := func(name string) map[string]any {
+		for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+			out := cli("sagemaker", "describe-app", "--domain-id", domainID, "--user-profile-name", "alice", "--app-type", "JupyterServer", "--app-name", name)
+			if out["Status"] != "Pending" || time.Now().After(deadline) {
+				return out
+			}
+		}
+	}
+	if out := describe("default"); out["Status"] != "InService" {
+		t.Fatalf("app with a good LCC: %v %v", out["Status"], out["FailureReason"])
+	}
+	greetings, _ := filepath.Glob(filepath.Join(efsRoot, "fs-*", "*", "greeting"))
+	if len(greetings) != 1 {
+		t.Fatalf("greeting files in the EFS homes: %v, want one", greetings)
+	}
+	if b, err := os.ReadFile(greetings[0]); err != nil || string(b) != "hello from --lcc-env passed-through\n" {
+		t.Errorf("greeting in the home: %q, %v", b, err)
+	}
+	out := describe("second")
+	if reason, _ := out["FailureReason"].(string); out["Status"] != "Failed" || !strings.Contains(reason, "broken") ||
+		!strings.Contains(reason, "exit code 3") || !strings.Contains(reason, "pip install failed") {
+		t.Errorf("app with a failing LCC: %v %q", out["Status"], reason)
 	}
 }

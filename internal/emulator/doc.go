@@ -32,7 +32,8 @@
 // (or Delete_Failed, FailNextDelete; apps: Deleting -> Deleted, and
 // they stay listed as Deleted until their profile or space goes). Transitions happen
 // Options.ReadyAfter after the call that started them and are applied lazily at the
-// start of the next call; there are no goroutines. Creating or changing anything
+// start of the next call; there are no goroutines, with one exception: a lifecycle
+// configuration script that runs while its app starts (below). Creating or changing anything
 // inside a resource that is not InService, or deleting one that is in a transient
 // status, is ResourceInUse.
 //
@@ -83,6 +84,49 @@
 // <SpaceName> (mode 0755, owned by 1000:100, sagemaker-user in those images), made at
 // CreateSpace and removed when the space is deleted. User profiles and Studio Classic
 // spaces (JupyterServer, KernelGateway, no app type) stay on the EFS.
+//
+// # Lifecycle configurations
+//
+// With Options.LCC (`migrator emulator --run-lcc`) CreateApp runs the Studio lifecycle
+// configuration the app starts with, as Studio does, so `migrator lcc install` and the
+// scripts of scripts/lcc rehearse offline against a local S3 endpoint:
+//
+//   - Which one: ResourceSpec.LifecycleConfigArn of the CreateApp request, else
+//     <AppType>AppSettings.DefaultResourceSpec.LifecycleConfigArn (JupyterServer,
+//     KernelGateway, JupyterLab, CodeEditor) of the first settings that name one: the
+//     space's SpaceSettings, its owner's UserSettings (private spaces), the domain's
+//     DefaultSpaceSettings, then DefaultUserSettings; for a profile's app its
+//     UserSettings, then DefaultUserSettings. This is the order of the API reference's
+//     "default" wording (settings of the narrower resource win) and of the Studio LCC
+//     guide, which attaches defaults for JupyterLab to DefaultUserSettings; the
+//     precedence between a space's owner and DefaultSpaceSettings is not documented,
+//     we chose the owner's. "None", which the API accepts, means none. A
+//     configuration of another app type is not run (Studio only offers an app those
+//     of its type); one that does not exist fails the app.
+//   - How: bash runs the script (written to a file, so `nohup bash "$0"` works) with
+//     its working directory, HOME and HOME_DIR the app's home folder: <EBSRoot>/
+//     <DomainId>/<SpaceName> for JupyterLab and Code Editor spaces, <EFSRoot>/<fs-id>/
+//     <uid> for a profile's apps and Studio Classic spaces. When the emulator runs as
+//     root the script runs as the folder's owner (1000:100 on EBS, <uid>:1001 on the
+//     EFS), so what it writes is owned as in Studio. RESOURCE_METADATA is a generated
+//     resource-metadata.json with the fields Studio writes (AppType, DomainId,
+//     UserProfileName, SpaceName, ResourceArn, ResourceName, AppImageVersion,
+//     ExecutionRoleArn; a private space's UserProfileName is its owner). TMPDIR is a
+//     folder of the run's own, standing for the container's private /tmp (the scripts
+//     keep their locks there). The environment is PATH, LANG and those, then
+//     LCCRunner.Env; the emulator's own environment is not passed on.
+//   - The app stays Pending while the script runs and goes InService after it exited
+//     0 (and not before ReadyAfter); a non-zero exit, or running past LCCRunner.Timeout
+//     (default 5 minutes, Studio's limit), makes it Failed with a FailureReason naming
+//     the configuration, its exit code or the limit, and the last line it printed.
+//     DeleteApp of an app whose script runs kills the script's process group (what it
+//     started with it too) and deletes the app. Work a script puts in the background
+//     (backup-home.sh returns at once) is its own business and outlives it.
+//   - Output goes to a per-run log (LCCResult.LogFile); LCCRuns lists every run with
+//     its exit code and output tail, and the emulator's logger gets both at debug.
+//   - Close (also when Serve ends) kills running scripts, waits for them, and removes
+//     the runs' folder. LCCRunner.Run replaces bash, for the demo where no AWS CLI v2 is
+//     installed.
 //
 // Identity Center: the account has one instance and identity store; users are added
 // with AddIdentityCenterUser. An SSO domain gets a SingleSignOnApplicationArn and a
@@ -138,7 +182,8 @@
 //     Classic spaces are allowed: the current API reference sets no auth-mode
 //     condition on CreateSpace (only a whitepaper AWS marks historical did).
 //   - CreateApplicationAssignment of an existing assignment is a ConflictException.
-//   - Not modelled: LCC ARNs in settings are not checked for existence; AWS's quotas
+//   - Not modelled: LCC ARNs in settings are not checked for existence (with
+//     Options.LCC a missing one fails the app that would run it); AWS's quotas
 //     are replaced by Options.MaxDomains/MaxUserProfilesPerDomain/MaxSpacesPerDomain;
 //     TagPropagation does not copy tags anywhere; app images and custom file
 //     systems named in settings are not checked for existence (their form is, by the

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -42,7 +43,7 @@ type LCCRunner struct {
 // LCCRun is one run of a lifecycle configuration, as handed to LCCRunner.Run.
 type LCCRun struct {
 	DomainID        string
-	UserProfileName string // the profile, or a private space's owner ("" for a shared space)
+	UserProfileName string // the profile, or the space's owner (OwnershipSettings; "" without one)
 	SpaceName       string
 	AppType         string
 	AppName         string
@@ -100,13 +101,17 @@ var appSettingsMember = map[string]string{
 // defaultLCCArn reads <member>.DefaultResourceSpec.LifecycleConfigArn of a settings
 // structure ("" when unset).
 func defaultLCCArn(settings json.RawMessage, member string) string {
-	var s map[string]struct {
-		DefaultResourceSpec struct{ LifecycleConfigArn string }
-	}
+	var s map[string]json.RawMessage
 	if len(settings) == 0 || json.Unmarshal(settings, &s) != nil {
 		return ""
 	}
-	return s[member].DefaultResourceSpec.LifecycleConfigArn
+	var app struct {
+		DefaultResourceSpec struct{ LifecycleConfigArn string }
+	}
+	if len(s[member]) == 0 || json.Unmarshal(s[member], &app) != nil {
+		return ""
+	}
+	return app.DefaultResourceSpec.LifecycleConfigArn
 }
 
 // effectiveLCC is the lifecycle configuration ARN an app starts with: the one its
@@ -122,7 +127,8 @@ func (e *Emulator) effectiveLCC(d *domain, a *app) string {
 	chain := []json.RawMessage{}
 	if s := d.spaces[a.space]; a.space != "" && s != nil {
 		chain = append(chain, s.settings)
-		if p := d.profiles[s.owner]; s.owner != "" && p != nil {
+		// A private space is its owner's: the owner's defaults apply to it.
+		if p := d.profiles[s.owner]; s.sharingType == "Private" && p != nil {
 			chain = append(chain, p.settings)
 		}
 		chain = append(chain, d.defaultSpaceSettings)
@@ -428,7 +434,6 @@ func bashLCC(ctx context.Context, run LCCRun, logFile string) error {
 	cmd := exec.CommandContext(ctx, "/bin/bash", filepath.Join(filepath.Dir(run.MetadataFile), "on-start.sh"))
 	cmd.Dir = run.Home
 	cmd.Env = run.Env
-	cmd.Stdin = nil
 	// Files, not pipes: a background child keeping them open cannot hold Wait.
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -438,6 +443,9 @@ func bashLCC(ctx context.Context, run LCCRun, logFile string) error {
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 5 * time.Second
 	if err := cmd.Run(); err != nil {
+		if errors.Is(err, fs.ErrPermission) && run.UID >= 0 {
+			return fmt.Errorf("running %s as %d:%d in %s (every folder above the home must be open to others, mode o+x): %w", run.LCCName, run.UID, run.GID, run.Home, err)
+		}
 		return fmt.Errorf("running %s: %w", run.LCCName, err)
 	}
 	return nil

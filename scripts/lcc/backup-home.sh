@@ -17,8 +17,8 @@ S3_ENDPOINT_URL=${S3_ENDPOINT_URL:-}
 # Paths (relative to the home, find -path patterns, space-separated) left out.
 BACKUP_EXCLUDES=${BACKUP_EXCLUDES-.cache .conda/pkgs .local/share/Trash .npm/_cacache lost+found .studio-migrator-restore.tmp}
 BACKUP_INTERVAL=${BACKUP_INTERVAL:-0} # seconds between runs while the app runs; 0 = once
-BACKUP_LOG=${BACKUP_LOG:-/tmp/studio-migrator-backup.log}
-BACKUP_LOCK=${BACKUP_LOCK:-/tmp/studio-migrator-backup.lock}
+BACKUP_LOG=${BACKUP_LOG:-${TMPDIR:-/tmp}/studio-migrator-backup.log}
+BACKUP_LOCK=${BACKUP_LOCK:-${TMPDIR:-/tmp}/studio-migrator-backup.lock}
 
 log() { echo "$(date -u +%FT%TZ) backup-home: $*"; }
 s3() { aws ${S3_ENDPOINT_URL:+--endpoint-url "$S3_ENDPOINT_URL"} s3 "$@" --only-show-errors; }

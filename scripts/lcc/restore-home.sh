@@ -16,8 +16,8 @@ HOME_DIR=${HOME_DIR:-/home/sagemaker-user}
 RESOURCE_METADATA=${RESOURCE_METADATA:-/opt/ml/metadata/resource-metadata.json}
 S3_ENDPOINT_URL=${S3_ENDPOINT_URL:-}
 RESTORE_FORCE=${RESTORE_FORCE:-0}
-BACKUP_LOG=${BACKUP_LOG:-/tmp/studio-migrator-restore.log}
-BACKUP_LOCK=${BACKUP_LOCK:-/tmp/studio-migrator-restore.lock}
+BACKUP_LOG=${BACKUP_LOG:-${TMPDIR:-/tmp}/studio-migrator-restore.log}
+BACKUP_LOCK=${BACKUP_LOCK:-${TMPDIR:-/tmp}/studio-migrator-restore.lock}
 STAGING=.studio-migrator-restore.tmp
 
 log() { echo "$(date -u +%FT%TZ) restore-home: $*"; }
