@@ -19,6 +19,7 @@ import (
 	"github.com/studio-migrator/studio-migrator/internal/backup"
 	"github.com/studio-migrator/studio-migrator/internal/backup/s3test"
 	"github.com/studio-migrator/studio-migrator/internal/demo/lccsim"
+	"github.com/studio-migrator/studio-migrator/internal/efs"
 	"github.com/studio-migrator/studio-migrator/internal/emulator"
 	"github.com/studio-migrator/studio-migrator/internal/studio"
 	"github.com/studio-migrator/studio-migrator/internal/testutil"
@@ -320,6 +321,7 @@ func TestMigrateWithoutBucket(t *testing.T) {
 	w.startWorker(t, "w1")
 	c := w.client(t)
 	sp := w.world.spec()
+	sp.LeaveEBSSpaces = false
 	id, err := c.Submit(context.Background(), sp)
 	if err != nil {
 		t.Fatal(err)
@@ -354,5 +356,45 @@ func TestMigrateWithoutBucket(t *testing.T) {
 	}
 	if n := w.em.Calls("CreateApp"); n != 0 {
 		t.Errorf("CreateApp called %d times without a bucket", n)
+	}
+}
+
+// TestCleanupNeedsEBSBackup: a cleanup job with a bucket refuses to delete the old
+// domain while its JupyterLab space has no complete backup there (nothing deleted,
+// not retried), and deletes it once one exists.
+func TestCleanupNeedsEBSBackup(t *testing.T) {
+	w := newEBSWorld(t, &emulator.LCCRunner{Run: func(context.Context, emulator.LCCRun) error { return nil }})
+	w.startWorker(t, "w1")
+	c := w.client(t)
+	sp := Spec{Kind: KindCleanup, Source: AWSTarget{Region: emulator.DefaultRegion, EndpointURL: w.url}, SourceDomainID: w.old.Domain.ID,
+		Cleanup: true, Backup: &BackupTarget{Bucket: ebsBucket, Prefix: "backups", EndpointURL: w.s3.URL}}
+	id, err := c.Submit(context.Background(), sp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := waitDone(t, c, id, time.Minute)
+	if st.State != StateFailed || !strings.Contains(st.Error, "lab") || !strings.Contains(st.Error, "backup") {
+		t.Fatalf("cleanup without a backup of lab: %s %q; want failed naming it", st.State, st.Error)
+	}
+	if n := w.em.Calls("DeleteSpace") + w.em.Calls("DeleteDomain") + w.em.Calls("DeleteUserProfile"); n != 0 {
+		t.Fatalf("a refused cleanup deleted %d resources", n)
+	}
+	home, err := efs.NewLocal(w.ebsHome(w.old.Domain.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer home.Close()
+	if _, err := backup.Backup(context.Background(), home, w.store(), w.old.Domain.ID, backup.Space, "lab", backup.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	id, err = c.Submit(context.Background(), sp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := waitDone(t, c, id, 2*time.Minute); st.State != StateSucceeded {
+		t.Fatalf("cleanup with a backup of lab: %s %q", st.State, st.Error)
+	}
+	if n := w.em.Calls("DeleteDomain"); n != 1 {
+		t.Errorf("DeleteDomain called %d times, want 1", n)
 	}
 }

@@ -39,10 +39,12 @@ func (w *worker) stepHandler(step string) asynq.HandlerFunc {
 func permanent(err error) error { return fmt.Errorf("%w: %w", err, asynq.SkipRetry) }
 
 // studioErr classifies an error of the studio package: a resource that ended
-// Failed, a plan with errors and a missing resource are not retried.
+// Failed, a plan with errors, a missing resource and a cleanup refused for an EBS
+// home without a backup are not retried.
 func studioErr(err error) error {
 	var failed *studio.FailedError
-	if errors.As(err, &failed) || errors.Is(err, studio.ErrPlanHasErrors) || errors.Is(err, studio.ErrNotFound) {
+	if errors.As(err, &failed) || errors.Is(err, studio.ErrPlanHasErrors) || errors.Is(err, studio.ErrNotFound) ||
+		errors.Is(err, studio.ErrEBSHomeNotBackedUp) {
 		return permanent(err)
 	}
 	return err
