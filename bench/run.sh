@@ -2,6 +2,13 @@
 # The home-directory copy benchmark, in one command (as root):
 #
 #   bash bench/run.sh [--files 100000] [--runs 3] [--scenarios tmpfs,efs,sftp,bigfile] [homebench flags...]
+#   bash bench/run.sh --table [homebench flags...]
+#
+# --table runs the shapes of issue 12 in one go and prints one Markdown table: on
+# tmpfs the 100k home-like tree, 20,000 tiny files, one flat directory of 2,000
+# files and 2,000 files in directories of 100; on the emulated EFS the 1,000-file
+# home, the flat and the 100-file-directory trees, the mover also through 4 mounts
+# (--to-mount); the rerun over each finished copy; the 1 GiB file with the RSS.
 #
 # Builds the migrator (the mover) and homebench, installs the compared tools when
 # missing, and runs bench/cmd/homebench with the mover; all flags pass through
@@ -38,4 +45,13 @@ echo "== building migrator and homebench"
 go build -o bench/out/migrator ./cmd/migrator
 go build -o bench/out/homebench ./bench/cmd/homebench
 
-exec bench/out/homebench -mover bench/out/migrator "$@"
+args=()
+for a in "$@"; do
+  if [ "$a" = --table ]; then
+    args+=(-scenarios "tmpfs,efs,bigfile" -tmpfs-shapes "home,tiny,flat,dirs100" -efs-shapes "home,flat,dirs100"
+      -efs-mounts 4 -runs 3 -efs-runs 3 -efs-baseline-runs 1 -bigfile-runs 5 -markdown)
+  else
+    args+=("$a")
+  fi
+done
+exec bench/out/homebench -mover bench/out/migrator "${args[@]}"

@@ -14,7 +14,14 @@
 // syscall cost), "efs" (both behind bench/latencyfs FUSE mounts that charge EFS-like
 // round trips), "sftp" (the destination is a real OpenSSH sftp-server behind an
 // in-process SSH server, optionally behind a proxy adding round-trip time) and
-// "bigfile" (one large file: streaming throughput and the mover's memory).
+// "bigfile" (one large file: streaming throughput and the mover's memory). The tmpfs
+// and efs scenarios copy each tree shape asked for (treegen: home-like, flat,
+// 100-file directories, tiny files), each reported as "tmpfs/<shape>". In efs, with
+// Config.EFSMounts above 1, the mover also writes through that many FUSE mounts of
+// the destination's backing directory (copy-home --to-mount), each a superblock of
+// its own with its own directory locks, as NFS mounts made with nosharecache are.
+// With Config.Rerun the mover runs once more over each finished copy: the cost of a
+// resume that finds nothing to do, as a share of the first copy.
 //
 // Runs are interleaved (run 1 of every tool, then run 2 of every tool, ...), so
 // background load from other processes spreads over the tools instead of landing on

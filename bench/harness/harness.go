@@ -38,6 +38,20 @@ type Config struct {
 	OutDir string
 	// Scenarios to run, from AllScenarios.
 	Scenarios []string
+	// TmpfsShapes and EFSShapes are the tree shapes (treegen.Shapes) the tmpfs and
+	// efs scenarios copy, each as its own table row. The home shape has TmpfsFiles or
+	// EFSFiles files and the large files; the others ShapeFiles[shape] files and none.
+	TmpfsShapes, EFSShapes []string
+	ShapeFiles             map[string]int
+	// EFSMounts, if above 1, adds a mover run through that many latencyfs mounts of
+	// the destination volume (copy-home --to-mount), each with its own kernel
+	// directory locks as NFS mounts with nosharecache have.
+	EFSMounts int
+	// Rerun times the mover once more over each finished copy (nothing to do): the
+	// cost of a resume check, reported as a percentage of the first copy.
+	Rerun bool
+	// Markdown prints the summary table in Markdown after the per-scenario tables.
+	Markdown bool
 	// Tools, if not empty, keeps only the tools whose name contains one of these
 	// strings (e.g. "migrator" to try a mover change quickly).
 	Tools []string
@@ -48,6 +62,10 @@ type Config struct {
 	// takes a second, and a single large copy is the most sensitive to a neighbour's
 	// burst of CPU or memory bandwidth.
 	Runs, EFSRuns, BigFileRuns int
+	// EFSBaselineRuns, if not zero, caps the runs of the other tools in the efs
+	// scenarios (cp takes a minute per 2,000 files there and varies little), so
+	// the mover can run more often at little cost.
+	EFSBaselineRuns int
 	// Files per scenario (small files in the generated home).
 	TmpfsFiles, EFSFiles, SFTPFiles int
 	// LargeFiles of LargeSize bytes are added to each generated home.
@@ -79,6 +97,10 @@ func DefaultConfig() Config {
 		WorkDir:         "/dev/shm/homebench",
 		OutDir:          "bench/out",
 		Scenarios:       slices.Clone(AllScenarios),
+		TmpfsShapes:     []string{treegen.ShapeHome},
+		EFSShapes:       []string{treegen.ShapeHome},
+		ShapeFiles:      map[string]int{treegen.ShapeFlat: 2_000, treegen.ShapeDirs100: 2_000, treegen.ShapeTiny: 20_000},
+		Rerun:           true,
 		Runs:            3,
 		EFSRuns:         2,
 		BigFileRuns:     7,
@@ -106,14 +128,18 @@ const (
 	ToolCpChown = "cp -rp && chown -R"
 	ToolRsync   = "rsync -a --chown"
 	ToolMover   = "migrator copy-home"
-	ToolScp     = "scp -rp"
-	ToolSFTP    = "sftp put -Rp"
+	// ToolMoverMounts is the mover through Config.EFSMounts mounts (efs only).
+	ToolMoverMounts = "migrator copy-home, N mounts"
+	ToolScp         = "scp -rp"
+	ToolSFTP        = "sftp put -Rp"
 )
 
 // Sample is one timed run of one tool.
 type Sample struct {
 	Seconds   float64 `json:"seconds"`
 	MaxRSSKiB int64   `json:"max_rss_kib"`
+	// RerunSeconds is the mover's second run over the finished copy (Config.Rerun).
+	RerunSeconds float64 `json:"rerun_seconds,omitempty"`
 	// FUSEOps counts the delayed operations both latencyfs mounts served (efs only).
 	FUSEOps *latencyfs.Counts `json:"fuse_ops,omitempty"`
 	Error   string            `json:"error,omitempty"`
@@ -122,6 +148,8 @@ type Sample struct {
 // Result is one tool in one scenario. Seconds and the speedups are set only when
 // every run finished and passed verification.
 type Result struct {
+	// Scenario is "tmpfs/<shape>" or "efs/<shape>" for the shaped scenarios, else
+	// the scenario's name.
 	Scenario  string   `json:"scenario"`
 	Tool      string   `json:"tool"`
 	Command   string   `json:"command"`
@@ -131,6 +159,8 @@ type Result struct {
 	Failure   string   `json:"failure,omitempty"`
 	Seconds   float64  `json:"median_seconds,omitempty"`
 	MaxRSSKiB int64    `json:"max_rss_kib,omitempty"`
+	// RerunSeconds is the median of the runs' RerunSeconds (0: not measured).
+	RerunSeconds float64 `json:"median_rerun_seconds,omitempty"`
 	// Speedup[b] is b's median time over this tool's: above 1, this tool is faster.
 	Speedup map[string]float64 `json:"speedup,omitempty"`
 	// MiBps is the data throughput (bytes of regular files / median time).
@@ -140,6 +170,7 @@ type Result struct {
 // ScenarioInfo describes the tree a scenario copied.
 type ScenarioInfo struct {
 	Name      string        `json:"name"`
+	Shape     string        `json:"shape,omitempty"`
 	Tree      treegen.Stats `json:"tree"`
 	Baselines []string      `json:"baselines"`
 	Runs      int           `json:"runs"`
@@ -162,23 +193,26 @@ type Report struct {
 }
 
 type reportConfig struct {
-	Runs            int     `json:"runs"`
-	TmpfsFiles      int     `json:"tmpfs_files"`
-	EFSFiles        int     `json:"efs_files"`
-	SFTPFiles       int     `json:"sftp_files"`
-	LargeFiles      int     `json:"large_files"`
-	LargeSize       int64   `json:"large_size"`
-	BigFileSize     int64   `json:"bigfile_size"`
-	Seed            int64   `json:"seed"`
-	OldUID          uint32  `json:"old_uid"`
-	GID             uint32  `json:"gid"`
-	NewUID          uint32  `json:"new_uid"`
-	Mover           string  `json:"mover"`
-	MoverWorkers    int     `json:"mover_workers,omitempty"`
-	EFSReadDelayMs  float64 `json:"efs_read_delay_ms"`
-	EFSWriteDelayMs float64 `json:"efs_write_delay_ms"`
-	EFSCacheSec     float64 `json:"efs_cache_timeout_s"`
-	SFTPRTTMs       float64 `json:"sftp_rtt_ms"`
+	Runs            int      `json:"runs"`
+	TmpfsFiles      int      `json:"tmpfs_files"`
+	EFSFiles        int      `json:"efs_files"`
+	SFTPFiles       int      `json:"sftp_files"`
+	LargeFiles      int      `json:"large_files"`
+	LargeSize       int64    `json:"large_size"`
+	BigFileSize     int64    `json:"bigfile_size"`
+	Seed            int64    `json:"seed"`
+	OldUID          uint32   `json:"old_uid"`
+	GID             uint32   `json:"gid"`
+	NewUID          uint32   `json:"new_uid"`
+	TmpfsShapes     []string `json:"tmpfs_shapes,omitempty"`
+	EFSShapes       []string `json:"efs_shapes,omitempty"`
+	EFSMounts       int      `json:"efs_mounts,omitempty"`
+	Mover           string   `json:"mover"`
+	MoverWorkers    int      `json:"mover_workers,omitempty"`
+	EFSReadDelayMs  float64  `json:"efs_read_delay_ms"`
+	EFSWriteDelayMs float64  `json:"efs_write_delay_ms"`
+	EFSCacheSec     float64  `json:"efs_cache_timeout_s"`
+	SFTPRTTMs       float64  `json:"sftp_rtt_ms"`
 }
 
 // Run runs every configured scenario and returns the report; it also prints the
@@ -204,7 +238,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep := &Report{Started: time.Now().UTC(), Host: host, CPUs: runtime.NumCPU(), LoadAvg: loadAvg(), Config: reportConfig{
 		Runs: cfg.Runs, TmpfsFiles: cfg.TmpfsFiles, EFSFiles: cfg.EFSFiles, SFTPFiles: cfg.SFTPFiles,
 		LargeFiles: cfg.LargeFiles, LargeSize: cfg.LargeSize, BigFileSize: cfg.BigFileSize, Seed: cfg.Seed,
-		OldUID: cfg.OldUID, GID: cfg.GID, NewUID: cfg.NewUID, Mover: cfg.Mover, MoverWorkers: cfg.MoverWorkers,
+		OldUID: cfg.OldUID, GID: cfg.GID, NewUID: cfg.NewUID, Mover: cfg.Mover,
+		TmpfsShapes: cfg.TmpfsShapes, EFSShapes: cfg.EFSShapes, EFSMounts: cfg.EFSMounts, MoverWorkers: cfg.MoverWorkers,
 		EFSReadDelayMs: ms(cfg.EFSDelays.Read), EFSWriteDelayMs: ms(cfg.EFSDelays.Write),
 		EFSCacheSec: cfg.EFSCacheTimeout.Seconds(), SFTPRTTMs: ms(cfg.SFTPRTT),
 	}}
@@ -218,20 +253,40 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	defer os.RemoveAll(work)
 
 	for _, name := range cfg.Scenarios {
-		if err := ctx.Err(); err != nil {
-			return rep, err
+		shapes := []string{""}
+		switch name {
+		case ScenarioTmpfs:
+			shapes = cfg.TmpfsShapes
+		case ScenarioEFS:
+			shapes = cfg.EFSShapes
 		}
-		info, results, err := runScenario(ctx, cfg, name, filepath.Join(work, name))
-		if err != nil {
-			return rep, fmt.Errorf("scenario %s: %w", name, err)
+		for _, shape := range shapes {
+			if err := ctx.Err(); err != nil {
+				return rep, err
+			}
+			if shape != "" && !slices.Contains(treegen.Shapes, shape) {
+				return rep, fmt.Errorf("unknown shape %q (want %s)", shape, strings.Join(treegen.Shapes, ","))
+			}
+			label := name
+			if shape != "" {
+				label = name + "/" + shape
+			}
+			info, results, err := runScenario(ctx, cfg, name, shape, filepath.Join(work, strings.ReplaceAll(label, "/", "-")))
+			if err != nil {
+				return rep, fmt.Errorf("scenario %s: %w", label, err)
+			}
+			rep.Scenarios = append(rep.Scenarios, info)
+			rep.Results = append(rep.Results, results...)
 		}
-		rep.Scenarios = append(rep.Scenarios, info)
-		rep.Results = append(rep.Results, results...)
 	}
 	rep.Finished = time.Now().UTC()
 	rep.LoadAvgE = loadAvg()
 	rep.Targets = evaluateTargets(rep)
 	printReport(cfg.Out, rep)
+	if cfg.Markdown {
+		fmt.Fprintln(cfg.Out)
+		printMarkdown(cfg.Out, rep)
+	}
 	if cfg.OutDir != "" {
 		file, err := writeJSON(cfg.OutDir, rep)
 		if err != nil {
@@ -261,6 +316,7 @@ type scenario struct {
 	srcLocal  string // the same directory for the verifier (a FUSE mount's backing dir)
 	dstParent func(run string) (tool, local string, err error)
 	tools     []tool
+	mounts    []string                 // efs: the destination's mount points, the first the tools' own
 	onRun     func() *latencyfs.Counts // counts delayed ops since the last call (efs)
 }
 

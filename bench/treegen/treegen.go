@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -19,6 +20,9 @@ import (
 
 // Config describes the tree. Zero fields take the defaults of DefaultConfig.
 type Config struct {
+	// Shape is the layout: ShapeHome (the default), ShapeFlat, ShapeDirs100 or
+	// ShapeTiny (see Shapes).
+	Shape string
 	// Seed selects the tree; the same seed gives the same tree.
 	Seed int64
 	// Files is the number of small regular files (inodes; hardlink names are extra).
@@ -36,6 +40,25 @@ type Config struct {
 	// Workers write file contents in parallel; it changes speed, never the result.
 	Workers int
 }
+
+// Tree shapes. The per-directory lock of Linux (one create at a time in one
+// directory) makes the number of files per directory what bounds a copy on EFS, so
+// the benchmark copies each of these.
+const (
+	// ShapeHome is a Studio home: many small directories (.git/objects fan-out,
+	// a conda env, projects, a pip cache), hardlinks, symlinks, large files.
+	ShapeHome = "home"
+	// ShapeFlat is every file in one directory (train/), like a dataset of images.
+	ShapeFlat = "flat"
+	// ShapeDirs100 is files in directories of 100 (data/d000/...), like a
+	// node_modules or a sharded dataset.
+	ShapeDirs100 = "dirs100"
+	// ShapeTiny is files of 1-64 bytes in directories of 100: per-file cost only.
+	ShapeTiny = "tiny"
+)
+
+// Shapes is every shape.
+var Shapes = []string{ShapeHome, ShapeFlat, ShapeDirs100, ShapeTiny}
 
 // DefaultConfig is a 100k-file home of about 0.8 GB like a long-used Studio home.
 func DefaultConfig() Config {
@@ -78,6 +101,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Workers <= 0 {
 		c.Workers = d.Workers
+	}
+	if c.Shape == "" {
+		c.Shape = ShapeHome
 	}
 	// LargeFiles/LargeSize: zero means none, so a smoke test can ask for none.
 	return c
@@ -139,6 +165,9 @@ var epoch = time.Date(2023, 6, 1, 0, 0, 0, 0, time.UTC)
 // must run as root to give entries another owner.
 func Generate(root string, cfg Config) (Stats, error) {
 	cfg = cfg.withDefaults()
+	if !slices.Contains(Shapes, cfg.Shape) {
+		return Stats{}, fmt.Errorf("treegen: unknown shape %q (want one of %s)", cfg.Shape, strings.Join(Shapes, ", "))
+	}
 	if ents, err := os.ReadDir(root); err == nil && len(ents) > 0 {
 		return Stats{}, fmt.Errorf("treegen: %s is not empty", root)
 	}
@@ -225,8 +254,27 @@ func buildPlan(rng *rand.Rand, cfg Config) *plan {
 		return string(b)
 	}
 
-	// Fixed dotfiles and empty directories every Studio home has.
 	dir(".", 0o755)
+	switch cfg.Shape {
+	case ShapeFlat:
+		for i := 0; i < cfg.Files; i++ {
+			file(fmt.Sprintf("train/img_%06d.jpg", i), size(), 0o644)
+		}
+		p.addLarge(cfg, file)
+		return p
+	case ShapeDirs100, ShapeTiny:
+		for i := 0; i < cfg.Files; i++ {
+			sz := size()
+			if cfg.Shape == ShapeTiny {
+				sz = 1 + rng.Int64N(64)
+			}
+			file(fmt.Sprintf("data/d%03d/f%03d.bin", i/100, i%100), sz, 0o644)
+		}
+		p.addLarge(cfg, file)
+		return p
+	}
+
+	// Fixed dotfiles and empty directories every Studio home has.
 	file(".bashrc", 3771, 0o644)
 	file(".profile", 807, 0o644)
 	dir(".ssh", 0o700)
@@ -320,10 +368,15 @@ func buildPlan(rng *rand.Rand, cfg Config) *plan {
 		file(fmt.Sprintf(".cache/pip/http/%s/%s/%s/%s", hex(1), hex(1), hex(1), hex(40)), size(), 0o600)
 	}
 
+	p.addLarge(cfg, file)
+	return p
+}
+
+// addLarge adds cfg.LargeFiles files of cfg.LargeSize bytes under data/.
+func (p *plan) addLarge(cfg Config, file func(name string, sz int64, perm fs.FileMode)) {
 	for i := 0; i < cfg.LargeFiles; i++ {
 		file(fmt.Sprintf("data/large-%d.bin", i), cfg.LargeSize, 0o644)
 	}
-	return p
 }
 
 func (p *plan) write(root string, pool []byte, cfg Config) error {

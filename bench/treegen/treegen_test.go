@@ -119,3 +119,48 @@ func mustGen(t *testing.T, cfg treegen.Config) string {
 	}
 	return root
 }
+
+// TestShapes checks the layout of each non-home shape on disk: how many files sit
+// in each directory, their sizes, their owner.
+func TestShapes(t *testing.T) {
+	testutil.RequireRoot(t)
+	for _, tc := range []struct {
+		shape    string
+		files    int
+		dirFiles map[string]int // files per directory (relative), exactly
+		maxSize  int64
+	}{
+		{treegen.ShapeFlat, 250, map[string]int{"train": 250}, 1 << 20},
+		{treegen.ShapeDirs100, 250, map[string]int{"data/d000": 100, "data/d001": 100, "data/d002": 50}, 1 << 20},
+		{treegen.ShapeTiny, 300, map[string]int{"data/d000": 100, "data/d001": 100, "data/d002": 100}, 64},
+	} {
+		t.Run(tc.shape, func(t *testing.T) {
+			root := mustGen(t, treegen.Config{Shape: tc.shape, Seed: 3, Files: tc.files})
+			desc, st := describe(t, root)
+			if st.Files != tc.files || st.Hardlinks != 0 || st.Symlinks != 0 {
+				t.Errorf("stats %+v, want %d plain files", st, tc.files)
+			}
+			got := map[string]int{}
+			filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+				if err == nil && d.Type().IsRegular() {
+					fi, _ := d.Info()
+					if fi.Size() > tc.maxSize || fi.Size() < 0 {
+						t.Errorf("%s: size %d > %d", p, fi.Size(), tc.maxSize)
+					}
+					rel, _ := filepath.Rel(root, filepath.Dir(p))
+					got[rel]++
+				}
+				return nil
+			})
+			if fmt.Sprint(got) != fmt.Sprint(tc.dirFiles) {
+				t.Errorf("files per directory %v, want %v", got, tc.dirFiles)
+			}
+			if n := strings.Count(desc, " 200001:1001 "); n != st.Entries() {
+				t.Errorf("%d of %d entries owned by the old UID", n, st.Entries())
+			}
+		})
+	}
+	if _, err := treegen.Generate(filepath.Join(t.TempDir(), "x"), treegen.Config{Shape: "round"}); err == nil || !strings.Contains(err.Error(), "unknown shape") {
+		t.Errorf("unknown shape: %v", err)
+	}
+}

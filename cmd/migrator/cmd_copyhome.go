@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -24,6 +25,7 @@ import (
 // copyHomeOptions are the flags of `migrator copy-home`.
 type copyHomeOptions struct {
 	from, to  string
+	toMounts  []string // the destination home through other mounts of the same volume
 	uid, gid  string
 	workers   int
 	merge     bool
@@ -41,6 +43,7 @@ type copyHomeOptions struct {
 func (o *copyHomeOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.from, "from", "", "source home directory: DIR or sftp://[user@]host[:port]/path (required)")
 	fs.StringVar(&o.to, "to", "", "destination home directory itself, e.g. /mnt/new-efs/200007 or sftp://...; its parent must exist, it is created owned by --uid when missing (required)")
+	fs.StringArrayVar(&o.toMounts, "to-mount", nil, "the same destination home through another mount of the same volume (NFS nosharecache), e.g. /mnt/new-efs-2/200007; repeatable: each adds a lane, directories are spread over --to and these")
 	fs.StringVar(&o.uid, "uid", "", "new owner UID of every entry: the new profile's HomeEfsFileSystemUid (required, not 0)")
 	fs.StringVar(&o.gid, "gid", "", "group of every entry (default: keep each source entry's group)")
 	fs.IntVar(&o.workers, "workers", efs.DefaultWorkers, "entries copied at once (EFS pays milliseconds per operation: many in flight hide it)")
@@ -75,11 +78,19 @@ mounts the EFS (as root, to be able to chown). Host keys are checked against
 --known-hosts. A local destination needs root (or CAP_CHOWN, CAP_FOWNER and
 CAP_DAC_OVERRIDE).
 
+--to-mount adds more mounts of the destination volume (each made with NFS's
+nosharecache, so each has its own directory locks): directories are spread over
+--to and every --to-mount, each directory written through one mount only. They are
+checked first to be the same directory of one volume (a probe file written
+through --to must appear, same inode, through each) and refused otherwise.
+
 Exit codes: 0 done, 2 bad flags, 4 --verify found differences, 5 some entries
 failed (listed), 130 interrupted (run the same command again to resume).`,
 		Example: `  migrator copy-home --from /mnt/old-efs/200001 --to /mnt/new-efs/200007 --uid 200007 --verify
   migrator copy-home --from sftp://root@10.0.1.5/mnt/old-efs/200001 --to /mnt/new-efs/200007 --uid 200007
-  migrator copy-home --from /mnt/old-efs/200001 --to /mnt/new-efs/200007 --uid 200007 -o json > report.json`,
+  migrator copy-home --from /mnt/old-efs/200001 --to /mnt/new-efs/200007 --uid 200007 -o json > report.json
+  migrator copy-home --from /mnt/old-efs/200001 --to /mnt/new-efs/200007 --uid 200007 \
+    --to-mount /mnt/new-efs-2/200007 --to-mount /mnt/new-efs-3/200007 --to-mount /mnt/new-efs-4/200007`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runCopyHome(cmd.Context(), g, opts)
@@ -192,6 +203,10 @@ func runCopyHome(ctx context.Context, g *globalOptions, opts *copyHomeOptions) (
 	if location.Overlap(from, to) {
 		return usageErrorf("--from %s and --to %s overlap: one must not be inside the other", from, to)
 	}
+	toMounts, err := opts.parseToMounts(from, to)
+	if err != nil {
+		return err
+	}
 	if err := checkProgress(opts.progress); err != nil {
 		return err
 	}
@@ -247,6 +262,10 @@ func runCopyHome(ctx context.Context, g *globalOptions, opts *copyHomeOptions) (
 		}
 	}()
 
+	// Checked before the destination home is created: a wrong --to-mount changes nothing.
+	if err := checkToMountParents(ctx, g, to, toMounts); err != nil {
+		return err
+	}
 	lopts := opts.locationOptions(g)
 	src, err := location.Open(ctx, from, lopts)
 	if err != nil {
@@ -269,6 +288,11 @@ func runCopyHome(ctx context.Context, g *globalOptions, opts *copyHomeOptions) (
 	})
 	if err != nil {
 		return err
+	}
+	if len(toMounts) > 0 {
+		if dst, err = withToMounts(ctx, g, from, dst, toMounts); err != nil {
+			return err
+		}
 	}
 	defer dst.Close()
 
@@ -483,4 +507,130 @@ func startCopyProgress(ctx context.Context, g *globalOptions, mode string, src e
 		}
 		g.log.Info("copy progress", attrs...)
 	}), log: log, stop: stop}
+}
+
+// parseToMounts checks --to-mount: local directories, only with a local --to, each
+// the same home name as --to, none overlapping --from.
+func (o *copyHomeOptions) parseToMounts(from, to location.Location) ([]location.Location, error) {
+	if len(o.toMounts) == 0 {
+		return nil, nil
+	}
+	if to.IsSFTP() {
+		return nil, usageErrorf("--to-mount needs a local --to (a mounted EFS); --to is %s", to)
+	}
+	var ls []location.Location
+	for _, m := range o.toMounts {
+		l, err := o.parseLocation("to-mount", m)
+		if err != nil {
+			return nil, err
+		}
+		if l.IsSFTP() {
+			return nil, usageErrorf("--to-mount %s: must be a local directory (another mount of the destination volume)", m)
+		}
+		if filepath.Base(l.Local) != filepath.Base(to.Local) {
+			return nil, usageErrorf("--to-mount %s: must be the destination home %q seen through another mount (e.g. /mnt/new-efs-2/%s)", m, filepath.Base(to.Local), filepath.Base(to.Local))
+		}
+		// By path only: location.Overlap would look the home up through this mount
+		// before it exists, and the mount's negative lookup cache (FUSE's timeout,
+		// NFS's until the directory's attributes are refreshed) would then hide the
+		// home once --to has created it. withToMounts checks Overlap once it exists.
+		if pathsNest(from.Local, l.Local) || pathsNest(resolveParent(from.Local), resolveParent(l.Local)) {
+			return nil, usageErrorf("--from %s and --to-mount %s overlap: one must not be inside the other", from, l)
+		}
+		ls = append(ls, l)
+	}
+	return ls, nil
+}
+
+// pathsNest reports whether a and b are the same path or one is below the other.
+func pathsNest(a, b string) bool {
+	if a == "" || b == "" {
+		return false
+	}
+	a, b = filepath.Clean(a), filepath.Clean(b)
+	in := func(x, y string) bool { return x == y || strings.HasPrefix(x, strings.TrimSuffix(y, "/")+"/") }
+	return in(a, b) || in(b, a)
+}
+
+// resolveParent resolves symlinks in p's parent (which exists), not in p itself.
+func resolveParent(p string) string {
+	if r, err := filepath.EvalSymlinks(filepath.Dir(p)); err == nil {
+		return filepath.Join(r, filepath.Base(p))
+	}
+	return p
+}
+
+// openLocals opens each directory as an efs.Local; on error it closes what it opened.
+func openLocals(dirs []string, what string) ([]*efs.Local, error) {
+	var ls []*efs.Local
+	for _, d := range dirs {
+		l, err := efs.NewLocal(d)
+		if err != nil {
+			for _, o := range ls {
+				o.Close()
+			}
+			return nil, fmt.Errorf("opening %s %s: %w", what, d, err)
+		}
+		ls = append(ls, l)
+	}
+	return ls, nil
+}
+
+// checkToMountParents checks that the parents of --to and of every --to-mount are
+// the same directory of one volume, before the home is created in it.
+func checkToMountParents(ctx context.Context, g *globalOptions, to location.Location, mounts []location.Location) error {
+	if len(mounts) == 0 {
+		return nil
+	}
+	dirs := []string{filepath.Dir(to.Local)}
+	for _, m := range mounts {
+		dirs = append(dirs, filepath.Dir(m.Local))
+	}
+	ls, err := openLocals(dirs, "the parent of the destination")
+	if err != nil {
+		return err
+	}
+	mm, err := efs.NewMultiMount(ctx, ls, g.log)
+	if err != nil {
+		for _, l := range ls {
+			l.Close()
+		}
+		return withExit(exitUsage, fmt.Errorf("checking --to-mount: %w", err))
+	}
+	return mm.Close()
+}
+
+// withToMounts replaces dst (the Local of --to) by a MultiMount over it and the
+// --to-mount homes; dst is closed either way on error.
+func withToMounts(ctx context.Context, g *globalOptions, from location.Location, dst efs.FS, mounts []location.Location) (efs.FS, error) {
+	first, ok := dst.(*efs.Local)
+	if !ok {
+		dst.Close()
+		return nil, fmt.Errorf("--to-mount needs a local destination, not %s", dst)
+	}
+	dirs := make([]string, len(mounts))
+	for i, m := range mounts {
+		dirs[i] = m.Local
+	}
+	ls, err := openLocals(dirs, "--to-mount")
+	if err != nil {
+		dst.Close()
+		return nil, err
+	}
+	ls = append([]*efs.Local{first}, ls...)
+	mm, err := efs.NewMultiMount(ctx, ls, g.log)
+	if err != nil {
+		for _, l := range ls {
+			l.Close()
+		}
+		return nil, withExit(exitUsage, fmt.Errorf("checking --to-mount: %w", err))
+	}
+	for _, m := range mounts {
+		if location.Overlap(from, m) {
+			mm.Close()
+			return nil, usageErrorf("--from %s and --to-mount %s overlap: one must not be inside the other", from, m)
+		}
+	}
+	g.log.Info("destination spread over mounts", "mounts", mm.Mounts(), "fs", mm.String())
+	return mm, nil
 }

@@ -25,6 +25,10 @@ type CopyOptions struct {
 	// Workers is the number of entries copied at once (default DefaultWorkers). On
 	// EFS each operation costs milliseconds, so throughput comes from many in flight.
 	Workers int
+	// PerDirectory caps the files copied at once in one directory (default
+	// DefaultPerDirectory): the kernel serializes creations in a directory, so more
+	// would only wait on its lock while other directories have work (see scheduler).
+	PerDirectory int
 	// KeepSetID keeps setuid/setgid bits on regular files. By default they are
 	// stripped (and reported): a program that ran as the old owner must not become
 	// one that runs as the new one unnoticed. Setgid on directories (group
@@ -53,6 +57,13 @@ type CopyOptions struct {
 // (at 64 the pool is saturated: ~64 operations in flight all the time); on tmpfs and
 // over SFTP (CPU-bound there) 64 and 128 are the same within noise.
 const DefaultWorkers = 128
+
+// DefaultPerDirectory is the cap on files in flight in one directory when
+// CopyOptions.PerDirectory is 0. A new file takes its directory's lock once (its
+// create, ~4 ms on the emulated EFS) out of about five round trips (create, data,
+// chown, mtime, close), so about four in flight keep the lock busy; eight leaves a
+// margin for uneven latencies without piling the pool onto one directory.
+const DefaultPerDirectory = 8
 
 // EntryError is one entry that could not be copied or verified. Path is the entry's
 // name, cut in the middle when longer than 512 bytes (a path nested beyond PATH_MAX
@@ -131,6 +142,9 @@ func Copy(ctx context.Context, src, dst FS, opts CopyOptions) (*CopyReport, erro
 	if opts.Workers <= 0 {
 		opts.Workers = DefaultWorkers
 	}
+	if opts.PerDirectory <= 0 {
+		opts.PerDirectory = DefaultPerDirectory
+	}
 	if opts.Retries <= 0 {
 		opts.Retries = 3
 	}
@@ -158,6 +172,7 @@ func Copy(ctx context.Context, src, dst FS, opts CopyOptions) (*CopyReport, erro
 	c.hardlinks = sf.Inodes && df.Hardlinks
 	c.sx, _ = src.(XattrFS)
 	c.dx, _ = dst.(XattrFS)
+	c.inPlace, _ = dst.(InPlaceCreator)
 	rep, err := c.run(ctx)
 	return rep, err
 }
@@ -183,15 +198,14 @@ type copier struct {
 	sf, df    Features
 	gran      time.Duration
 	hardlinks bool
-	sx, dx    XattrFS // nil where the backend has no extended attributes
+	sx, dx    XattrFS        // nil where the backend has no extended attributes
+	inPlace   InPlaceCreator // nil where new files go through temp+rename
 	xp        xattrPolicy
 	log       *slog.Logger
 	start     time.Time
 
-	jobs    chan job
-	walkers chan struct{} // semaphore: directories listed concurrently
-	walkWG  sync.WaitGroup
-	cancel  context.CancelCauseFunc
+	sched  *scheduler
+	cancel context.CancelCauseFunc
 
 	linksMu sync.Mutex
 	links   map[devIno]*linkGroup
@@ -219,6 +233,8 @@ type dirNode struct {
 
 	mu      sync.Mutex
 	orphans []string // temporary files whose removal failed; tried again at the end
+
+	q dirQueue // its files waiting for a worker (guarded by the scheduler)
 }
 
 type job struct {
@@ -251,20 +267,8 @@ func (c *copier) run(ctx context.Context) (*CopyReport, error) {
 	c.log.Info("copy starting", "uid", c.opts.UID, "workers", c.opts.Workers,
 		"hardlinks", c.hardlinks, "time_granularity", c.gran)
 
-	// The queue is short: the walk runs only a little ahead of the workers, so
-	// memory does not grow with the tree.
-	c.jobs = make(chan job, c.opts.Workers*2)
-	c.walkers = make(chan struct{}, max(2, c.opts.Workers/4))
-	var workWG sync.WaitGroup
-	for range c.opts.Workers {
-		workWG.Add(1)
-		go func() {
-			defer workWG.Done()
-			for j := range c.jobs {
-				c.doJob(ctx, j)
-			}
-		}()
-	}
+	walkers := max(2, c.opts.Workers/4)
+	c.sched = newScheduler(c.opts.Workers, walkers, c.opts.PerDirectory)
 	progDone, progExited := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(progExited)
@@ -273,11 +277,38 @@ func (c *copier) run(ctx context.Context) (*CopyReport, error) {
 
 	root := &dirNode{name: ".", src: rootSrc, dst: &rootDst}
 	root.pending.Store(1)
-	c.walkWG.Add(1)
-	c.walkDir(ctx, root)
-	c.walkWG.Wait()
-	close(c.jobs)
-	workWG.Wait()
+	c.sched.addWalks(root)
+	var wg sync.WaitGroup
+	for range walkers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				n, ok := c.sched.nextWalk()
+				if !ok {
+					return
+				}
+				c.walkDir(ctx, n)
+				c.sched.walkDone()
+			}
+		}()
+	}
+	for range c.opts.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				j, ok := c.sched.nextFile()
+				if !ok {
+					return
+				}
+				dir := j.dir
+				c.doJob(ctx, j)
+				c.sched.fileDone(dir)
+			}
+		}()
+	}
+	wg.Wait()
 	close(progDone)
 	<-progExited // Update is never called concurrently
 
@@ -468,46 +499,57 @@ func (c *copier) sameTime(a, b time.Time) bool {
 	return a.Truncate(c.gran).Equal(b.Truncate(c.gran))
 }
 
-// walkDir lists a directory in source and destination, makes missing
-// subdirectories, removes leftovers, queues files and links for the workers and
-// walks subdirectories (in a new goroutine while fewer than cap(c.walkers) run,
-// inline otherwise: bounded fan-out). It releases its own hold on n when done.
+// walkDir lists a directory in source and destination (at once: on EFS each
+// listing is a round trip or more, and a rerun is mostly listings), makes missing
+// subdirectories, removes leftovers, and hands its subdirectories and its files to
+// the scheduler. It releases its own hold on n when done.
 //
-// The order is chosen for file systems where each operation is a round trip: the
-// missing subdirectories are made first and back to back (the kernel serializes
-// creations in one directory anyway, so a wide level such as .git/objects is the
-// longest chain of a copy, and nothing should wait in it), then their walks start
-// where a walker is free, then this directory's files are queued, and only then
-// are the remaining subdirectories walked here, each handed to a walker that has
-// become free in the meantime where possible.
+// The missing subdirectories are made first and back to back: the kernel
+// serializes creations in one directory anyway, so a wide level such as
+// .git/objects is the longest chain of a copy on EFS, and nothing should wait in
+// it. On a rerun, a regular file whose destination already matches (type, size,
+// mtime, owner, mode, a single link) is counted here, without a trip through the
+// scheduler.
 func (c *copier) walkDir(ctx context.Context, n *dirNode) {
-	defer c.walkWG.Done()
 	defer c.release(ctx, n)
 	if ctx.Err() != nil {
 		return
+	}
+	var (
+		dstList []Info
+		listErr error
+		dstDone chan struct{}
+	)
+	if n.dst != nil {
+		dstDone = make(chan struct{})
+		go func() {
+			defer close(dstDone)
+			listErr = c.retry(ctx, func() (err error) {
+				dstList, err = c.dst.ReadDir(ctx, n.name)
+				return err
+			})
+		}()
 	}
 	var entries []Info
 	err := c.retry(ctx, func() (err error) {
 		entries, err = c.src.ReadDir(ctx, n.name)
 		return err
 	})
+	if dstDone != nil {
+		<-dstDone
+	}
 	if err != nil {
 		c.fail(ctx, n.name, "reading source directory", err)
 		return
 	}
 	var dstEntries map[string]Info
 	if n.dst != nil {
-		var list []Info
-		err := c.retry(ctx, func() (err error) {
-			list, err = c.dst.ReadDir(ctx, n.name)
-			return err
-		})
-		if err != nil {
-			c.fail(ctx, n.name, "reading destination directory", err)
+		if listErr != nil {
+			c.fail(ctx, n.name, "reading destination directory", listErr)
 			return
 		}
-		dstEntries = make(map[string]Info, len(list))
-		for _, d := range list {
+		dstEntries = make(map[string]Info, len(dstList))
+		for _, d := range dstList {
 			dstEntries[d.Name] = d
 		}
 	}
@@ -518,8 +560,7 @@ func (c *copier) walkDir(ctx context.Context, n *dirNode) {
 			continue
 		}
 		if ctx.Err() != nil {
-			c.dropWalks(ctx, subdirs)
-			return
+			break
 		}
 		name := join(n.name, e.Name)
 		dst := claim(dstEntries, e.Name)
@@ -542,32 +583,29 @@ func (c *copier) walkDir(ctx context.Context, n *dirNode) {
 		child := &dirNode{name: name, parent: n, src: e, dst: dst}
 		child.pending.Store(1)
 		n.pending.Add(1)
-		c.walkWG.Add(1)
-		if !c.walkAsync(ctx, child) {
-			subdirs = append(subdirs, child)
-		}
+		subdirs = append(subdirs, child)
 	}
+	// Queued even when the copy is stopping: each walk then only releases its hold.
+	c.sched.addWalks(subdirs...)
+	var jobs []job
 	for _, e := range entries {
 		if e.Mode.IsDir() {
 			continue
 		}
 		if ctx.Err() != nil {
-			c.dropWalks(ctx, subdirs)
-			return
+			break
 		}
 		name := join(n.name, e.Name)
 		dst := claim(dstEntries, e.Name)
 		c.entries.Add(1)
 		switch e.Mode.Type() {
-		case 0, fs.ModeSymlink:
-			n.pending.Add(1)
-			select {
-			case c.jobs <- job{dir: n, name: name, src: e, dst: dst}:
-			case <-ctx.Done():
-				n.pending.Add(-1)
-				c.dropWalks(ctx, subdirs)
-				return
+		case 0:
+			if dst != nil && c.unchangedFile(name, e, *dst) {
+				continue
 			}
+			jobs = append(jobs, job{dir: n, name: name, src: e, dst: dst})
+		case fs.ModeSymlink:
+			jobs = append(jobs, job{dir: n, name: name, src: e, dst: dst})
 		default:
 			c.specials.Add(1)
 			c.listPath(&c.rep.SpecialsPaths, name)
@@ -577,38 +615,33 @@ func (c *copier) walkDir(ctx context.Context, n *dirNode) {
 			}
 		}
 	}
+	n.pending.Add(int64(len(jobs)))
+	c.sched.addFiles(n, jobs)
+	if ctx.Err() != nil {
+		return
+	}
 	for _, d := range dstEntries {
 		c.leftover(ctx, n, join(n.name, d.Name), d)
 	}
-	for _, child := range subdirs {
-		if !c.walkAsync(ctx, child) {
-			c.walkDir(ctx, child)
-		}
-	}
 }
 
-// walkAsync walks child in a new goroutine if a walker slot is free, and reports
-// whether it did. The caller has added child to c.walkWG.
-func (c *copier) walkAsync(ctx context.Context, child *dirNode) bool {
-	select {
-	case c.walkers <- struct{}{}:
-		go func() {
-			defer func() { <-c.walkers }()
-			c.walkDir(ctx, child)
-		}()
-		return true
-	default:
+// unchangedFile counts a regular source file whose destination already matches in
+// every way copyRegular checks first (data by size and mtime, owner, mode), and
+// reports whether it did. A hardlinked file is left to copyLinked, which must
+// learn the group's destination inode.
+func (c *copier) unchangedFile(name string, src, d Info) bool {
+	if c.hardlinks && src.Nlink > 1 || !d.Mode.IsRegular() || d.Nlink > 1 ||
+		d.Size != src.Size || !c.sameTime(d.ModTime, src.ModTime) {
 		return false
 	}
-}
-
-// dropWalks gives up subdirectories whose walk has not started (the copy is
-// stopping): their holds and walk counts are released as a finished walk would.
-func (c *copier) dropWalks(ctx context.Context, subdirs []*dirNode) {
-	for _, child := range subdirs {
-		c.release(ctx, child)
-		c.walkWG.Done()
+	if !c.attrMatch(d, c.want(name, src, false), false) {
+		return false // copyRegular fixes it
 	}
+	c.want(name, src, true) // counts a stripped setuid/setgid, as copyRegular would
+	c.files.Add(1)
+	c.bytes.Add(src.Size)
+	c.unchanged.Add(1)
+	return true
 }
 
 // leftover handles a destination entry with no source counterpart.
@@ -752,11 +785,19 @@ func (c *copier) copyRegular(ctx context.Context, j job) (ok, written bool) {
 	}
 	var n int64
 	src := j.src
+	// A name the destination does not have is written in place where it can be.
+	inPlace := c.inPlace != nil && j.dst == nil
 	for attempt := 1; ; attempt++ {
 		last := attempt >= changeAttempts
 		var ch *changedError
 		err := c.retry(ctx, func() (err error) {
-			n, ch, err = c.writeFile(ctx, j.dir, j.name, src, want, last)
+			var tried bool
+			n, ch, tried, err = c.writeFile(ctx, j.dir, j.name, src, want, last, inPlace)
+			if tried {
+				// What the attempt left at the final name (if its removal failed)
+				// is rewritten by the next one with temp+rename.
+				inPlace = false
+			}
 			return err
 		})
 		if err != nil {
@@ -812,6 +853,11 @@ func (e *changedError) Error() string {
 // the copier checks whether it changed meanwhile.
 var copyTestHook func(point, name string)
 
+// writeTestHook, set only by tests, runs before a file is created in the
+// destination ("create") and after its data is copied ("copied"), so a test can
+// kill the process or plant an entry at those points.
+var writeTestHook func(point, name string)
+
 // changed compares a file's state before and after its copy (and the count of
 // bytes copied); it returns what differs, or "".
 func (c *copier) changed(before, after FileState, n int64) string {
@@ -828,8 +874,12 @@ func (c *copier) changed(before, after FileState, n int64) string {
 	return ""
 }
 
-// writeFile copies name's data to a temporary name beside it with attributes
-// applied at Close, then renames it into place.
+// writeFile copies name's data to the destination with attributes applied at
+// Close: at its final name when inPlace (a new file on an InPlaceCreator, see
+// there), otherwise to a temporary name beside it, renamed into place. A failed
+// write removes what it made. It reports whether it wrote at the final name, so
+// that the caller's next attempt (which may find that file, should its removal
+// have failed) goes through temp+rename.
 //
 // It also tells whether the file changed while it was copied: the state at open
 // against the state after the copy (fstat on both ends, ctime included, where the
@@ -837,11 +887,10 @@ func (c *copier) changed(before, after FileState, n int64) string {
 // A change returns ch and, unless keep, no file (the caller copies it again). The
 // mtime written is the one the file had when opened, so the data and the stamp
 // describe the same file even when it changed between the listing and the open.
-func (c *copier) writeFile(ctx context.Context, n *dirNode, name string, listed Info, attr Attr, keep bool) (int64, *changedError, error) {
-	tmp := tempName(name)
+func (c *copier) writeFile(ctx context.Context, n *dirNode, name string, listed Info, attr Attr, keep, inPlace bool) (int64, *changedError, bool, error) {
 	r, err := c.src.Open(ctx, name)
 	if err != nil {
-		return 0, nil, fmt.Errorf("opening source: %w", err)
+		return 0, nil, false, fmt.Errorf("opening source: %w", err)
 	}
 	defer r.Close()
 	before := FileState{Size: listed.Size, ModTime: listed.ModTime}
@@ -854,17 +903,48 @@ func (c *copier) writeFile(ctx context.Context, n *dirNode, name string, listed 
 	if xr, ok := r.(XattrReader); ok {
 		x, err := xr.Xattrs()
 		if err != nil {
-			return 0, nil, err
+			return 0, nil, false, err
 		}
 		xs = c.xattrsFor(x)
 	}
-	w, err := c.dst.Create(ctx, tmp, attr)
-	if err != nil {
-		if errors.Is(err, ErrConnectionLost) {
-			// The server may have made the file before the answer was lost.
+	if writeTestHook != nil {
+		writeTestHook("create", name)
+	}
+	var w io.WriteCloser
+	if inPlace {
+		w, err = c.inPlace.CreateInPlace(ctx, name, attr)
+		switch {
+		case err == nil:
+		case errors.Is(err, fs.ErrExist):
+			// Made since the listing, or a symlink planted there: not followed, and
+			// replaced by temp+rename like any existing file.
+			inPlace = false
+		default:
+			if errors.Is(err, ErrConnectionLost) {
+				c.removeInPlace(name)
+			}
+			return 0, nil, true, fmt.Errorf("creating file: %w", dstErr(err))
+		}
+	}
+	tmp := name
+	if !inPlace {
+		tmp = tempName(name)
+		w, err = c.dst.Create(ctx, tmp, attr)
+		if err != nil {
+			if errors.Is(err, ErrConnectionLost) {
+				// The server may have made the file before the answer was lost.
+				c.removeTemp(n, tmp)
+			}
+			return 0, nil, false, fmt.Errorf("creating temporary file: %w", dstErr(err))
+		}
+	}
+	discard := func() {
+		w.Close()
+		if inPlace {
+			c.removeInPlace(name)
+		} else {
 			c.removeTemp(n, tmp)
 		}
-		return 0, nil, fmt.Errorf("creating temporary file: %w", dstErr(err))
 	}
 	xw, _ := w.(XattrWriter)
 	if xs != nil {
@@ -876,12 +956,14 @@ func (c *copier) writeFile(ctx context.Context, n *dirNode, name string, listed 
 	}
 	written, err := io.Copy(w, r)
 	if err != nil {
-		w.Close()
-		c.removeTemp(n, tmp)
-		return written, nil, fmt.Errorf("copying data: %w", err)
+		discard()
+		return written, nil, inPlace, fmt.Errorf("copying data: %w", err)
 	}
 	if copyTestHook != nil {
 		copyTestHook("copied", name)
+	}
+	if writeTestHook != nil {
+		writeTestHook("copied", name)
 	}
 	var after FileState
 	if sr != nil {
@@ -892,31 +974,36 @@ func (c *copier) writeFile(ctx context.Context, n *dirNode, name string, listed 
 		after = FileState{Size: inf.Size, ModTime: inf.ModTime}
 	}
 	if err != nil {
-		w.Close()
-		c.removeTemp(n, tmp)
-		return written, nil, fmt.Errorf("checking the source after its copy: %w", err)
+		discard()
+		return written, nil, inPlace, fmt.Errorf("checking the source after its copy: %w", err)
 	}
 	var ch *changedError
 	if what := c.changed(before, after, written); what != "" {
 		ch = &changedError{what: what}
 		if !keep {
-			w.Close()
-			c.removeTemp(n, tmp)
-			return written, ch, nil
+			discard()
+			return written, ch, inPlace, nil
 		}
 	}
 	if err := w.Close(); err != nil {
+		if inPlace {
+			c.removeInPlace(name)
+			return written, nil, true, fmt.Errorf("closing file: %w", dstErr(err))
+		}
 		c.removeTemp(n, tmp)
-		return written, nil, fmt.Errorf("closing temporary file: %w", dstErr(err))
+		return written, nil, false, fmt.Errorf("closing temporary file: %w", dstErr(err))
 	}
 	if xs != nil && xw != nil && !xw.XattrsKept() {
 		c.limitation(limitNoXattrs)
 	}
+	if inPlace {
+		return written, ch, true, nil
+	}
 	if err := c.dst.Rename(ctx, tmp, name); err != nil {
 		c.removeTemp(n, tmp)
-		return written, nil, fmt.Errorf("renaming into place: %w", dstErr(err))
+		return written, nil, false, fmt.Errorf("renaming into place: %w", dstErr(err))
 	}
-	return written, ch, nil
+	return written, ch, false, nil
 }
 
 // removeTemp cleans up after a failed write, also when ctx is cancelled. When that
@@ -932,6 +1019,18 @@ func (c *copier) removeTemp(n *dirNode, tmp string) {
 	n.mu.Lock()
 	n.orphans = append(n.orphans, tmp)
 	n.mu.Unlock()
+}
+
+// removeInPlace removes a file cut short at its final name, also when ctx is
+// cancelled. It is not tried again later (unlike a temporary file, the name may
+// hold the complete file by then): one left behind has the time of its last write,
+// not the source's mtime, so the next run rewrites it and Verify reports it.
+func (c *copier) removeInPlace(name string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.dst.Remove(ctx, name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		c.log.Warn("could not remove a file cut short; the next run rewrites it", "path", shortName(name), "err", err)
+	}
 }
 
 // copySymlink makes the destination a symlink with the source's target, stored
@@ -983,7 +1082,26 @@ func (c *copier) copySymlink(ctx context.Context, j job) {
 			return
 		}
 	}
+	// A new name on an InPlaceCreator: made at its final name (see there).
+	inPlace := c.inPlace != nil && j.dst == nil
 	err := c.retry(ctx, func() error {
+		if inPlace {
+			inPlace = false // a retry finds what this attempt made: temp+rename over it
+			err := c.dst.Symlink(ctx, target, j.name)
+			if err == nil {
+				if mask != 0 {
+					if err := c.dst.Setattr(ctx, j.name, want, mask); err != nil {
+						// Left with the wrong owner or mtime, which a rerun fixes.
+						return fmt.Errorf("setting symlink owner and mtime: %w", dstErr(err))
+					}
+				}
+				return nil
+			}
+			if !errors.Is(err, fs.ErrExist) {
+				return fmt.Errorf("making symlink: %w", dstErr(err))
+			}
+			// Made since the listing: replaced below, as an existing entry.
+		}
 		tmp := tempName(j.name)
 		if err := c.dst.Symlink(ctx, target, tmp); err != nil {
 			if errors.Is(err, ErrConnectionLost) {

@@ -13,18 +13,22 @@
 //     the stock OpenSSH sftp-server is an opt-in with stated limits (see SFTP). Source
 //     and destination may be different backends. Both pass one conformance suite
 //     (package efstest, run by TestConformance), so they cannot drift apart.
-//   - Copy (copy.go): a streaming walk feeding a bounded pool of workers, so many
-//     files are in flight (EFS costs milliseconds per metadata operation, so latency,
-//     not bandwidth, is what a copy of many small files pays for) while memory stays
-//     independent of the number of files. Directories are listed by at most
-//     Workers/4 walkers (a walker that finds no free slot walks the subdirectory
-//     itself); files and symlinks go through a queue of 2*Workers entries. A walker
-//     makes a directory's missing subdirectories first, back to back (creations in
-//     one directory are serialized by the kernel, so a wide level such as
-//     .git/objects is the longest chain of a copy on EFS), then queues its files,
-//     then walks the subdirectories no other walker took. A directory
-//     stays in memory only while it has unfinished children (a counter); the last
-//     child applies its owner, mode and mtime, after everything written into it.
+//   - Copy (copy.go, schedule.go): a streaming walk feeding a bounded pool of
+//     workers, so many files are in flight (EFS costs milliseconds per metadata
+//     operation, so latency, not bandwidth, is what a copy of many small files pays
+//     for) while memory stays independent of the number of files. Linux takes a
+//     directory's lock for every create, link, rename and unlink in it (NFS
+//     included), so a scheduler keeps a queue of files per directory and hands them
+//     to the workers round-robin over the directories that have work, at most
+//     CopyOptions.PerDirectory (8) in flight in one directory. At most Workers/4
+//     walkers list directories (source and destination at once), each making its
+//     directory's missing subdirectories first, back to back (a wide level such as
+//     .git/objects is the longest chain of a copy on EFS), then queuing its
+//     subdirectories and files without waiting; a walk starts only while few files
+//     are queued, or when none of them can start, so memory stays bounded. A
+//     directory stays in memory only while it has unfinished children (a counter);
+//     the last child applies its owner, mode and mtime, after everything written
+//     into it.
 //     Every entry is owned by the new UID (symlinks too where the destination can
 //     chown a link; the report says once when it cannot); setuid/setgid bits on files
 //     are stripped unless KeepSetID; sockets, FIFOs and devices are skipped and
@@ -33,10 +37,15 @@
 //     name), and later names wait on the first without blocking a worker.
 //   - PrepareDest (prepare.go) creates /<newUID> owned by the new UID, and refuses a
 //     non-empty one owned by another non-root UID unless merging.
-//   - resume: files and symlinks are written under a temporary name in their
-//     directory (.studio-migrator.<name>.<16 hex>.tmp, the name hashed when too long)
-//     and renamed into place once data and attributes are complete, so an
-//     interrupted run never leaves a file that looks complete. A rerun lists both
+//   - resume: on an InPlaceCreator (Local) a new file is created at its final name
+//     with O_EXCL|O_NOFOLLOW and its mtime is set last, after data, owner,
+//     extended attributes and mode, so a file cut short never carries the source's
+//     mtime; a new symlink is made at its final name (its target is whole from the
+//     start), then owned. Elsewhere (SFTP), and for a name the destination already
+//     has, files and symlinks are written under a temporary name in their
+//     directory (.studio-migrator.<name>.<16 hex>.tmp, the name hashed when too
+//     long) and renamed into place once data and attributes are complete. Either
+//     way an interrupted run never leaves a file that looks complete. A rerun lists both
 //     trees and compares type, size, mtime (at the coarser granularity of the two
 //     backends), owner, mode and link target: matching entries are not touched,
 //     owner or mode differences are fixed with Setattr alone, the rest is copied

@@ -18,7 +18,7 @@ func LocalOldKernel(t testing.TB, l *Local) {
 }
 
 // SetLocalHook makes fn run at Local's check-then-act points ("setattr-pinned",
-// "mkdir-chmod") until the test ends, so a test can swap the name in the window.
+// "mkdir-chmod") and before a written file's mtime is set ("close-times") until the test ends, so a test can swap the name in the window.
 // Process-wide: tests using it must not run in parallel with other Local tests.
 func SetLocalHook(t testing.TB, fn func(point, name string)) {
 	localTestHook = fn
@@ -30,6 +30,13 @@ func SetLocalHook(t testing.TB, fn func(point, name string)) {
 func SetCopyHook(t testing.TB, fn func(point, name string)) {
 	copyTestHook = fn
 	t.Cleanup(func() { copyTestHook = nil })
+}
+
+// SetWriteHook makes fn run before each file is created in the destination
+// ("create") and after its data is copied ("copied"), until the test ends.
+func SetWriteHook(t testing.TB, fn func(point, name string)) {
+	writeTestHook = fn
+	t.Cleanup(func() { writeTestHook = nil })
 }
 
 // LocalNoUtimesEmptyPath makes Local behave as on a kernel whose utimensat refuses

@@ -126,6 +126,30 @@ type FS interface {
 	Close() error
 }
 
+// InPlaceCreator is implemented by an FS (Local) on which the copier writes a new
+// file directly at its final name instead of a temporary name renamed into place:
+// one operation that takes the directory's lock per file instead of two (Linux
+// serializes creations and renames in a directory, NFS included, so on EFS that
+// halves what a directory can take). Others (SFTP) keep temp+rename.
+//
+// What makes it safe: CreateInPlace never follows a symlink at name and fails with
+// an error wrapping fs.ErrExist for any existing entry, a symlink included
+// (O_CREAT|O_EXCL|O_NOFOLLOW); the copier then rewrites the name with temp+rename,
+// as for any existing file. Its writer's Close sets the mtime last, after the data,
+// the owner, the mode and the extended attributes, so a file cut short (the process
+// killed, a failed write that could not even be removed) keeps the time of its last
+// write, never the mtime asked for, and fails both the resume quick check (size and
+// mtime) and Verify. The mtime asked for is the source's, which is in the past: only
+// a source file modified in the same time granule as its copy could match, and then
+// only with every byte written. On such an FS the copier also makes a new symlink at
+// its final name, then sets its owner and mtime: its target is whole from the start,
+// and a rerun fixes an owner or mtime a kill left unset.
+type InPlaceCreator interface {
+	// CreateInPlace is Create for a name that is the file's final one, with the
+	// guarantees above.
+	CreateInPlace(ctx context.Context, name string, attr Attr) (io.WriteCloser, error)
+}
+
 // FileState is what a change to a file alters: its size, its mtime and, where the
 // backend sees it, its ctime (zero otherwise).
 type FileState struct {

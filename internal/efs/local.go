@@ -49,8 +49,11 @@ import (
 // is created with its final permission bits where that is safe, see createMode, and
 // the fstat, answered from the attributes the create returned (no extra request on the
 // bench's FUSE-emulated EFS; NFS clients cache them the same way), tells whether a fchmod
-// is still needed), plus openat2+renameat+close for the Rename into place. On EFS
-// each of create, fchown, utimensat, close (the commit) and renameat is a round trip.
+// is still needed); a file written through Create under a temporary name adds
+// openat2+renameat+close for the Rename into place, which CreateInPlace (a new file
+// at its final name) saves. On EFS each of create, fchown, utimensat, close (the
+// commit) and renameat is a round trip, and create and renameat each hold the
+// directory's lock.
 //
 // Directory descriptors are deliberately not cached between calls: every call
 // resolves its name afresh, so a directory that someone else renamed or swapped for a
@@ -68,7 +71,10 @@ type Local struct {
 	rootFD int          // -1 after Close
 }
 
-var _ FS = (*Local)(nil)
+var (
+	_ FS             = (*Local)(nil)
+	_ InPlaceCreator = (*Local)(nil)
+)
 
 // NewLocal returns an FS rooted at the directory root. Symlinks in root itself are
 // followed once, here, because the administrator chose that path (for example
@@ -488,6 +494,14 @@ func (l *Local) Create(ctx context.Context, name string, attr Attr) (io.WriteClo
 		}
 	}
 	return w, nil
+}
+
+// CreateInPlace is Create: O_CREAT|O_EXCL|O_NOFOLLOW refuses any existing entry at
+// name, a symlink included (never followed), and Close sets the mtime last, after
+// fchown, the extended attributes and fchmod, all on the open descriptor (see
+// InPlaceCreator).
+func (l *Local) CreateInPlace(ctx context.Context, name string, attr Attr) (io.WriteCloser, error) {
+	return l.Create(ctx, name, attr)
 }
 
 // createMode is the mode a file is created with, so that most files (0644, 0755,
@@ -1260,8 +1274,15 @@ func (w *localWriter) Close() error {
 			}
 			mask = SetPerm | SetTimes
 		}
+		if err == nil && localTestHook != nil {
+			localTestHook("close-times", w.name) // owner, xattrs, mode: not yet the mtime
+		}
 		if err == nil {
-			err = fsetattr(w.fd, w.attr, mask)
+			err = fsetattr(w.fd, w.attr, mask&^SetTimes)
+		}
+		if err == nil {
+			// Last: the mtime says the file is complete (see InPlaceCreator).
+			err = fsetattr(w.fd, w.attr, mask&SetTimes)
 		}
 	}
 	if cerr := unix.Close(w.fd); err == nil {

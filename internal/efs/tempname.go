@@ -8,9 +8,11 @@ import (
 	"strings"
 )
 
-// Files are written under a temporary name in their final directory and renamed into
-// place once complete (data and attributes), so an interrupted copy never leaves a
-// file that looks finished. The name is recognisable, so a rerun removes leftovers:
+// Files that cannot be written at their final name (over SFTP, or over an existing
+// destination file; see InPlaceCreator) are written under a temporary name in their
+// final directory and renamed into place once complete (data and attributes), so an
+// interrupted copy never leaves a file that looks finished. The name is
+// recognisable, so a rerun removes leftovers:
 //
 //	.studio-migrator.<name>.<16 hex>.tmp
 //

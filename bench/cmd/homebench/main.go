@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/studio-migrator/studio-migrator/bench/harness"
+	"github.com/studio-migrator/studio-migrator/bench/treegen"
 )
 
 func main() {
@@ -18,12 +19,24 @@ func main() {
 	scenarios := strings.Join(cfg.Scenarios, ",")
 	files := 0
 	tools := ""
+	tmpfsShapes, efsShapes := strings.Join(cfg.TmpfsShapes, ","), strings.Join(cfg.EFSShapes, ",")
 	flag.StringVar(&cfg.WorkDir, "workdir", cfg.WorkDir, "scratch directory for trees, copies and mounts (use a tmpfs)")
 	flag.StringVar(&cfg.OutDir, "out", cfg.OutDir, `directory for the JSON report ("" for none)`)
 	flag.StringVar(&scenarios, "scenarios", scenarios, "comma-separated scenarios: "+strings.Join(harness.AllScenarios, ","))
 	flag.StringVar(&tools, "tools", "", "comma-separated substrings: run only the tools whose name contains one (e.g. migrator,cp -a)")
 	flag.IntVar(&cfg.Runs, "runs", cfg.Runs, "runs per tool (the median is reported)")
 	flag.IntVar(&cfg.EFSRuns, "efs-runs", cfg.EFSRuns, "cap on the efs scenario's runs (0: --runs)")
+	flag.IntVar(&cfg.EFSBaselineRuns, "efs-baseline-runs", cfg.EFSBaselineRuns, "cap on the runs of the tools other than the mover in the efs scenarios (0: no cap)")
+	flag.StringVar(&tmpfsShapes, "tmpfs-shapes", tmpfsShapes, "comma-separated tree shapes of the tmpfs scenario: "+strings.Join(treegen.Shapes, ","))
+	flag.StringVar(&efsShapes, "efs-shapes", efsShapes, "comma-separated tree shapes of the efs scenario")
+	flag.IntVar(&cfg.EFSMounts, "efs-mounts", cfg.EFSMounts, "also run the mover through this many mounts of the emulated EFS destination (--to-mount; 0 or 1: not)")
+	flag.BoolVar(&cfg.Rerun, "rerun", cfg.Rerun, "time the mover again over each finished copy")
+	flag.BoolVar(&cfg.Markdown, "markdown", cfg.Markdown, "also print the summary table in Markdown")
+	shapeFiles := func(shape string) *int { n := cfg.ShapeFiles[shape]; return &n }
+	flat, dirs100, tiny := shapeFiles(treegen.ShapeFlat), shapeFiles(treegen.ShapeDirs100), shapeFiles(treegen.ShapeTiny)
+	flag.IntVar(flat, "flat-files", *flat, "files of the flat shape (one directory)")
+	flag.IntVar(dirs100, "dirs100-files", *dirs100, "files of the dirs100 shape (directories of 100)")
+	flag.IntVar(tiny, "tiny-files", *tiny, "files of the tiny shape (a few bytes each, directories of 100)")
 	flag.IntVar(&cfg.BigFileRuns, "bigfile-runs", cfg.BigFileRuns, "minimum runs of the bigfile scenario")
 	flag.IntVar(&files, "files", 0, "small files in the tmpfs home (default 100000); also caps the efs and sftp homes")
 	flag.IntVar(&cfg.TmpfsFiles, "tmpfs-files", cfg.TmpfsFiles, "small files in the tmpfs home")
@@ -48,6 +61,8 @@ func main() {
 		cfg.SFTPFiles = min(cfg.SFTPFiles, files)
 	}
 	cfg.Scenarios = strings.Split(scenarios, ",")
+	cfg.TmpfsShapes, cfg.EFSShapes = strings.Split(tmpfsShapes, ","), strings.Split(efsShapes, ",")
+	cfg.ShapeFiles = map[string]int{treegen.ShapeFlat: *flat, treegen.ShapeDirs100: *dirs100, treegen.ShapeTiny: *tiny}
 	if tools != "" {
 		cfg.Tools = strings.Split(tools, ",")
 	}

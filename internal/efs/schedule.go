@@ -1,0 +1,192 @@
+package efs
+
+import "sync"
+
+// scheduler hands the copy's work to its goroutines: directory walks to walkers,
+// files and symlinks to workers.
+//
+// Why not one FIFO queue: Linux takes a directory's lock exclusively for every
+// create, link, symlink, unlink and rename in it (NFS included), so on EFS one
+// directory takes one creation at a time (~3 ms each). A single queue fills with one
+// directory's files at a time, and most workers then wait on that one lock while
+// other directories sit idle. Here every directory that has files waiting gets its
+// own queue; workers take files round-robin over those directories, at most perDir
+// of them in flight per directory, so the pool spreads over every directory that has
+// work (and a flat directory runs at its lock's pace with a few files in flight,
+// the rest of the pool free for other directories).
+//
+// Nothing blocks a walker: a walk queues all of its directory's files at once (the
+// listing is in memory anyway) and returns. Memory stays bounded because a walk only
+// starts while fewer than highWater files are queued, or when no queued file can
+// start (every directory with files waiting is at its cap), where listing another
+// directory is the only way to give idle workers something to do.
+type scheduler struct {
+	mu sync.Mutex
+	// Two conditions, so that a finished file wakes one worker and not every
+	// walker and worker (on tmpfs the copy is CPU-bound, and a broadcast per file
+	// costs a wake-up of the whole pool).
+	walkCond, fileCond *sync.Cond
+
+	perDir    int // files in flight per directory
+	workers   int // files in flight in all
+	maxWalks  int // directories listed at once
+	highWater int // files queued above which no walk starts (unless none can run)
+
+	walks   []*dirNode // LIFO: depth first, so pending walks stay few
+	ready   []*dirNode // FIFO ring of directories with files waiting and room (ready[head:])
+	head    int
+	queued  int // files waiting
+	running int // files in flight
+	walking int // walks in flight
+	done    bool
+}
+
+// dirQueue is a directory's part of the scheduler, guarded by scheduler.mu.
+type dirQueue struct {
+	jobs     []job
+	inflight int
+	inReady  bool
+}
+
+func newScheduler(workers, walkers, perDir int) *scheduler {
+	s := &scheduler{perDir: perDir, workers: workers, maxWalks: walkers, highWater: max(8*workers, 256)}
+	s.walkCond, s.fileCond = sync.NewCond(&s.mu), sync.NewCond(&s.mu)
+	return s
+}
+
+// addWalks queues directories to be listed.
+func (s *scheduler) addWalks(ns ...*dirNode) {
+	if len(ns) == 0 {
+		return
+	}
+	s.mu.Lock()
+	s.walks = append(s.walks, ns...)
+	s.mu.Unlock()
+	s.walkCond.Broadcast()
+}
+
+// addFiles queues files of directory n (every job's dir is n).
+func (s *scheduler) addFiles(n *dirNode, jobs []job) {
+	if len(jobs) == 0 {
+		return
+	}
+	s.mu.Lock()
+	q := &n.q
+	q.jobs = append(q.jobs, jobs...)
+	s.queued += len(jobs)
+	s.markReady(n)
+	s.mu.Unlock()
+	s.fileCond.Broadcast()
+}
+
+// markReady puts n in the ring if it has files waiting and room for one more.
+func (s *scheduler) markReady(n *dirNode) {
+	q := &n.q
+	if !q.inReady && len(q.jobs) > 0 && q.inflight < s.perDir {
+		q.inReady = true
+		s.ready = append(s.ready, n)
+	}
+}
+
+// canWalk: a walk may start now.
+func (s *scheduler) canWalk() bool {
+	return len(s.walks) > 0 && s.walking < s.maxWalks &&
+		(s.queued < s.highWater || s.head == len(s.ready))
+}
+
+// idle: nothing is queued or in flight, so nothing can add work any more.
+func (s *scheduler) idle() bool {
+	return len(s.walks) == 0 && s.walking == 0 && s.queued == 0 && s.running == 0
+}
+
+// nextWalk waits for a directory to list; false once the copy has no work left.
+func (s *scheduler) nextWalk() (*dirNode, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for {
+		if s.done {
+			return nil, false
+		}
+		if s.canWalk() {
+			n := s.walks[len(s.walks)-1]
+			s.walks[len(s.walks)-1] = nil
+			s.walks = s.walks[:len(s.walks)-1]
+			s.walking++
+			return n, true
+		}
+		s.walkCond.Wait()
+	}
+}
+
+// walkDone ends a walk taken with nextWalk.
+func (s *scheduler) walkDone() {
+	s.mu.Lock()
+	s.walking--
+	s.finishIfIdle()
+	s.mu.Unlock()
+	s.walkCond.Signal() // a walk slot is free
+}
+
+// nextFile waits for a file to copy: from the directory at the head of the ring,
+// which goes back to the tail while it has files waiting and room. False once the
+// copy has no work left.
+func (s *scheduler) nextFile() (job, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for {
+		if s.done {
+			return job{}, false
+		}
+		if s.head < len(s.ready) && s.running < s.workers {
+			n := s.ready[s.head]
+			s.ready[s.head] = nil
+			s.head++
+			if s.head > 64 && s.head*2 > len(s.ready) {
+				s.ready = append(s.ready[:0], s.ready[s.head:]...)
+				s.head = 0
+			}
+			q := &n.q
+			j := q.jobs[0]
+			q.jobs[0] = job{}
+			q.jobs = q.jobs[1:]
+			if len(q.jobs) == 0 {
+				q.jobs = nil // let the backing array go
+			}
+			q.inflight++
+			q.inReady = false
+			s.markReady(n)
+			s.queued--
+			s.running++
+			if s.canWalk() {
+				s.walkCond.Signal()
+			}
+			return j, true
+		}
+		s.fileCond.Wait()
+	}
+}
+
+// fileDone ends a file taken with nextFile.
+func (s *scheduler) fileDone(n *dirNode) {
+	s.mu.Lock()
+	n.q.inflight--
+	s.running--
+	s.markReady(n)
+	s.finishIfIdle()
+	walk := s.canWalk()
+	s.mu.Unlock()
+	s.fileCond.Signal() // one more file may start
+	if walk {
+		s.walkCond.Signal()
+	}
+}
+
+// finishIfIdle ends the copy's work once nothing is left: every goroutine waiting
+// in nextWalk or nextFile returns false.
+func (s *scheduler) finishIfIdle() {
+	if !s.done && s.idle() {
+		s.done = true
+		s.walkCond.Broadcast()
+		s.fileCond.Broadcast()
+	}
+}
