@@ -20,8 +20,9 @@ import (
 
 // Job kinds.
 const (
-	// KindMigrate: snapshot, preflight, create-domain, create-profiles,
-	// create-spaces, assign-users, copy-homes, verify, cleanup (when asked).
+	// KindMigrate: snapshot, preflight, backup-ebs (with Spec.Backup),
+	// create-domain, create-profiles, create-spaces, assign-users, restore-ebs
+	// (with Spec.Backup), copy-homes, verify, cleanup (when asked).
 	KindMigrate = "migrate"
 	// KindApply: the control plane alone, from a snapshot given in the spec.
 	KindApply = "apply"
@@ -103,10 +104,13 @@ type Spec struct {
 	// for KindCleanup); DeleteEFS also deletes its EFS.
 	Cleanup   bool `json:"cleanup,omitempty"`
 	DeleteEFS bool `json:"deleteEfs,omitempty"`
-	// LeaveEBSSpaces accepts that EBS-backed spaces are not moved: the preflight
-	// no longer warns about each (they are listed as not moved either way).
+	// LeaveEBSSpaces accepts that EBS-backed spaces are not moved (migrate without
+	// Backup): the preflight warns about each instead of refusing the job.
 	LeaveEBSSpaces bool `json:"leaveEbsSpaces,omitempty"`
-	// Backup is the S3 store a backup job writes and a restore job reads.
+	// Backup is the S3 store of the job's backups: the store a backup job writes
+	// and a restore job reads; for migrate, the bucket through which the homes of
+	// EBS-backed spaces move (steps backup-ebs and restore-ebs, jobs/ebs.go), and
+	// with it cleanup deletes no EBS-backed space without a complete backup there.
 	Backup *BackupTarget `json:"backup,omitempty"`
 	// TargetDomainID is the domain a restore job restores into (its profiles' and
 	// spaces' UIDs); SourceDomainID is then the domain the backups were taken of.
@@ -165,6 +169,9 @@ type HomeStatus struct {
 	State   string `json:"state"`
 	// Reason says why a home is not moved or failed.
 	Reason string `json:"reason,omitempty"`
+	// Phase of an EBS-backed space moved through S3: "backing up", "backed up",
+	// "restoring", "restored".
+	Phase string `json:"phase,omitempty"`
 	// Error is the last error of a home that is being retried (or was stopped).
 	Error string `json:"error,omitempty"`
 	// Counts: done so far, and the source's totals once known.
@@ -283,6 +290,9 @@ type WorkerConfig struct {
 	// RetryDelay is the backoff before retry n (0-based) of a failed step or home
 	// (default: 5s doubling up to 10 minutes).
 	RetryDelay func(n int) time.Duration
+	// EBSTimeout bounds the wait for one EBS-backed space's backup or restore
+	// marker after its app started (default DefaultEBSTimeout).
+	EBSTimeout time.Duration
 	Log        *slog.Logger
 
 	// wrapSource, set by this package's tests only, wraps every old home the worker

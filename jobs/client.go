@@ -66,6 +66,14 @@ func newJobID(kind string) string {
 
 // checkSpec refuses a spec no worker could run, before anything is stored.
 func checkSpec(sp Spec) error {
+	if err := checkBackupScripts(sp.Backup); err != nil {
+		return err
+	}
+	if sp.Kind == KindMigrate && sp.Backup != nil && strings.Trim(sp.Backup.Prefix, "/") == "" {
+		// The lifecycle scripts read an empty prefix as their default: the worker
+		// and the scripts would not meet.
+		return errors.New("migrate: the backup prefix must not be empty")
+	}
 	switch sp.Kind {
 	case KindMigrate:
 		if sp.SourceDomainID == "" {
@@ -242,7 +250,7 @@ func (s *store) status(ctx context.Context, id string) (*Status, error) {
 func homeStatus(key string, u unitInfo) HomeStatus {
 	h := HomeStatus{
 		Key: key, Kind: u["kind"], Name: u["name"], OldUID: u["oldUid"], NewUID: u["newUid"],
-		Storage: u["storage"], State: u["state"], Reason: u["reason"], Error: u["error"],
+		Storage: u["storage"], State: u["state"], Reason: u["reason"], Error: u["error"], Phase: u["phase"],
 		Files: u.int64("files"), Bytes: u.int64("bytes"), TotalFiles: u.int64("totalFiles"), TotalBytes: u.int64("totalBytes"),
 		Errors: u.int64("errors"), Worker: u["worker"], Heartbeat: parseMS(u["heartbeat"]),
 		Attempts: int(u.int64("runs")), Started: parseMS(u["started"]), Finished: parseMS(u["finished"]),
@@ -464,6 +472,11 @@ func (c *client) retry(ctx context.Context, id string) error {
 				return err
 			}
 			if u["state"] == HomeSucceeded || u["state"] == HomeNotMoved {
+				continue
+			}
+			if u["storage"] == studio.StorageEBS {
+				// Moved by backup-ebs and restore-ebs, not by a copy-home task: a
+				// failed one stays failed (its reason says what to do).
 				continue
 			}
 			a, err := reset(homeUnit(h), h)

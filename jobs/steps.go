@@ -26,6 +26,8 @@ func (w *worker) stepHandler(step string) asynq.HandlerFunc {
 		StepCreateProfiles: stepCreateProfiles,
 		StepCreateSpaces:   stepCreateSpaces,
 		StepAssignUsers:    stepAssignUsers,
+		StepBackupEBS:      stepBackupEBS,
+		StepRestoreEBS:     stepRestoreEBS,
 		StepCopyHomes:      stepCopyHomes,
 		StepBackupHomes:    stepCopyHomes,
 		StepRestoreHomes:   stepCopyHomes,
@@ -39,10 +41,12 @@ func (w *worker) stepHandler(step string) asynq.HandlerFunc {
 func permanent(err error) error { return fmt.Errorf("%w: %w", err, asynq.SkipRetry) }
 
 // studioErr classifies an error of the studio package: a resource that ended
-// Failed, a plan with errors and a missing resource are not retried.
+// Failed, a plan with errors, a missing resource and a cleanup refused for an EBS
+// home without a backup are not retried.
 func studioErr(err error) error {
 	var failed *studio.FailedError
-	if errors.As(err, &failed) || errors.Is(err, studio.ErrPlanHasErrors) || errors.Is(err, studio.ErrNotFound) {
+	if errors.As(err, &failed) || errors.Is(err, studio.ErrPlanHasErrors) || errors.Is(err, studio.ErrNotFound) ||
+		errors.Is(err, studio.ErrEBSHomeNotBackedUp) {
 		return permanent(err)
 	}
 	return err
@@ -136,14 +140,7 @@ func stepPreflight(ctx context.Context, r *unitRun) error {
 		}
 		plan.Problems = append(plan.Problems, probs...)
 	}
-	if r.spec.Kind == KindMigrate && !r.spec.LeaveEBSSpaces {
-		for _, sp := range plan.Spaces {
-			if ebsAppType(sp.SpaceSettings) != "" {
-				plan.Problems = append(plan.Problems, studio.Problem{Severity: studio.SeverityWarning, Resource: "space/" + sp.Name,
-					Message: "its home is on an EBS volume (" + ebsAppType(sp.SpaceSettings) + " space): copy-homes does not move it; the job lists it as not moved"})
-			}
-		}
-	}
+	plan.Problems = append(plan.Problems, EBSProblems(plan, r.spec)...)
 	if err := r.w.st.setJSON(ctx, r.id, "plan", plan); err != nil {
 		return err
 	}
@@ -295,7 +292,12 @@ func stepCopyHomes(ctx context.Context, r *unitRun) error {
 		uk := keyUnit(r.id, homeUnit(h.key))
 		pipe.HSet(ctx, uk, "kind", h.kind, "name", h.name, "oldUid", h.oldUID, "newUid", h.newUID, "storage", h.storage)
 		pipe.HSetNX(ctx, uk, "attempt", 1)
-		if h.reason != "" {
+		if h.viaS3 {
+			// Its state is restore-ebs's; one it never reached cannot stay pending.
+			pipe.HSetNX(ctx, uk, "state", HomeFailed)
+			pipe.HSetNX(ctx, uk, "reason", "restore-ebs recorded no outcome for it")
+			pipe.SAdd(ctx, keyDone(r.id), h.key)
+		} else if h.reason != "" {
 			pipe.HSet(ctx, uk, "state", HomeNotMoved, "reason", h.reason)
 			pipe.SAdd(ctx, keyDone(r.id), h.key)
 		} else {
@@ -311,7 +313,7 @@ func stepCopyHomes(ctx context.Context, r *unitRun) error {
 	}
 	queued := 0
 	for _, h := range homes {
-		if h.reason != "" {
+		if h.reason != "" || h.viaS3 {
 			continue
 		}
 		u, err := r.w.st.unit(ctx, r.id, homeUnit(h.key))
@@ -362,6 +364,11 @@ func stepVerify(ctx context.Context, r *unitRun) error {
 				moved++
 				continue
 			}
+			if h.Storage == studio.StorageEBS {
+				// Moved through S3: restore-home.sh's marker said complete.
+				moved++
+				continue
+			}
 			if h.Verify == nil || !h.Verify.OK() {
 				bad = append(bad, key+": verify found differences")
 				continue
@@ -389,12 +396,23 @@ func stepCleanup(ctx context.Context, r *unitRun) error {
 	if err != nil {
 		return err
 	}
-	return studioErr(a.Cleanup(ctx, r.spec.SourceDomainID, studio.CleanupOptions{DeleteHomeEFS: r.spec.DeleteEFS}))
+	o := studio.CleanupOptions{DeleteHomeEFS: r.spec.DeleteEFS}
+	if r.spec.Backup != nil {
+		st, err := r.backupStore(ctx, r.spec.Backup)
+		if err != nil {
+			return err
+		}
+		o.Backups = BackupChecker{Store: st}
+	}
+	return studioErr(a.Cleanup(ctx, r.spec.SourceDomainID, o))
 }
 
 // homePlan is one home a fan-out records: a reason marks it not moved.
 type homePlan struct {
 	key, kind, name, oldUID, newUID, storage, reason string
+	// viaS3: an EBS-backed space that migrate's backup-ebs and restore-ebs move
+	// (its state is theirs), not a home of the fan-out.
+	viaS3 bool
 }
 
 // migrateHomes are a migrate job's homes: the plan's profiles and spaces with the
@@ -424,13 +442,17 @@ func migrateHomes(ctx context.Context, r *unitRun) ([]homePlan, error) {
 		if t := ebsAppType(s.SpaceSettings); t != "" {
 			h.storage = "ebs"
 			h.reason = "the space's home is on an EBS volume (" + t + "), not on the EFS: move it with the S3 backup and restore"
+			if r.spec.Backup != nil {
+				// backup-ebs and restore-ebs moved it (or recorded why not).
+				h.reason, h.viaS3 = "", true
+			}
 		}
 		homes = append(homes, h)
 	}
 	for i := range homes {
 		h := &homes[i]
 		switch {
-		case h.reason != "":
+		case h.reason != "", h.viaS3:
 		case h.oldUID == "":
 			h.reason = "the snapshot has no home UID for it (a Studio Classic home exists only once an app was opened): nothing to copy"
 		case h.newUID == "":

@@ -18,6 +18,8 @@ const (
 	TypeCreateProfiles = "migrator:create-profiles"
 	TypeCreateSpaces   = "migrator:create-spaces"
 	TypeAssignUsers    = "migrator:assign-users"
+	TypeBackupEBS      = "migrator:backup-ebs"
+	TypeRestoreEBS     = "migrator:restore-ebs"
 	TypeCopyHomes      = "migrator:copy-homes"
 	TypeBackupHomes    = "migrator:backup-homes"
 	TypeRestoreHomes   = "migrator:restore-homes"
@@ -34,6 +36,8 @@ const (
 	StepCreateProfiles = "create-profiles"
 	StepCreateSpaces   = "create-spaces"
 	StepAssignUsers    = "assign-users"
+	StepBackupEBS      = "backup-ebs"
+	StepRestoreEBS     = "restore-ebs"
 	StepCopyHomes      = "copy-homes"
 	// StepBackupHomes and StepRestoreHomes are copy-homes' fan-out for backup and
 	// restore jobs: the same homes, tasks and leases, another body per home.
@@ -61,6 +65,8 @@ var stepTypes = map[string]string{
 	StepCreateProfiles: TypeCreateProfiles,
 	StepCreateSpaces:   TypeCreateSpaces,
 	StepAssignUsers:    TypeAssignUsers,
+	StepBackupEBS:      TypeBackupEBS,
+	StepRestoreEBS:     TypeRestoreEBS,
 	StepCopyHomes:      TypeCopyHomes,
 	StepBackupHomes:    TypeBackupHomes,
 	StepRestoreHomes:   TypeRestoreHomes,
@@ -77,6 +83,8 @@ var stepTimeouts = map[string]time.Duration{
 	StepCreateProfiles: 6 * time.Hour,
 	StepCreateSpaces:   6 * time.Hour,
 	StepAssignUsers:    2 * time.Hour,
+	StepBackupEBS:      6 * time.Hour,
+	StepRestoreEBS:     6 * time.Hour,
 	StepCopyHomes:      30 * time.Minute,
 	StepBackupHomes:    30 * time.Minute,
 	StepRestoreHomes:   30 * time.Minute,
@@ -186,6 +194,12 @@ func stepsOf(sp Spec) []string {
 		return []string{StepSnapshot, StepRestoreHomes, StepVerify}
 	}
 	s := []string{StepSnapshot, StepPreflight, StepCreateDomain, StepCreateProfiles, StepCreateSpaces, StepAssignUsers, StepCopyHomes, StepVerify}
+	if sp.Backup != nil {
+		// The EBS homes go to S3 before anything is built (a backup that cannot be
+		// made stops nothing but those spaces) and come back once the new spaces
+		// exist, before copy-homes fans out (which counts them among the homes).
+		s = []string{StepSnapshot, StepPreflight, StepBackupEBS, StepCreateDomain, StepCreateProfiles, StepCreateSpaces, StepAssignUsers, StepRestoreEBS, StepCopyHomes, StepVerify}
+	}
 	if sp.Cleanup {
 		s = append(s, StepCleanup)
 	}
@@ -193,10 +207,11 @@ func stepsOf(sp Spec) []string {
 }
 
 // allSteps are every step in workflow order; each kind's steps are a subsequence:
-// migrate's, with the backup and restore fan-outs beside copy-homes.
+// migrate's (with the EBS steps), with the backup and restore fan-outs beside
+// copy-homes.
 var allSteps = func() []string {
 	var s []string
-	for _, step := range stepsOf(Spec{Kind: KindMigrate, Cleanup: true}) {
+	for _, step := range stepsOf(Spec{Kind: KindMigrate, Cleanup: true, Backup: &BackupTarget{}}) {
 		s = append(s, step)
 		if step == StepCopyHomes {
 			s = append(s, StepBackupHomes, StepRestoreHomes)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -155,53 +156,85 @@ func writeHomeLines(w io.Writer, output string, what any, homes []homeLine) erro
 	return nil
 }
 
-// backupOptions are the flags of `migrator backup`.
+// backupOptions are the flags of `migrator backup`: the worker's path (--from) and
+// the lifecycle-configuration path (--via lcc) share the domain, bucket and output
+// flags; each refuses the other's.
 type backupOptions struct {
 	aws     awsconfig.Options
 	redis   redisOptions
-	s3      s3Flags
+	bucket  backupFlags
 	domain  string
+	via     string
 	from    string
-	bucket  string
-	prefix  string
 	workers int
 	watch   bool
 	output  string
+	// --via lcc only.
+	restartApps bool
+	timeout     time.Duration
+	poll        time.Duration
 }
 
 // AddFlags registers backup's flags.
 func (o *backupOptions) AddFlags(fs *pflag.FlagSet) {
 	o.aws.AddFlags(fs)
 	o.redis.AddFlags(fs)
-	o.s3.AddFlags(fs)
 	fs.StringVar(&o.domain, "domain", "", "ID of the domain whose homes are backed up (required)")
-	fs.StringVar(&o.from, "from", "", "the domain's EFS root as the workers see it: DIR or sftp://[user@]host[:port]/path; homes are read from <from>/<uid> (required)")
-	fs.StringVar(&o.bucket, "bucket", "", "S3 bucket of the backups (required)")
-	fs.StringVar(&o.prefix, "prefix", defaultBackupPrefix, "key prefix of the backups in --bucket")
-	fs.IntVar(&o.workers, "workers", 0, "objects in flight per home (default 64)")
-	fs.BoolVar(&o.watch, "watch", false, "after enqueueing, watch the job (progress on stderr) and exit with its outcome")
-	fs.StringVarP(&o.output, "output", "o", "text", "output format of the list of homes: text or json")
+	o.bucket.AddFlags(fs, "S3 bucket of the backups (required)")
+	fs.StringVar(&o.from, "from", "", "the domain's EFS root as the workers see it: DIR or sftp://[user@]host[:port]/path; homes are read from <from>/<uid> (the worker's path)")
+	fs.StringVar(&o.via, "via", "", "lcc: instead of --from, install the backup lifecycle configuration and watch the apps back their homes up (the only way for EBS-backed spaces)")
+	fs.IntVar(&o.workers, "workers", 0, "objects in flight per home (default 64; with --from)")
+	fs.BoolVar(&o.watch, "watch", false, "after enqueueing, watch the job (progress on stderr) and exit with its outcome (with --from)")
+	fs.BoolVar(&o.restartApps, "restart-apps", false, "with --via lcc: delete and recreate the running apps that started before the install, so they run the backup now (STOPS THEIR KERNELS; lists them first)")
+	fs.DurationVar(&o.timeout, "timeout", 15*time.Minute, "with --via lcc: how long to watch for the backups of the apps that run")
+	fs.DurationVar(&o.poll, "poll", 5*time.Second, "with --via lcc: how often to look for new markers")
+	addOutputFlag(fs, &o.output, formatText, formatJSON)
 }
 
 func newBackupCommand(g *globalOptions) *cobra.Command {
 	opts := &backupOptions{}
 	cmd := &cobra.Command{
-		Use:   "backup --domain D --from DIR|sftp://... --bucket B [--prefix P]",
-		Short: "Enqueue a backup of every EFS home of a domain to S3, in the layout the lifecycle scripts use",
-		Long: `Enqueue a job that workers ('migrator worker') run: read the domain's user
-profiles and spaces, then back up each home on its EFS, <from>/<uid>, to
+		Use:   "backup --domain D (--from DIR|sftp://... | --via lcc) --bucket B [--prefix P]",
+		Short: "Back the homes of a domain up to S3, in the layout the lifecycle scripts use",
+		Long: `With --from: enqueue a job that workers ('migrator worker') run: read the domain's
+user profiles and spaces, then back up each home on its EFS, <from>/<uid>, to
 s3://BUCKET/PREFIX/<domain>/<profile|space>/<name>/ (see README "Backups to S3"),
 many objects in flight, one task per home. A run sends only the files that changed
 since the newest complete backup; a home whose worker dies is taken over and
 resumed. Spaces whose home is on EBS (JupyterLab, Code Editor) are listed as the
-lifecycle scripts' ('migrator lcc install'). The domain, the bucket and --from are
-checked first: a bad one enqueues nothing. The job ID is printed alone on the last
-line of standard output.`,
+lifecycle scripts' (--via lcc). The domain, the bucket and --from are checked first:
+a bad one enqueues nothing. The job ID is printed alone on the last line of standard
+output.
+
+With --via lcc: install backup-home.sh as the domain's default lifecycle
+configuration (for the app types it uses), then watch the backups arrive in S3 as
+apps start, with a progress bar, and list the profiles and spaces that have not
+backed up since the install (no app, app failed, app started before the install).
+Apps that already run pick the script up only when they restart: --restart-apps
+lists them and restarts them, which STOPS THEIR KERNELS. Exit 5 when some profile
+or space has not backed up. It runs in this process: nothing is enqueued.`,
 		Example: `  migrator backup --domain d-abc123 --from /mnt/efs/fs-0abc --bucket my-studio-backups --watch
   JOB=$(migrator backup --domain d-abc123 --from sftp://root@efs-host/mnt/efs --bucket my-studio-backups | tail -n1)
-  migrator backup --domain d-abc123 --from /mnt/efs --bucket backups --s3-endpoint-url http://127.0.0.1:9000 -o json`,
+  migrator backup --domain d-abc123 --from /mnt/efs --bucket backups --s3-endpoint-url http://127.0.0.1:9000 -o json
+  migrator backup --domain d-abc123 --via lcc --bucket my-studio-backups
+  migrator backup --domain d-abc123 --via lcc --bucket my-studio-backups --restart-apps --timeout 30m -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			switch {
+			case opts.via == "lcc":
+				if opts.from != "" || opts.workers != 0 || opts.watch {
+					return usageErrorf("--from, --workers and --watch are for the worker's backup, not --via lcc")
+				}
+				return runBackupLCC(cmd.Context(), g, &backupLCCOptions{aws: opts.aws, domain: opts.domain, bucket: opts.bucket,
+					restartApps: opts.restartApps, timeout: opts.timeout, poll: opts.poll, output: opts.output})
+			case opts.via != "":
+				return usageErrorf("--via %q: want lcc (the lifecycle configurations back the homes up from the apps), or --from DIR for the worker's backup", opts.via)
+			}
+			for _, f := range []string{"restart-apps", "timeout", "poll"} {
+				if cmd.Flags().Changed(f) {
+					return usageErrorf("--%s goes with --via lcc", f)
+				}
+			}
 			return runBackup(cmd.Context(), g, opts)
 		},
 	}
@@ -217,8 +250,15 @@ func runBackup(ctx context.Context, g *globalOptions, opts *backupOptions) error
 	if opts.domain == "" {
 		return usageErrorf("--domain is required: the ID of the domain to back up (d-...)")
 	}
-	if opts.bucket == "" {
+	if opts.bucket.bucket == "" {
 		return usageErrorf("--bucket is required: the S3 bucket of the backups")
+	}
+	if opts.from == "" {
+		return usageErrorf("--from DIR|sftp://... (the EFS the workers read) or --via lcc (the apps back up their homes) is required")
+	}
+	target, err := opts.bucket.target()
+	if err != nil {
+		return err
 	}
 	from, err := parseCopyLocation("from", opts.from)
 	if err != nil {
@@ -227,7 +267,6 @@ func runBackup(ctx context.Context, g *globalOptions, opts *backupOptions) error
 	if err := checkEFSRoot("from", from); err != nil {
 		return err
 	}
-	target := &jobs.BackupTarget{Bucket: opts.bucket, Prefix: strings.Trim(opts.prefix, "/"), EndpointURL: opts.s3.endpoint, Region: opts.s3.region}
 	c, err := opts.redis.client()
 	if err != nil {
 		return err

@@ -24,6 +24,7 @@ type cleanupOptions struct {
 	deleteEFS bool
 	yes       bool
 	watch     bool
+	backup    backupFlags
 
 	// stdin and stdinIsTerminal are where the confirmation is read (os.Stdin by
 	// default; tests set them).
@@ -39,6 +40,7 @@ func (o *cleanupOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.deleteEFS, "delete-efs", false, "also delete the domain's EFS volume with every home on it (default: keep it)")
 	fs.BoolVar(&o.yes, "yes", false, "do not ask to type the domain ID (needed when standard input is not a terminal)")
 	fs.BoolVar(&o.watch, "watch", false, "after enqueueing, watch the job (on stderr) and exit with its outcome")
+	o.backup.AddFlags(fs, "S3 bucket of the EBS-backed spaces' backups: a space is deleted only if it has a complete backup there (without it, none is)")
 }
 
 func newCleanupCommand(g *globalOptions) *cobra.Command {
@@ -48,11 +50,13 @@ func newCleanupCommand(g *globalOptions) *cobra.Command {
 		Short: "Enqueue the deletion of an old domain: its apps, spaces, user profiles and the domain",
 		Long: `Enqueue a job that deletes the old domain: its apps, spaces and user profiles,
 then the domain itself with its EFS volume kept (RetentionPolicy Retain) unless
---delete-efs. It asks you to type the domain ID unless --yes, and refuses to run
+--delete-efs. A JupyterLab or Code Editor space (its EBS volume goes with it) is
+deleted only when --bucket holds a complete backup of it. It asks you to type the domain ID unless --yes, and refuses to run
 without a terminal unless --yes. The job ID is printed alone on the last line of
 standard output.`,
 		Example: `  migrator cleanup --domain d-abc123
-  migrator cleanup --domain d-abc123 --yes --watch`,
+  migrator cleanup --domain d-abc123 --yes --watch
+  migrator cleanup --domain d-abc123 --bucket my-studio-backups`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runCleanup(cmd.Context(), g, opts)
@@ -66,6 +70,10 @@ standard output.`,
 func runCleanup(ctx context.Context, g *globalOptions, opts *cleanupOptions) error {
 	if opts.domain == "" {
 		return usageErrorf("--domain is required: the ID of the domain to delete (d-...)")
+	}
+	backupTarget, err := opts.backup.target()
+	if err != nil {
+		return err
 	}
 	if !opts.yes {
 		if err := confirmDomain(g, opts); err != nil {
@@ -83,6 +91,7 @@ func runCleanup(ctx context.Context, g *globalOptions, opts *cleanupOptions) err
 		SourceDomainID: opts.domain,
 		Cleanup:        true,
 		DeleteEFS:      opts.deleteEFS,
+		Backup:         backupTarget,
 	}, opts.watch)
 }
 

@@ -25,6 +25,7 @@ type demoOptions struct {
 	jsonReport   bool // --json, deprecated for --output json
 	redis        string
 	workers      int
+	inProcessLCC bool
 }
 
 // AddFlags registers the demo's flags.
@@ -40,6 +41,7 @@ func (o *demoOptions) AddFlags(fs *pflag.FlagSet) {
 	_ = fs.MarkDeprecated("json", "use --output json")
 	fs.StringVar(&o.redis, "redis", "", "run the queue on this Redis (redis://host:port/db) instead of the in-process one")
 	fs.IntVar(&o.workers, "workers", 2, "in-process workers sharing the job")
+	fs.BoolVar(&o.inProcessLCC, "in-process-lcc", false, "run the lifecycle configurations in process even where bash and the AWS CLI v2 (/usr/bin/aws) are installed")
 }
 
 func newDemoCommand(g *globalOptions) *cobra.Command {
@@ -52,8 +54,10 @@ SageMaker emulator and a Redis (miniredis) run in process, and local folders sta
 for each domain's EFS. The demo builds an old domain whose homes hold files, then does
 what 'migrator migrate' does (snapshot, plan with a move to a new VPC, enqueue a job)
 and runs workers in process that take the job through the queue: create the new
-domain, profiles and spaces, copy every home to its new UID and verify it, while the
-'watch' display follows it. It ends with the UID map and the verification report.
+domain, profiles and spaces, copy every home to its new UID and verify it, and move
+a JupyterLab space's EBS home through an in-process S3 with the backup and restore
+lifecycle configurations (the real scripts where bash and the AWS CLI v2 are
+installed, the same work in process otherwise), while the 'watch' display follows it. It ends with the UID map and the verification report.
 It needs root, to re-own files to the new UIDs.`,
 		Example: `  sudo go run ./cmd/migrator demo
   migrator demo --keep --files-per-home 1000 --workers 1
@@ -101,6 +105,7 @@ func runDemo(ctx context.Context, g *globalOptions, opts *demoOptions) error {
 		RedisURL:     opts.redis,
 		Workers:      opts.workers,
 		Log:          log,
+		InProcessLCC: opts.inProcessLCC,
 	}
 	if opts.throttleRate == 0 {
 		o.ThrottleRate = -1 // Options treats 0 as "default"; the flag's 0 means none

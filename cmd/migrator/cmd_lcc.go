@@ -2,31 +2,23 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
-	"slices"
+	"io"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
 	"github.com/spf13/cobra"
 
 	"github.com/studio-migrator/studio-migrator/internal/awsconfig"
 	"github.com/studio-migrator/studio-migrator/internal/backup"
+	"github.com/studio-migrator/studio-migrator/internal/lccinstall"
 	"github.com/studio-migrator/studio-migrator/internal/studio"
 	"github.com/studio-migrator/studio-migrator/scripts/lcc"
 )
 
 // defaultBackupPrefix is the scripts' own default BACKUP_PREFIX; lcc policy uses it
 // too, so both commands name the same keys unless told otherwise.
-const defaultBackupPrefix = "studio-backups"
-
-// lccAppTypes are the app types a backup or restore script can run in: the two
-// current Studio apps whose space home is on EBS, and Studio Classic's
-// JupyterServer, which sees the profile's EFS home.
-var lccAppTypes = []string{"JupyterLab", "CodeEditor", "JupyterServer"}
+const defaultBackupPrefix = lccinstall.DefaultPrefix
 
 type lccInstallOptions struct {
 	aws          awsconfig.Options
@@ -140,26 +132,8 @@ func runLCCPolicy(g *globalOptions, o *lccPolicyOptions) error {
 	return writeJSON(g.stdout, p)
 }
 
-// lccInstalled is one lifecycle configuration lcc install created (or found) and
-// attached.
-type lccInstalled struct {
-	AppType string `json:"appType"`
-	Name    string `json:"name"`
-	ARN     string `json:"arn"`
-	// Default: it is the app type's DefaultResourceSpec.LifecycleConfigArn (apps
-	// started without choosing one run it). False when the domain had another default.
-	Default bool `json:"default"`
-	// AlreadyAttached: it was attached before this run (nothing changed).
-	AlreadyAttached bool `json:"alreadyAttached"`
-}
-
-type lccInstallResult struct {
-	DomainID  string         `json:"domainId"`
-	Script    string         `json:"script"`
-	Bucket    string         `json:"bucket"`
-	Prefix    string         `json:"prefix"`
-	Installed []lccInstalled `json:"installed"`
-}
+// lccInstallResult is what lcc install prints with -o json.
+type lccInstallResult = lccinstall.Result
 
 func runLCCInstall(ctx context.Context, g *globalOptions, o *lccInstallOptions) error {
 	if o.domainID == "" || o.bucket == "" {
@@ -179,20 +153,13 @@ func runLCCInstall(ctx context.Context, g *globalOptions, o *lccInstallOptions) 
 	if o.restore && (o.interval != 0 || o.excludes != "") {
 		return usageErrorf("--interval and --excludes are for the backup script, not --restore")
 	}
-	for _, t := range o.appTypes {
-		if !slices.Contains(lccAppTypes, t) {
-			return usageErrorf("--app-type %q: want %s", t, strings.Join(lccAppTypes, ", "))
-		}
+	if err := lccinstall.CheckAppTypes(o.appTypes); err != nil {
+		return usageErrorf("--app-type: %v", err)
 	}
 	settings := lcc.Settings{Bucket: o.bucket, Prefix: o.prefix, EndpointURL: o.s3Endpoint,
 		Excludes: o.excludes, Interval: o.interval, SourceDomain: o.sourceDomain, Force: o.force}
-	kind, build := "backup", lcc.BackupScript
-	if o.restore {
-		kind, build = "restore", lcc.RestoreScript
-	}
-	script, err := build(settings)
-	if err != nil {
-		return withExit(exitUsage, fmt.Errorf("building the %s script: %w", kind, err))
+	if _, _, err := lccinstall.Script(o.restore, settings); err != nil {
+		return withExit(exitUsage, err)
 	}
 	aopts := o.aws
 	aopts.Logger = g.log
@@ -201,41 +168,21 @@ func runLCCInstall(ctx context.Context, g *globalOptions, o *lccInstallOptions) 
 		return err
 	}
 	a := &studio.Applier{Clients: studio.NewClients(cfg), Log: g.log}
-	types := slices.Clone(o.appTypes)
-	if len(types) == 0 {
-		if types, err = domainAppTypes(ctx, a.SageMaker, o.domainID); err != nil {
-			return err
-		}
-		g.log.Info("app types the domain uses", "domain", o.domainID, "app_types", types)
-	}
-	before, err := domainUserSettings(ctx, a.SageMaker, o.domainID)
+	res, err := lccinstall.Install(ctx, a, lccinstall.Options{DomainID: o.domainID, Restore: o.restore, Settings: settings, AppTypes: o.appTypes})
 	if err != nil {
 		return err
-	}
-	sum := sha256.Sum256([]byte(script))
-	res := lccInstallResult{DomainID: o.domainID, Script: kind + "-home.sh", Bucket: o.bucket, Prefix: o.prefix}
-	for _, t := range types {
-		name := fmt.Sprintf("studio-migrator-%s-%s-%s", kind, strings.ToLower(t), hex.EncodeToString(sum[:4]))
-		arn, err := a.InstallLCC(ctx, o.domainID, name, t, []byte(script))
-		if err != nil {
-			return err
-		}
-		arns, _ := before.lcc(t)
-		res.Installed = append(res.Installed, lccInstalled{AppType: t, Name: name, ARN: arn, AlreadyAttached: slices.Contains(arns, arn)})
-	}
-	after, err := domainUserSettings(ctx, a.SageMaker, o.domainID)
-	if err != nil {
-		return err
-	}
-	for i := range res.Installed {
-		_, def := after.lcc(res.Installed[i].AppType)
-		res.Installed[i].Default = def == res.Installed[i].ARN
 	}
 	if o.output == formatJSON {
 		return writeJSON(g.stdout, res)
 	}
+	_, err = io.WriteString(g.stdout, lccInstallText(res))
+	return err
+}
+
+// lccInstallText is lcc install's text report.
+func lccInstallText(res *lccinstall.Result) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s (s3://%s/%s/) in domain %s:\n", res.Script, o.bucket, strings.Trim(o.prefix, "/"), o.domainID)
+	fmt.Fprintf(&b, "%s (s3://%s/%s/) in domain %s:\n", res.Script, res.Bucket, strings.Trim(res.Prefix, "/"), res.DomainID)
 	for _, in := range res.Installed {
 		state := "attached"
 		if in.AlreadyAttached {
@@ -249,96 +196,10 @@ func runLCCInstall(ctx context.Context, g *globalOptions, o *lccInstallOptions) 
 		fmt.Fprintf(&b, "  %-13s %s  %s\n", in.AppType, in.ARN, state)
 	}
 	b.WriteString("Apps run it when they next start.\n")
-	_, err = g.stdout.Write([]byte(b.String()))
-	return err
+	return b.String()
 }
 
-// userSettings is the part of DefaultUserSettings lcc install reads: each app type's
-// attached and default lifecycle configurations, and which Studio the users land in.
-type userSettings map[string]json.RawMessage
-
-func (u userSettings) lcc(appType string) (arns []string, def string) {
-	var m struct {
-		LifecycleConfigArns []string
-		DefaultResourceSpec struct{ LifecycleConfigArn string }
-	}
-	_ = json.Unmarshal(u[appType+"AppSettings"], &m)
-	return m.LifecycleConfigArns, m.DefaultResourceSpec.LifecycleConfigArn
-}
-
-func domainUserSettings(ctx context.Context, sm *sagemaker.Client, domainID string) (userSettings, error) {
-	out, err := sm.DescribeDomain(ctx, &sagemaker.DescribeDomainInput{DomainId: aws.String(domainID)})
-	if err != nil {
-		return nil, fmt.Errorf("describing domain %s: %w", domainID, err)
-	}
-	u := userSettings{}
-	if out.DefaultUserSettings == nil {
-		return u, nil
-	}
-	// Through JSON: the typed settings name each member as the service does.
-	b, err := json.Marshal(out.DefaultUserSettings)
-	if err != nil {
-		return nil, err
-	}
-	if err := json.Unmarshal(b, &u); err != nil {
-		return nil, fmt.Errorf("reading the default user settings of domain %s: %w", domainID, err)
-	}
-	return u, nil
-}
-
-// domainAppTypes returns the app types of lccAppTypes the domain uses: its spaces'
-// app types (a space without one is a Studio Classic space), the types of its apps,
-// and JupyterServer when the users land in Studio Classic. A domain that uses none
-// yet (a new domain before its spaces exist) gets current Studio's JupyterLab and
-// CodeEditor.
+// domainAppTypes is lccinstall.DomainAppTypes (kept for the tests of this package).
 func domainAppTypes(ctx context.Context, sm *sagemaker.Client, domainID string) ([]string, error) {
-	used := map[string]bool{}
-	d, err := sm.DescribeDomain(ctx, &sagemaker.DescribeDomainInput{DomainId: aws.String(domainID)})
-	if err != nil {
-		return nil, fmt.Errorf("describing domain %s: %w", domainID, err)
-	}
-	if us := d.DefaultUserSettings; us != nil {
-		if us.StudioWebPortal == "DISABLED" || strings.HasPrefix(aws.ToString(us.DefaultLandingUri), "app:JupyterServer:") {
-			used["JupyterServer"] = true
-		}
-	}
-	spaces := sagemaker.NewListSpacesPaginator(sm, &sagemaker.ListSpacesInput{DomainIdEquals: aws.String(domainID)})
-	for spaces.HasMorePages() {
-		page, err := spaces.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("listing the spaces of domain %s: %w", domainID, err)
-		}
-		for _, s := range page.Spaces {
-			t := ""
-			if s.SpaceSettingsSummary != nil {
-				t = string(s.SpaceSettingsSummary.AppType)
-			}
-			if t == "" {
-				t = "JupyterServer"
-			}
-			used[t] = true
-		}
-	}
-	apps := sagemaker.NewListAppsPaginator(sm, &sagemaker.ListAppsInput{DomainIdEquals: aws.String(domainID)})
-	for apps.HasMorePages() {
-		page, err := apps.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("listing the apps of domain %s: %w", domainID, err)
-		}
-		for _, ap := range page.Apps {
-			if ap.Status != "Deleted" {
-				used[string(ap.AppType)] = true
-			}
-		}
-	}
-	var out []string
-	for _, t := range lccAppTypes {
-		if used[t] {
-			out = append(out, t)
-		}
-	}
-	if len(out) == 0 {
-		out = []string{"JupyterLab", "CodeEditor"}
-	}
-	return out, nil
+	return lccinstall.DomainAppTypes(ctx, sm, domainID)
 }

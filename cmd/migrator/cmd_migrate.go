@@ -22,7 +22,6 @@ type migrateOptions struct {
 	target    targetOptions
 	redis     redisOptions
 	ovr       overrideFlags
-	s3        s3Flags
 	domain    string
 	copyFrom  string
 	copyTo    string
@@ -31,6 +30,7 @@ type migrateOptions struct {
 	checksum  bool
 	keepSetID bool
 	leaveEBS  bool
+	backup    backupFlags
 	cleanup   bool
 	deleteEFS bool
 	dryRun    bool
@@ -47,13 +47,13 @@ func (o *migrateOptions) AddFlags(fs *pflag.FlagSet) {
 	addOverrideFlags(fs, &o.ovr, "new-name")
 	fs.StringVar(&o.copyFrom, "copy-from", "", "the old EFS root as the workers see it: DIR or sftp://[user@]host[:port]/path; homes are read from <copy-from>/<oldUID>; "+
 		"or s3://BUCKET[/PREFIX]: each home is restored from its newest complete backup of the old domain (required)")
-	o.s3.AddFlags(fs)
 	fs.StringVar(&o.copyTo, "copy-to", "", "the new EFS root as the workers see it; may hold {fs}, replaced by the new domain's EFS ID once it exists; homes go to <copy-to>/<newUID> (required)")
 	fs.StringVar(&o.gid, "gid", "", "group of every copied entry (default: keep each source entry's group)")
 	fs.BoolVar(&o.merge, "merge", false, "copy into new homes that already hold content owned by another UID")
 	fs.BoolVar(&o.checksum, "checksum", false, "verify every home with SHA-256 of every file, not only counts, sizes and owners")
 	fs.BoolVar(&o.keepSetID, "keep-setid", false, "keep setuid/setgid bits on files (default: strip and report them)")
-	fs.BoolVar(&o.leaveEBS, "leave-ebs-spaces", false, "accept that spaces whose home is on EBS (JupyterLab, Code Editor) are not moved: no warning per space (they are listed as not moved either way)")
+	fs.BoolVar(&o.leaveEBS, "leave-ebs-spaces", false, "without --bucket: accept that spaces whose home is on EBS (JupyterLab, Code Editor) are not moved (otherwise the plan refuses them)")
+	o.backup.AddFlags(fs, "move the homes of EBS-backed spaces (JupyterLab, Code Editor) through this S3 bucket: backup and restore lifecycle configurations")
 	fs.BoolVar(&o.cleanup, "cleanup", false, "after a verified migration, delete the old domain's apps, spaces, profiles and the domain (its EFS is kept)")
 	fs.BoolVar(&o.deleteEFS, "delete-efs", false, "with --cleanup, also delete the old domain's EFS")
 	fs.BoolVar(&o.dryRun, "dry-run", false, "print the plan and the preflight result; enqueue nothing")
@@ -68,9 +68,12 @@ func newMigrateCommand(g *globalOptions) *cobra.Command {
 		Short: "Enqueue the migration of a domain: new domain, profiles, spaces, every home copied and verified",
 		Long: `Snapshot the old domain, plan the new one with your overrides, run the preflight
 checks, and enqueue the migration as a job that workers ('migrator worker') run:
-create the domain, its user profiles and spaces, copy every home from
+back up the homes of EBS-backed spaces to --bucket (their apps run the backup
+lifecycle configuration), create the domain, its user profiles and spaces, restore
+those EBS homes into the new spaces, copy every home from
 <copy-from>/<oldUID> to <copy-to>/<newUID> re-owned to the new UID, verify, and
-(with --cleanup) delete the old domain. A plan or preflight with errors is refused
+(with --cleanup) delete the old domain. Without --bucket, EBS-backed spaces are
+refused (exit 3) unless --leave-ebs-spaces. A plan or preflight with errors is refused
 (exit 3) and nothing is enqueued. The job ID is printed alone on the last line of
 standard output; 'migrator watch JOB' follows it.
 
@@ -80,6 +83,7 @@ credentials of its own environment for each side, and nothing secret enters the 
     --vpc-id vpc-0f9e8d7c6b5a40312 --subnet-ids subnet-0aaa,subnet-0bbb \
     --copy-from /mnt/efs/fs-0old --copy-to '/mnt/efs/{fs}' --dry-run
   JOB=$(migrator migrate --domain d-abc123 --copy-from /mnt/old --copy-to '/mnt/efs/{fs}' | tail -n1)
+  migrator migrate --domain d-abc123 --copy-from /mnt/old --copy-to '/mnt/efs/{fs}' --bucket my-studio-backups
   migrator migrate --domain d-abc123 --copy-from sftp://root@efs-host/mnt/old \
     --copy-to 'sftp://root@efs-host/mnt/efs/{fs}' --watch`,
 		Args: cobra.NoArgs,
@@ -106,7 +110,8 @@ func runMigrate(ctx context.Context, g *globalOptions, opts *migrateOptions) err
 	)
 	if strings.HasPrefix(opts.copyFrom, "s3://") {
 		// The old EFS may be gone: the homes come from their S3 backups.
-		if fromBackup, err = parseS3URL("copy-from", opts.copyFrom, opts.s3); err != nil {
+		s3 := s3Flags{endpoint: opts.backup.endpoint, region: opts.backup.region}
+		if fromBackup, err = parseS3URL("copy-from", opts.copyFrom, s3); err != nil {
 			return err
 		}
 		from = opts.copyFrom
@@ -124,12 +129,18 @@ func runMigrate(ctx context.Context, g *globalOptions, opts *migrateOptions) err
 	if opts.deleteEFS && !opts.cleanup {
 		return usageErrorf("--delete-efs needs --cleanup")
 	}
-	if fromBackup == nil && (opts.s3.endpoint != "" || opts.s3.region != "") {
-		return usageErrorf("--s3-endpoint-url and --s3-region go with --copy-from s3://...")
+	if fromBackup == nil && opts.backup.bucket == "" && (opts.backup.endpoint != "" || opts.backup.region != "") {
+		return usageErrorf("--s3-endpoint-url and --s3-region go with --bucket or --copy-from s3://...")
 	}
 	ovr, err := opts.ovr.overrides()
 	if err != nil {
 		return withExit(exitUsage, err)
+	}
+	var backupTarget *jobs.BackupTarget
+	if opts.backup.bucket != "" {
+		if backupTarget, err = opts.backup.target(); err != nil {
+			return err
+		}
 	}
 	var c *jobs.Client
 	if !opts.dryRun {
@@ -159,18 +170,6 @@ func runMigrate(ctx context.Context, g *globalOptions, opts *migrateOptions) err
 			return fmt.Errorf("the target (--target-*): %w", err)
 		}
 	}
-	if _, err := planAndCheck(ctx, g, snap, ovr, tgt, opts.output); err != nil {
-		return err
-	}
-	if fromBackup != nil {
-		if _, err := openBackupStore(ctx, opts.aws, fromBackup); err != nil {
-			return err
-		}
-	}
-	if opts.dryRun {
-		fmt.Fprintln(g.stderr, "dry run: the plan has no errors; nothing was enqueued")
-		return nil
-	}
 	spec := jobs.Spec{
 		Kind:           jobs.KindMigrate,
 		Source:         awsTarget(opts.aws),
@@ -185,8 +184,47 @@ func runMigrate(ctx context.Context, g *globalOptions, opts *migrateOptions) err
 		KeepSetID:      opts.keepSetID,
 		Checksum:       opts.checksum,
 		LeaveEBSSpaces: opts.leaveEBS,
+		Backup:         backupTarget,
 		Cleanup:        opts.cleanup,
 		DeleteEFS:      opts.deleteEFS,
+	}
+	var left []string
+	ebsCheck := func(p *studio.Plan) []studio.Problem {
+		probs := jobs.EBSProblems(p, spec)
+		for _, pr := range probs {
+			left = append(left, strings.TrimPrefix(pr.Resource, "space/"))
+		}
+		return probs
+	}
+	_, err = planAndCheck(ctx, g, snap, ovr, tgt, opts.output, ebsCheck)
+	if len(left) > 0 {
+		what := "would be LEFT BEHIND (no --bucket)"
+		if opts.leaveEBS {
+			what = "are LEFT BEHIND (--leave-ebs-spaces)"
+		}
+		fmt.Fprintf(g.stderr, "%s%d space(s) keep their home on EBS and %s: %s%s\n",
+			red(g.stderr), len(left), what, strings.Join(left, ", "), resetColor(g.stderr))
+	}
+	if err != nil {
+		if len(left) > 0 && !opts.leaveEBS {
+			return withExit(exitPlanErrors, fmt.Errorf("%d space(s) keep their home on EBS and would be left behind: %s. "+
+				"Move them through S3 with --bucket B [--prefix P] (the job backs them up and restores them with lifecycle configurations), "+
+				"or accept leaving them with --leave-ebs-spaces; nothing was enqueued (%w)", len(left), strings.Join(left, ", "), err))
+		}
+		return err
+	}
+	// The buckets are checked with this process's credentials before anything is
+	// enqueued: a typo should not surface as a failed step minutes later.
+	for _, t := range []*jobs.BackupTarget{fromBackup, backupTarget} {
+		if t != nil {
+			if _, err := openBackupStore(ctx, opts.aws, t); err != nil {
+				return err
+			}
+		}
+	}
+	if opts.dryRun {
+		fmt.Fprintln(g.stderr, "dry run: the plan has no errors; nothing was enqueued")
+		return nil
 	}
 	return submitAndMaybeWatch(ctx, g, c, spec, opts.watch)
 }
@@ -210,13 +248,16 @@ func parseCopyLocation(flag, s string) (string, error) {
 
 // planAndCheck plans, runs the preflight, prints the plan to stdout and refuses a
 // plan with errors (exit 3).
-func planAndCheck(ctx context.Context, g *globalOptions, snap *studio.Snapshot, ovr studio.Overrides, tgt aws.Config, output string) (*studio.Plan, error) {
+func planAndCheck(ctx context.Context, g *globalOptions, snap *studio.Snapshot, ovr studio.Overrides, tgt aws.Config, output string, extra ...func(*studio.Plan) []studio.Problem) (*studio.Plan, error) {
 	plan, err := studio.NewPlan(snap, ovr, studio.PlanOptions{Region: tgt.Region})
 	if err != nil {
 		return nil, withExit(exitPlanErrors, fmt.Errorf("planning: %w", err))
 	}
 	if err := runPreflight(ctx, tgt, plan); err != nil {
 		return nil, err
+	}
+	for _, f := range extra {
+		plan.Problems = append(plan.Problems, f(plan)...)
 	}
 	if output == formatJSON {
 		err = writeJSON(g.stdout, plan)

@@ -7,15 +7,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strconv"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/hibiken/asynq"
 	"github.com/spf13/pflag"
 
 	"github.com/studio-migrator/studio-migrator/internal/awsconfig"
+	"github.com/studio-migrator/studio-migrator/internal/lccinstall"
 	"github.com/studio-migrator/studio-migrator/internal/location"
 	"github.com/studio-migrator/studio-migrator/internal/studio"
 	"github.com/studio-migrator/studio-migrator/jobs"
@@ -198,4 +201,48 @@ func parseGID(s string) (*uint32, error) {
 	}
 	v := uint32(n)
 	return &v, nil
+}
+
+// backupFlags are --bucket, --prefix, --s3-endpoint-url and --s3-region: the S3
+// bucket of home backups (the layout of internal/backup) a job uses.
+type backupFlags struct {
+	bucket, prefix, endpoint, region string
+}
+
+// AddFlags registers the flags; use says what --bucket is for in this command.
+func (o *backupFlags) AddFlags(fs *pflag.FlagSet, use string) {
+	fs.StringVar(&o.bucket, "bucket", "", use)
+	fs.StringVar(&o.prefix, "prefix", lccinstall.DefaultPrefix, "key prefix of the backups in --bucket")
+	fs.StringVar(&o.endpoint, "s3-endpoint-url", "", "S3 endpoint for the bucket (an S3-compatible server; the lifecycle configurations use it too)")
+	fs.StringVar(&o.region, "s3-region", "", "region of the bucket (default: the source's --region)")
+}
+
+// target is the jobs form of the flags, nil without --bucket.
+func (o *backupFlags) target() (*jobs.BackupTarget, error) {
+	if o.bucket == "" {
+		if o.endpoint != "" || o.region != "" {
+			return nil, usageErrorf("--s3-endpoint-url and --s3-region go with --bucket")
+		}
+		return nil, nil
+	}
+	prefix := strings.Trim(o.prefix, "/")
+	if prefix == "" {
+		return nil, usageErrorf("--prefix must not be empty (default %s)", lccinstall.DefaultPrefix)
+	}
+	return &jobs.BackupTarget{Bucket: o.bucket, Prefix: prefix, EndpointURL: o.endpoint, Region: o.region}, nil
+}
+
+// red and resetColor colour a line on a terminal, and nothing elsewhere.
+func red(w io.Writer) string {
+	if isTerminal(w) {
+		return "\x1b[31m"
+	}
+	return ""
+}
+
+func resetColor(w io.Writer) string {
+	if isTerminal(w) {
+		return "\x1b[0m"
+	}
+	return ""
 }

@@ -55,6 +55,7 @@ func newRootCommand() *cobra.Command {
 		newPlanCommand(g),
 		newIAMPolicyCommand(g),
 		newLCCCommand(g),
+		newBackupCommand(g),
 		newEmulatorCommand(g),
 		newCopyHomeCommand(g),
 		newDemoCommand(g),

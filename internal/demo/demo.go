@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
+	"github.com/studio-migrator/studio-migrator/internal/backup/s3test"
 	"github.com/studio-migrator/studio-migrator/internal/efs"
 	"github.com/studio-migrator/studio-migrator/internal/emulator"
 	"github.com/studio-migrator/studio-migrator/internal/logging"
@@ -53,6 +54,9 @@ type Options struct {
 	// discard). The progress is a bar when Out is a terminal, plain lines otherwise.
 	Out io.Writer
 	Log *slog.Logger
+	// InProcessLCC runs the lifecycle configurations in process even where bash
+	// and the AWS CLI v2 are installed.
+	InProcessLCC bool
 }
 
 // HomeReport is one migrated home directory.
@@ -86,6 +90,8 @@ type Report struct {
 	Homes        []HomeReport        `json:"homes"`
 	// Workers are the workers that did any of the job's work.
 	Workers []string `json:"workers"`
+	// EBS is the JupyterLab space moved through S3.
+	EBS *EBSReport `json:"ebs"`
 }
 
 // The demo's VPCs, subnets and security groups: the new domain moves to another VPC,
@@ -122,8 +128,24 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 	}
 	efsRoot := filepath.Join(dir, "efs")
-	if err := os.MkdirAll(efsRoot, 0o755); err != nil {
-		return nil, fmt.Errorf("making the demo's EFS folder: %w", err)
+	ebsRoot := filepath.Join(dir, "ebs")
+	for _, d := range []string{efsRoot, ebsRoot} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, fmt.Errorf("making the demo's folders: %w", err)
+		}
+	}
+	// The lifecycle configurations run as the EBS home's user: they must reach it.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("opening the demo's folder: %w", err)
+	}
+	s3srv, err := s3test.New(demoBucket)
+	if err != nil {
+		return nil, err
+	}
+	defer s3srv.Close()
+	runner, via, err := lccRunner(o, s3srv, dir)
+	if err != nil {
+		return nil, fmt.Errorf("preparing the lifecycle configurations: %w", err)
 	}
 
 	em := emulator.New(emulator.Options{
@@ -131,6 +153,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		ThrottleRate: o.ThrottleRate,
 		Seed:         o.Seed,
 		EFSRoot:      efsRoot,
+		EBSRoot:      ebsRoot,
+		LCC:          runner,
 		Logger:       o.Log.With("component", "emulator"),
 	})
 	// The target account's network and execution roles, which the live preflight
@@ -159,7 +183,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	rep := &Report{Dir: dir, Redis: redisName}
 
 	fmt.Fprintf(out, "SageMaker emulator on %s (%.0f%% of calls throttled); EFS volumes are folders under %s\n", url, 100*o.ThrottleRate, efsRoot)
-	fmt.Fprintf(out, "Queue and job records: %s\n\n", redisName)
+	fmt.Fprintf(out, "Queue and job records: %s\n", redisName)
+	fmt.Fprintf(out, "S3 on %s (bucket %s, in process); JupyterLab spaces' EBS volumes are folders under %s\n", s3srv.URL, demoBucket, ebsRoot)
+	fmt.Fprintf(out, "Lifecycle configurations run %s\n\n", via)
 
 	// 1. The starting point: an old domain whose homes hold files.
 	fmt.Fprintln(out, "== 1. The old domain (what an administrator starts from)")
@@ -170,6 +196,15 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	rep.OldDomain = old.Domain
 	for _, m := range old.UIDMap {
+		if m.Name == ebsSpace {
+			home := filepath.Join(ebsRoot, old.Domain.ID, ebsSpace)
+			n, err := fillEBSHome(home)
+			if err != nil {
+				return nil, fmt.Errorf("filling the EBS home of space %s: %w", ebsSpace, err)
+			}
+			fmt.Fprintf(out, "  %-12s %-15s JupyterLab, home on EBS: %d files in %s\n", m.Kind, m.Name, n, home)
+			continue
+		}
 		home := filepath.Join(efsRoot, old.Domain.HomeEfsFileSystemID, m.NewUID)
 		uid, _ := strconv.Atoi(m.NewUID)
 		n, size, err := fillHome(home, uint32(uid), o.FilesPerHome, o.Seed, m.Name)
@@ -183,7 +218,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	// 2. What `migrator migrate` does before enqueueing: snapshot and plan.
 	oldEFS := filepath.Join(efsRoot, old.Domain.HomeEfsFileSystemID)
 	newEFS := filepath.Join(efsRoot, "{fs}")
-	fmt.Fprintf(out, "== 2. migrator migrate --domain %s --new-name research-v2 --vpc-id %s ... \\\n       --copy-from %s --copy-to %s\n", old.Domain.ID, newVPC, oldEFS, newEFS)
+	fmt.Fprintf(out, "== 2. migrator migrate --domain %s --new-name research-v2 --vpc-id %s ... \\\n       --copy-from %s --copy-to %s --bucket %s\n", old.Domain.ID, newVPC, oldEFS, newEFS, demoBucket)
 	snap, err := studio.TakeSnapshot(ctx, clients, old.Domain.ID, studio.SnapshotOptions{Logger: o.Log})
 	if err != nil {
 		return nil, err
@@ -214,8 +249,22 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	plan.Problems = append(plan.Problems, live...)
+	spec := jobs.Spec{
+		Kind:           jobs.KindMigrate,
+		Source:         jobs.AWSTarget{Region: emulator.DefaultRegion, EndpointURL: url},
+		SourceDomainID: old.Domain.ID,
+		Overrides:      overrides,
+		CopyFrom:       oldEFS,
+		CopyTo:         newEFS,
+		Checksum:       true,
+		Backup:         &jobs.BackupTarget{Bucket: demoBucket, Prefix: demoPrefix, EndpointURL: s3srv.URL},
+	}
+	plan.Problems = append(plan.Problems, jobs.EBSProblems(plan, spec)...)
 	if err := plan.WriteText(indent(out)); err != nil {
 		return nil, err
+	}
+	for _, s := range jobs.EBSSpaces(plan) {
+		fmt.Fprintf(out, "  space %s keeps its home on EBS (%s): the job moves it through s3://%s/%s/ (backup-ebs, restore-ebs)\n", s.Name, s.AppType, demoBucket, demoPrefix)
 	}
 	if errs := plan.Errors(); len(errs) > 0 {
 		return nil, fmt.Errorf("the demo's plan has %d errors (first: %s)", len(errs), errs[0].Message)
@@ -227,20 +276,12 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	defer jc.Close()
-	rep.JobID, err = jc.Submit(ctx, jobs.Spec{
-		Kind:           jobs.KindMigrate,
-		Source:         jobs.AWSTarget{Region: emulator.DefaultRegion, EndpointURL: url},
-		SourceDomainID: old.Domain.ID,
-		Overrides:      overrides,
-		CopyFrom:       oldEFS,
-		CopyTo:         newEFS,
-		Checksum:       true,
-	})
+	rep.JobID, err = jc.Submit(ctx, spec)
 	if err != nil {
 		return nil, fmt.Errorf("enqueueing the migration: %w", err)
 	}
 	fmt.Fprintf(out, "  enqueued job %s\n\n", rep.JobID)
-	fmt.Fprintf(out, "== 3. %s run it (migrator worker): snapshot, preflight, create the domain, profiles and spaces, copy and verify every home\n", plural(o.Workers, "worker"))
+	fmt.Fprintf(out, "== 3. %s run it (migrator worker): snapshot, preflight, back up the EBS space, create the domain, profiles and spaces, restore it, copy and verify every home\n", plural(o.Workers, "worker"))
 	stopWorkers, err := startWorkers(redisURL, url, o)
 	if err != nil {
 		return nil, err
@@ -271,6 +312,12 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	fmt.Fprintln(out)
 	for _, h := range st.Homes {
+		if h.Storage == studio.StorageEBS && h.State == jobs.HomeSucceeded {
+			if rep.EBS, err = checkEBS(ctx, ebsRoot, old.Domain.ID, rep.NewDomain.ID, via); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		if h.State != jobs.HomeSucceeded {
 			fmt.Fprintf(out, "  %s: %s (%s)\n", h.Key, h.State, h.Reason)
 			continue
@@ -282,6 +329,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		rep.Homes = append(rep.Homes, *hr)
 	}
 	writeReport(out, rep)
+	if rep.EBS == nil {
+		return nil, fmt.Errorf("the EBS-backed space %s was not moved", ebsSpace)
+	}
+	fmt.Fprintf(out, "   EBS-backed space %s: %d files, %s backed up to s3://%s/%s/ on the old domain and restored into the new space's\n   volume %s: same bytes, modes, mtimes and links (checked file by file).\n",
+		rep.EBS.Space, rep.EBS.Files, humanBytes(rep.EBS.Bytes), demoBucket, demoPrefix, rep.EBS.NewDir)
 	return rep, nil
 }
 
@@ -491,6 +543,14 @@ func oldDomainPlan() *studio.Plan {
 			OwnershipSettings:    js(`{"OwnerUserProfileName":"alice"}`),
 			SpaceSharingSettings: js(`{"SharingType":"Shared"}`),
 			SpaceSettings:        js(`{"AppType":"JupyterServer"}`),
+			Tags:                 tags("team", "research"),
+		}, {
+			// A current-Studio private JupyterLab space: its home is on EBS.
+			Name:                 ebsSpace,
+			OwnerUserProfileName: "bob",
+			OwnershipSettings:    js(`{"OwnerUserProfileName":"bob"}`),
+			SpaceSharingSettings: js(`{"SharingType":"Private"}`),
+			SpaceSettings:        js(`{"AppType":"JupyterLab","SpaceStorageSettings":{"EbsStorageSettings":{"EbsVolumeSizeInGb":5}}}`),
 			Tags:                 tags("team", "research"),
 		}},
 	}

@@ -23,6 +23,10 @@ import (
 func TestRunMigratesEveryHome(t *testing.T) {
 	testutil.RequireRoot(t)
 	dir := t.TempDir()
+	// The lifecycle scripts run as the EBS home's user (1000): they must reach it.
+	if err := os.Chmod(filepath.Dir(dir), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	var out bytes.Buffer
 	rep, err := Run(context.Background(), Options{
 		Dir:          dir,
@@ -31,6 +35,9 @@ func TestRunMigratesEveryHome(t *testing.T) {
 		ThrottleRate: 0.2,
 		Seed:         7,
 		Out:          &out,
+		// The real scripts under the emulator are jobs' TestMigrateMovesEBSSpace;
+		// here the in-process runner keeps the demo's test in seconds.
+		InProcessLCC: true,
 	})
 	if err != nil {
 		t.Fatalf("Run: %v\noutput:\n%s", err, out.String())
@@ -50,7 +57,7 @@ func TestRunOnRealRedis(t *testing.T) {
 	var out bytes.Buffer
 	rep, err := Run(context.Background(), Options{
 		Dir: dir, FilesPerHome: 60, ReadyAfter: 10 * time.Millisecond, ThrottleRate: -1, Seed: 3,
-		RedisURL: r.URL(), Workers: 1, Out: &out,
+		RedisURL: r.URL(), Workers: 1, Out: &out, InProcessLCC: true,
 	})
 	if err != nil {
 		t.Fatalf("Run: %v\noutput:\n%s", err, out.String())
@@ -70,7 +77,7 @@ func checkRun(t *testing.T, dir string, rep *Report, out string) {
 	if len(rep.Homes) != 5 {
 		t.Fatalf("migrated %d homes, want 5 (4 profiles, 1 space)", len(rep.Homes))
 	}
-	if rep.JobID == "" || len(rep.Workers) == 0 || len(rep.UIDMap) != 5 {
+	if rep.JobID == "" || len(rep.Workers) == 0 || len(rep.UIDMap) != 6 {
 		t.Errorf("the migration did not go through the queue: job %q, workers %v, UID map %v", rep.JobID, rep.Workers, rep.UIDMap)
 	}
 	if rep.NewDomain.ID == "" || rep.NewDomain.ID == rep.OldDomain.ID || rep.NewDomain.HomeEfsFileSystemID == rep.OldDomain.HomeEfsFileSystemID {
@@ -95,7 +102,20 @@ func checkRun(t *testing.T, dir string, rep *Report, out string) {
 		oldUID, _ := strconv.Atoi(h.OldUID)
 		compareTrees(t, h.OldDir, h.NewDir, uint32(oldUID), uint32(newUID))
 	}
-	for _, want := range []string{"== 2. migrator migrate", "research-v2", "enqueued job " + rep.JobID,
+	// The JupyterLab space, moved through S3 by the lifecycle configurations.
+	if rep.EBS == nil || rep.EBS.Files != 5 || !strings.HasPrefix(rep.EBS.NewDir, filepath.Join(dir, "ebs", rep.NewDomain.ID)) {
+		t.Fatalf("EBS space: %+v", rep.EBS)
+	}
+	if fi, err := os.Stat(filepath.Join(rep.EBS.NewDir, ".local/bin/train")); err != nil || fi.Mode().Perm() != 0o755 || !fi.ModTime().Equal(ebsMTime) {
+		t.Errorf("the executable in the new space's EBS folder: %v, %v; want mode 0755, mtime %v", fi, err, ebsMTime)
+	}
+	if target, err := os.Readlink(filepath.Join(rep.EBS.NewDir, "train")); err != nil || target != ".local/bin/train" {
+		t.Errorf("the symlink in the new space's EBS folder: %q, %v", target, err)
+	}
+	if b, err := os.ReadFile(filepath.Join(rep.EBS.NewDir, "experiment.ipynb")); err != nil || !strings.Contains(string(b), "pandas") {
+		t.Errorf("the notebook in the new space's EBS folder: %q, %v", b, err)
+	}
+	for _, want := range []string{"== 2. migrator migrate", "research-v2", "enqueued job " + rep.JobID, "EBS-backed space lab: 5 files", "Lifecycle configurations run",
 		"job " + rep.JobID + " succeeded", "migrator uid-map", "verify found 0 differences"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
