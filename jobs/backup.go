@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"strconv"
 	"time"
 
@@ -165,24 +164,11 @@ func backupHome(ctx context.Context, r *unitRun) error {
 	if u["oldUid"] == "" {
 		return permanent(errors.New("no home UID"))
 	}
-	from, err := location.Parse(r.spec.CopyFrom)
+	src, srcLoc, err := r.openOldHome(ctx, u["oldUid"])
 	if err != nil {
-		return permanent(fmt.Errorf("backup source: %w", err))
-	}
-	opts := r.w.cfg.Location
-	opts.Log = r.log
-	srcLoc := from.Join(u["oldUid"])
-	src, err := location.Open(ctx, srcLoc, opts)
-	if err != nil {
-		if !srcLoc.IsSFTP() && errors.Is(err, fs.ErrNotExist) {
-			return permanent(fmt.Errorf("the home %s does not exist: %w", srcLoc, err))
-		}
-		return fmt.Errorf("opening the home %s: %w", srcLoc, err)
+		return err
 	}
 	defer src.Close()
-	if r.w.cfg.wrapSource != nil {
-		src = r.w.cfg.wrapSource(src)
-	}
 	st, err := r.backupStore(ctx, r.spec.Backup)
 	if err != nil {
 		return err

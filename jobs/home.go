@@ -48,28 +48,17 @@ func copyHome(ctx context.Context, r *unitRun) error {
 	if u["oldUid"] == "" {
 		return permanent(errors.New("no old UID"))
 	}
-	from, err := location.Parse(r.spec.CopyFrom)
-	if err != nil {
-		return permanent(fmt.Errorf("copy-from: %w", err))
-	}
 	to, err := location.Parse(r.job["copyTo"])
 	if err != nil {
 		return permanent(fmt.Errorf("copy-to %q: %w", r.job["copyTo"], err))
 	}
-	opts := r.w.cfg.Location
-	opts.Log = r.log
-	srcLoc := from.Join(u["oldUid"])
-	src, err := location.Open(ctx, srcLoc, opts)
+	src, srcLoc, err := r.openOldHome(ctx, u["oldUid"])
 	if err != nil {
-		if !srcLoc.IsSFTP() && errors.Is(err, fs.ErrNotExist) {
-			return permanent(fmt.Errorf("the old home %s does not exist: %w", srcLoc, err))
-		}
-		return fmt.Errorf("opening the old home %s: %w", srcLoc, err)
+		return err
 	}
 	defer src.Close()
-	if r.w.cfg.wrapSource != nil {
-		src = r.w.cfg.wrapSource(src)
-	}
+	opts := r.w.cfg.Location
+	opts.Log = r.log
 	gid := r.spec.GID
 	if gid == nil {
 		root, err := src.Lstat(ctx, ".")
@@ -174,4 +163,27 @@ func (w *worker) homeEnded(ctx context.Context, r *unitRun, fields []any, cause 
 		}
 	}
 	return nil
+}
+
+// openOldHome opens <copy-from>/<uid>, the home a copy or a backup reads; a local
+// home that does not exist is not retried.
+func (r *unitRun) openOldHome(ctx context.Context, uid string) (efs.FS, location.Location, error) {
+	from, err := location.Parse(r.spec.CopyFrom)
+	if err != nil {
+		return nil, location.Location{}, permanent(fmt.Errorf("copy-from: %w", err))
+	}
+	opts := r.w.cfg.Location
+	opts.Log = r.log
+	srcLoc := from.Join(uid)
+	src, err := location.Open(ctx, srcLoc, opts)
+	if err != nil {
+		if !srcLoc.IsSFTP() && errors.Is(err, fs.ErrNotExist) {
+			return nil, srcLoc, permanent(fmt.Errorf("the old home %s does not exist: %w", srcLoc, err))
+		}
+		return nil, srcLoc, fmt.Errorf("opening the old home %s: %w", srcLoc, err)
+	}
+	if r.w.cfg.wrapSource != nil {
+		src = r.w.cfg.wrapSource(src)
+	}
+	return src, srcLoc, nil
 }
