@@ -17,6 +17,7 @@ import (
 	"github.com/studio-migrator/studio-migrator/internal/backup/backuptest"
 	"github.com/studio-migrator/studio-migrator/internal/backup/s3test"
 	"github.com/studio-migrator/studio-migrator/internal/emulator"
+	"github.com/studio-migrator/studio-migrator/internal/lccinstall"
 	"github.com/studio-migrator/studio-migrator/internal/studio"
 	"github.com/studio-migrator/studio-migrator/internal/testutil"
 	"github.com/studio-migrator/studio-migrator/jobs"
@@ -52,7 +53,7 @@ func (w *cliWorld) backupArgs(s3url string, extra ...string) []string {
 
 func (w *cliWorld) restoreArgs(s3url string, dom *studio.Result, extra ...string) []string {
 	return append([]string{"restore", "--redis", w.redis.URL(), "--endpoint-url", w.url, "--region", emulator.DefaultRegion,
-		"--from", "s3://backups/" + defaultBackupPrefix, "--source-domain", w.old.Domain.ID, "--domain", dom.Domain.ID,
+		"--from", "s3://backups/" + lccinstall.DefaultPrefix, "--source-domain", w.old.Domain.ID, "--domain", dom.Domain.ID,
 		"--to", filepath.Join(w.efsRoot, dom.Domain.HomeEfsFileSystemID), "--s3-endpoint-url", s3url}, extra...)
 }
 
@@ -132,7 +133,7 @@ func TestBackupRestoreCommands(t *testing.T) {
 		!strings.Contains(watched, " backed up: ") || !strings.Contains(watched, "2 of 2 homes moved") {
 		t.Errorf("watch: want a line per home backed up and the summary:\n%s", watched)
 	}
-	st := backup.Store{Client: srv.Client(), Bucket: "backups", Prefix: defaultBackupPrefix}
+	st := backup.Store{Client: srv.Client(), Bucket: "backups", Prefix: lccinstall.DefaultPrefix}
 	for _, m := range w.old.UIDMap {
 		if ok, _, err := backup.HasComplete(context.Background(), st, w.old.Domain.ID, backup.Profile, m.Name); !ok || err != nil {
 			t.Errorf("no complete backup of %s in S3: %v", m.Name, err)
@@ -232,7 +233,7 @@ func TestMigrateCopyFromS3(t *testing.T) {
 	args := w.migrateArgs("--s3-endpoint-url", srv.URL)
 	for i := range args {
 		if args[i] == "--copy-from" {
-			args[i+1] = "s3://backups/" + defaultBackupPrefix
+			args[i+1] = "s3://backups/" + lccinstall.DefaultPrefix
 		}
 	}
 	out, errOut, code = runCLI(t, args...)

@@ -16,10 +16,6 @@ import (
 	"github.com/studio-migrator/studio-migrator/scripts/lcc"
 )
 
-// defaultBackupPrefix is the scripts' own default BACKUP_PREFIX; lcc policy uses it
-// too, so both commands name the same keys unless told otherwise.
-const defaultBackupPrefix = lccinstall.DefaultPrefix
-
 type lccInstallOptions struct {
 	aws          awsconfig.Options
 	domainID     string
@@ -79,7 +75,7 @@ another configuration rather than replacing one another domain may run.`,
 	o.aws.AddFlags(fs)
 	fs.StringVar(&o.domainID, "domain", "", "ID of the domain to install into (d-...; required)")
 	fs.StringVar(&o.bucket, "bucket", "", "S3 bucket of the backups (required)")
-	fs.StringVar(&o.prefix, "prefix", defaultBackupPrefix, "key prefix of the backups in --bucket")
+	fs.StringVar(&o.prefix, "prefix", lccinstall.DefaultPrefix, "key prefix of the backups in --bucket")
 	fs.BoolVar(&o.restore, "restore", false, "install restore-home.sh instead of backup-home.sh")
 	fs.StringVar(&o.sourceDomain, "source-domain", "", "with --restore: the domain whose backups to restore (default: the domain itself)")
 	fs.BoolVar(&o.force, "force", false, "with --restore: restore into homes that are not empty (newer local files are kept)")
@@ -112,7 +108,7 @@ are not affected. See README "Backups to S3".`,
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&o.bucket, "bucket", "", "S3 bucket of the backups (required)")
-	fs.StringVar(&o.prefix, "prefix", defaultBackupPrefix, "key prefix of the backups in --bucket (as given to lcc install)")
+	fs.StringVar(&o.prefix, "prefix", lccinstall.DefaultPrefix, "key prefix of the backups in --bucket (as given to lcc install)")
 	fs.StringSliceVar(&o.roles, "role", nil, "ARN of an execution role Studio apps run as (repeatable; required)")
 	_ = cmd.MarkFlagRequired("bucket")
 	return cmd
@@ -145,7 +141,7 @@ func runLCCInstall(ctx context.Context, g *globalOptions, o *lccInstallOptions) 
 	if o.prefix == "" {
 		// The scripts read an unset prefix as their default: refuse rather than write
 		// keys other than those the user asked for.
-		return usageErrorf("--prefix must not be empty (default %s)", defaultBackupPrefix)
+		return usageErrorf("--prefix must not be empty (default %s)", lccinstall.DefaultPrefix)
 	}
 	if !o.restore && (o.sourceDomain != "" || o.force) {
 		return usageErrorf("--source-domain and --force go with --restore")
