@@ -83,6 +83,10 @@ type Config struct {
 	// EFS model (bench/latencyfs).
 	EFSDelays       latencyfs.Delays
 	EFSCacheTimeout time.Duration
+	// EFSTrace, when set, is a directory where each latencyfs mount writes a trace of
+	// its requests (latencyfs.Options.Trace): <shape>-<mount>.trace, every run of
+	// that shape in one file.
+	EFSTrace string
 	// SFTPRTT is the round-trip time a proxy adds in front of the SFTP server (0: none).
 	SFTPRTT time.Duration
 	// RunTimeout bounds one run of one tool.

@@ -87,6 +87,12 @@ func runScenario(ctx context.Context, cfg Config, name, shape, dir string) (Scen
 		name = kind + "/" + shape
 	}
 	info := ScenarioInfo{Name: name, Shape: shape, Baselines: []string{ToolCpChown, ToolCpA}}
+	var traceFiles []*os.File // cfg.EFSTrace's, closed after the mounts are gone
+	defer func() {
+		for _, f := range traceFiles {
+			f.Close()
+		}
+	}()
 	home := strconv.FormatUint(uint64(cfg.OldUID), 10)
 	gen := func(root string, files int) error {
 		tc := treegen.Config{Shape: shape, Seed: cfg.Seed, Files: files, LargeFiles: cfg.LargeFiles, LargeSize: cfg.LargeSize, UID: cfg.OldUID, GID: cfg.GID}
@@ -145,12 +151,36 @@ func runScenario(ctx context.Context, cfg Config, name, shape, dir string) (Scen
 			return info, nil, err
 		}
 		opts := latencyfs.Options{Delays: cfg.EFSDelays, CacheTimeout: cfg.EFSCacheTimeout}
-		srcFS, err := latencyfs.Mount(srcM, srcB, opts)
+		// traced gives a mount's options, with its own trace file when asked for.
+		traced := func(label string) (latencyfs.Options, error) {
+			if cfg.EFSTrace == "" {
+				return opts, nil
+			}
+			f, err := os.Create(filepath.Join(cfg.EFSTrace, strings.ReplaceAll(name, "/", "-")+"-"+label+".trace"))
+			if err != nil {
+				return opts, fmt.Errorf("creating the latencyfs trace: %w", err)
+			}
+			// Closed when the scenario returns, after the deferred Unmount flushed it
+			// (deferred calls run last in, first out).
+			traceFiles = append(traceFiles, f)
+			o := opts
+			o.Trace = f
+			return o, nil
+		}
+		srcOpts, err := traced("src")
+		if err != nil {
+			return info, nil, err
+		}
+		srcFS, err := latencyfs.Mount(srcM, srcB, srcOpts)
 		if err != nil {
 			return info, nil, err
 		}
 		defer srcFS.Unmount()
-		dstFS, err := latencyfs.Mount(dstM, dstB, opts)
+		dstOpts, err := traced("dst")
+		if err != nil {
+			return info, nil, err
+		}
+		dstFS, err := latencyfs.Mount(dstM, dstB, dstOpts)
 		if err != nil {
 			return info, nil, err
 		}
@@ -165,7 +195,11 @@ func runScenario(ctx context.Context, cfg Config, name, shape, dir string) (Scen
 				if err := os.MkdirAll(m, 0o755); err != nil {
 					return info, nil, err
 				}
-				extra, err := latencyfs.Mount(m, dstB, opts)
+				mOpts, err := traced(fmt.Sprintf("dst-m%d", i))
+				if err != nil {
+					return info, nil, err
+				}
+				extra, err := latencyfs.Mount(m, dstB, mOpts)
 				if err != nil {
 					return info, nil, err
 				}

@@ -50,6 +50,7 @@ func main() {
 	flag.IntVar(&cfg.MoverWorkers, "mover-workers", cfg.MoverWorkers, "--workers for the mover (0: its default)")
 	flag.DurationVar(&cfg.EFSDelays.Read, "efs-read-delay", cfg.EFSDelays.Read, "emulated EFS delay per lookup/getattr/open/read/readdir")
 	flag.DurationVar(&cfg.EFSDelays.Write, "efs-write-delay", cfg.EFSDelays.Write, "emulated EFS delay per create/mkdir/link/setattr/rename/commit")
+	flag.StringVar(&cfg.EFSTrace, "efs-trace", cfg.EFSTrace, "directory for a trace of every emulated-EFS request, one file per mount (latencyfs Options.Trace; for finding a tool's critical path)")
 	flag.DurationVar(&cfg.EFSCacheTimeout, "efs-cache", cfg.EFSCacheTimeout, "emulated EFS kernel entry/attr cache lifetime")
 	flag.DurationVar(&cfg.SFTPRTT, "sftp-rtt", cfg.SFTPRTT, "round-trip time added in front of the SFTP server")
 	flag.DurationVar(&cfg.RunTimeout, "run-timeout", cfg.RunTimeout, "limit for one run of one tool")
