@@ -234,7 +234,8 @@ type dirNode struct {
 	mu      sync.Mutex
 	orphans []string // temporary files whose removal failed; tried again at the end
 
-	q dirQueue // its files waiting for a worker (guarded by the scheduler)
+	q       dirQueue // its files waiting for a worker (guarded by the scheduler)
+	walkSeq uint64   // when its walk was queued (guarded by the scheduler)
 }
 
 type job struct {
@@ -553,8 +554,13 @@ func (c *copier) walkDir(ctx context.Context, n *dirNode) {
 			dstEntries[d.Name] = d
 		}
 	}
-	// Subdirectories first.
-	var subdirs []*dirNode
+	// Subdirectories first, each walk queued as soon as its directory exists.
+	type subdir struct {
+		e    Info
+		name string
+		dst  *Info
+	}
+	var subdirs []subdir
 	for _, e := range entries {
 		if !e.Mode.IsDir() {
 			continue
@@ -563,30 +569,29 @@ func (c *copier) walkDir(ctx context.Context, n *dirNode) {
 			break
 		}
 		name := join(n.name, e.Name)
-		dst := claim(dstEntries, e.Name)
+		subdirs = append(subdirs, subdir{e: e, name: name, dst: claim(dstEntries, e.Name)})
 		c.entries.Add(1)
 		c.dirs.Add(1)
+	}
+	c.makeSubdirs(ctx, n, len(subdirs), func(i int) *dirNode {
+		sd := subdirs[i]
+		dst := sd.dst
 		if dst != nil && !dst.Mode.IsDir() {
-			if !c.removeAll(ctx, n, name, *dst) {
-				continue
+			if !c.removeAll(ctx, n, sd.name, *dst) {
+				return nil
 			}
 			dst = nil
 		}
 		if dst == nil {
 			// 0700 while its content is written; the real mode comes at the end.
-			if err := c.retry(ctx, func() error { return dstErr(c.dst.Mkdir(ctx, name, 0o700)) }); err != nil {
-				c.fail(ctx, name, "making directory", err)
-				continue
+			if err := c.retry(ctx, func() error { return dstErr(c.dst.Mkdir(ctx, sd.name, 0o700)) }); err != nil {
+				c.fail(ctx, sd.name, "making directory", err)
+				return nil
 			}
 			n.changed.Store(true)
 		}
-		child := &dirNode{name: name, parent: n, src: e, dst: dst}
-		child.pending.Store(1)
-		n.pending.Add(1)
-		subdirs = append(subdirs, child)
-	}
-	// Queued even when the copy is stopping: each walk then only releases its hold.
-	c.sched.addWalks(subdirs...)
+		return &dirNode{name: sd.name, parent: n, src: sd.e, dst: dst}
+	})
 	var jobs []job
 	for _, e := range entries {
 		if e.Mode.IsDir() {
@@ -623,6 +628,56 @@ func (c *copier) walkDir(ctx context.Context, n *dirNode) {
 	for _, d := range dstEntries {
 		c.leftover(ctx, n, join(n.name, d.Name), d)
 	}
+}
+
+// makeSubdirs runs mk(0..count-1), at most PerDirectory at once, and queues the
+// walk of each directory it returns as soon as it returns it (nil: failed, or the
+// copy is stopping; no walk).
+//
+// Why at once and not one after another: the kernel serializes the mkdirs of one
+// directory on its lock anyway, but a caller that waits for each before issuing the
+// next adds its own wake-up and the next mkdir's request to every link of that
+// chain; with a few in flight, the next one is already queued on the lock when the
+// current one releases it. A wide level such as .git/objects (256 mkdirs, the
+// longest chain of a home on EFS) runs at the lock's pace. And why each walk at
+// once: a subdirectory's own chain (and what lies below it) should not wait for
+// its siblings' mkdirs, so the deepest chains start as early as the tree allows.
+func (c *copier) makeSubdirs(ctx context.Context, n *dirNode, count int, mk func(i int) *dirNode) {
+	one := func(i int) {
+		if ctx.Err() != nil {
+			return
+		}
+		child := mk(i)
+		if child == nil {
+			return
+		}
+		child.pending.Store(1)
+		n.pending.Add(1) // released by the child's walk; n holds its own hold meanwhile
+		c.sched.addWalks(child)
+	}
+	par := min(c.opts.PerDirectory, count)
+	if par <= 1 {
+		for i := range count {
+			one(i)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range par {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= count {
+					return
+				}
+				one(i)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // unchangedFile counts a regular source file whose destination already matches in

@@ -1,6 +1,9 @@
 package efs
 
-import "sync"
+import (
+	"container/heap"
+	"sync"
+)
 
 // scheduler hands the copy's work to its goroutines: directory walks to walkers,
 // files and symlinks to workers.
@@ -14,6 +17,15 @@ import "sync"
 // of them in flight per directory, so the pool spreads over every directory that has
 // work (and a flat directory runs at its lock's pace with a few files in flight,
 // the rest of the pool free for other directories).
+//
+// Walks go widest first: a directory's walk makes its subdirectories, and the
+// kernel makes them one at a time (its lock, ~4 ms each on EFS), so the walk of a
+// wide level such as .git/objects (256 subdirectories) is the longest chain of a
+// home's copy and must start as soon as its parent has made it, not after every
+// other directory found so far. Width is known before the listing from the
+// directory's link count (2 + its subdirectories on Linux file systems, NFS and
+// EFS included); where a backend reports none, every walk ties. Ties go last in,
+// first out: depth first, so pending walks stay few.
 //
 // Nothing blocks a walker: a walk queues all of its directory's files at once (the
 // listing is in memory anyway) and returns. Memory stays bounded because a walk only
@@ -32,7 +44,8 @@ type scheduler struct {
 	maxWalks  int // directories listed at once
 	highWater int // files queued above which no walk starts (unless none can run)
 
-	walks   []*dirNode // LIFO: depth first, so pending walks stay few
+	walks   walkHeap   // widest first, then last in first out
+	seq     uint64     // walks queued so far: the tie-break
 	ready   []*dirNode // FIFO ring of directories with files waiting and room (ready[head:])
 	head    int
 	queued  int // files waiting
@@ -60,7 +73,11 @@ func (s *scheduler) addWalks(ns ...*dirNode) {
 		return
 	}
 	s.mu.Lock()
-	s.walks = append(s.walks, ns...)
+	for _, n := range ns {
+		s.seq++
+		n.walkSeq = s.seq
+		heap.Push(&s.walks, n)
+	}
 	s.mu.Unlock()
 	s.walkCond.Broadcast()
 }
@@ -108,9 +125,7 @@ func (s *scheduler) nextWalk() (*dirNode, bool) {
 			return nil, false
 		}
 		if s.canWalk() {
-			n := s.walks[len(s.walks)-1]
-			s.walks[len(s.walks)-1] = nil
-			s.walks = s.walks[:len(s.walks)-1]
+			n := heap.Pop(&s.walks).(*dirNode)
 			s.walking++
 			return n, true
 		}
@@ -189,4 +204,25 @@ func (s *scheduler) finishIfIdle() {
 		s.walkCond.Broadcast()
 		s.fileCond.Broadcast()
 	}
+}
+
+// walkHeap orders pending walks: the most subdirectories (by link count) first,
+// then the most recently queued.
+type walkHeap []*dirNode
+
+func (h walkHeap) Len() int { return len(h) }
+func (h walkHeap) Less(i, j int) bool {
+	if h[i].src.Nlink != h[j].src.Nlink {
+		return h[i].src.Nlink > h[j].src.Nlink
+	}
+	return h[i].walkSeq > h[j].walkSeq
+}
+func (h walkHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *walkHeap) Push(x any)   { *h = append(*h, x.(*dirNode)) }
+func (h *walkHeap) Pop() any {
+	old := *h
+	n := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	return n
 }
