@@ -395,6 +395,10 @@ func (l *Local) ReadDir(ctx context.Context, name string) ([]Info, error) {
 	return out, nil
 }
 
+// statSlow is the mean lstat time above which statEntries goes parallel (a
+// variable so that a test can take the parallel path on a local file system).
+var statSlow = 100 * time.Microsecond
+
 // statEntries describes names, entries of the open directory fd, in order,
 // leaving out those removed since the listing.
 //
@@ -406,7 +410,8 @@ func (l *Local) ReadDir(ctx context.Context, name string) ([]Info, error) {
 // the first few are timed, and if they were slow the rest run statParallel at
 // once. On a local file system they take microseconds and nothing changes.
 func statEntries(fd int, names []string) ([]Info, error) {
-	const probe, slow, statParallel = 8, 100 * time.Microsecond, 16
+	const probe, statParallel = 8, 16
+	slow := statSlow
 	infos := make([]Info, len(names))
 	found := make([]bool, len(names))
 	stat := func(i int) error {
