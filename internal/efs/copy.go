@@ -26,8 +26,11 @@ type CopyOptions struct {
 	// EFS each operation costs milliseconds, so throughput comes from many in flight.
 	Workers int
 	// PerDirectory caps the files copied at once in one directory (default
-	// DefaultPerDirectory): the kernel serializes creations in a directory, so more
-	// would only wait on its lock while other directories have work (see scheduler).
+	// DefaultPerDirectory) for each lock the destination has on it: the kernel
+	// serializes creations in a directory, so more would only wait on its lock
+	// while other directories have work (see scheduler). A destination with several
+	// mounts (MultiMount) has one lock per mount, so the cap is multiplied by the
+	// mount count.
 	PerDirectory int
 	// KeepSetID keeps setuid/setgid bits on regular files. By default they are
 	// stripped (and reported): a program that ran as the old owner must not become
@@ -145,6 +148,12 @@ func Copy(ctx context.Context, src, dst FS, opts CopyOptions) (*CopyReport, erro
 	if opts.PerDirectory <= 0 {
 		opts.PerDirectory = DefaultPerDirectory
 	}
+	if m, ok := dst.(lockLanes); ok && m.Mounts() > 1 {
+		// Measured on the emulated EFS, flat directory through 4 mounts: with the
+		// cap per directory only, each mount's lock had 2 files in flight and was
+		// idle two thirds of the time (6.0 s against 11 s through one mount).
+		opts.PerDirectory *= m.Mounts()
+	}
 	if opts.Retries <= 0 {
 		opts.Retries = 3
 	}
@@ -176,6 +185,10 @@ func Copy(ctx context.Context, src, dst FS, opts CopyOptions) (*CopyReport, erro
 	rep, err := c.run(ctx)
 	return rep, err
 }
+
+// lockLanes is a destination that spreads the entries of one directory over
+// several mounts, each with its own lock on it (MultiMount).
+type lockLanes interface{ Mounts() int }
 
 type devIno struct{ dev, ino uint64 }
 

@@ -59,6 +59,7 @@ var (
 	_ FS             = (*MultiMount)(nil)
 	_ XattrFS        = (*MultiMount)(nil)
 	_ InPlaceCreator = (*MultiMount)(nil)
+	_ lockLanes      = (*MultiMount)(nil) // Copy's per-directory cap is per mount
 )
 
 // ErrNotSameVolume is returned by NewMultiMount when the roots are not one directory
