@@ -6,9 +6,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -209,5 +211,58 @@ func TestMultiMountRefusesOtherVolume(t *testing.T) {
 		if ents, _ := os.ReadDir(d); len(ents) != 0 {
 			t.Errorf("%s: probe left behind: %v", d, ents)
 		}
+	}
+}
+
+// lanesFS is a destination that says it has several mounts (as MultiMount does)
+// and records the most creates in flight at once, each held for a while (a
+// create's round trip).
+type lanesFS struct {
+	efs.FS
+	lanes          int
+	inFlight, most atomic.Int64
+}
+
+func (l *lanesFS) Mounts() int { return l.lanes }
+
+func (l *lanesFS) Create(ctx context.Context, name string, attr efs.Attr) (io.WriteCloser, error) {
+	n := l.inFlight.Add(1)
+	defer l.inFlight.Add(-1)
+	for {
+		m := l.most.Load()
+		if n <= m || l.most.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	time.Sleep(20 * time.Millisecond) // long enough for every allowed create to overlap, even on a loaded machine
+	return l.FS.Create(ctx, name, attr)
+}
+
+// The per-directory cap counts per destination mount: a flat directory through 4
+// mounts has 4 locks, and gets 4 times the files in flight (with the cap per
+// directory only, each mount's lock sat idle most of the time).
+func TestCopyPerDirectoryCapPerMount(t *testing.T) {
+	testutil.RequireRoot(t)
+	for _, lanes := range []int{1, 4} {
+		t.Run(fmt.Sprintf("%d mounts", lanes), func(t *testing.T) {
+			srcDir, dstDir := t.TempDir(), t.TempDir()
+			manyFiles(t, srcDir, 64, 1)
+			dst := &lanesFS{FS: newLocalFS(t, dstDir), lanes: lanes}
+			opts := copyOpts()
+			opts.Workers, opts.PerDirectory = 32, 2
+			rep, err := efs.Copy(context.Background(), newLocalFS(t, srcDir), dst, opts)
+			must(t, err)
+			if rep.Copied != 64 {
+				t.Fatalf("copied %d files, want 64", rep.Copied)
+			}
+			if got, want := dst.most.Load(), int64(2*lanes); got != want {
+				t.Fatalf("at most %d creates in flight in one directory, want %d (2 per mount, %d mounts)", got, want, lanes)
+			}
+			fi, err := os.Stat(filepath.Join(dstDir, "d000", "f00063"))
+			must(t, err)
+			if st := fi.Sys().(*syscall.Stat_t); st.Uid != newUID || fi.Size() != 63%1024 {
+				t.Fatalf("f00063: uid %d size %d", st.Uid, fi.Size())
+			}
+		})
 	}
 }
