@@ -148,6 +148,7 @@ func TestSmokeEFSMounts(t *testing.T) {
 	cfg.ShapeFiles = map[string]int{treegen.ShapeFlat: 40}
 	cfg.EFSMounts = 2
 	cfg.Runs = 1
+	cfg.StartupRuns = 0 // TestSmoke times it
 	cfg.Mover = buildMover(t, tmp)
 	cfg.Out = &out
 	rep, err := harness.Run(context.Background(), cfg)
