@@ -99,8 +99,12 @@ func evaluateTargets(rep *Report) []Target {
 func printMarkdown(w io.Writer, rep *Report) {
 	fmt.Fprintf(w, "homebench %s, %d CPUs, load average %s at start, %s at end; medians of up to %d runs (emulated EFS: %d)\n\n",
 		rep.Started.Format("2006-01-02 15:04Z"), rep.CPUs, rep.LoadAvg, rep.LoadAvgE, rep.Config.Runs, efsRuns(rep))
+	mounts := "more mounts" // none this run: an empty column
+	if rep.Config.EFSMounts > 1 {
+		mounts = fmt.Sprintf("%d mounts", rep.Config.EFSMounts)
+	}
 	fmt.Fprintln(w, "| scenario | tree | mover vs `cp -rp && chown -R` | vs `cp -a` | vs `rsync -a --chown` | "+
-		fmt.Sprintf("%d mounts vs `cp -rp && chown -R`", max(rep.Config.EFSMounts, 1))+" | rerun / first copy | mover peak RSS | mover start-up / its time |")
+		mounts+" vs `cp -rp && chown -R`"+" | rerun / first copy | mover peak RSS | mover start-up / its time |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|")
 	ratio := func(sc, tool, base string) string {
 		m, b := findResult(rep, sc, tool), findResult(rep, sc, base)
