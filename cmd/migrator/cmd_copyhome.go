@@ -469,11 +469,11 @@ func startCopyProgress(ctx context.Context, g *globalOptions, mode string, src e
 		t, err := efs.Count(cctx, src, 0)
 		if err != nil {
 			if cctx.Err() == nil {
-				g.log.Debug("counting the source for progress", "error", err)
+				log.Debug("counting the source for progress", "error", err)
 			}
 			return
 		}
-		g.log.Debug("source counted for progress", "files", t.Files, "bytes", t.Bytes)
+		log.Debug("source counted for progress", "files", t.Files, "bytes", t.Bytes)
 		totals.Store(&t)
 		if bar != nil {
 			var p efs.Progress
