@@ -177,11 +177,8 @@ func backupHome(ctx context.Context, r *unitRun) error {
 		return s3Err(err)
 	}
 	uk := keyUnit(r.id, homeUnit(r.p.Home))
-	if tot, err := efs.Count(ctx, src, 0); err != nil {
-		r.log.Warn("counting the home (progress shows no totals)", "error", err)
-	} else {
-		_ = r.w.st.rdb.HSet(ctx, uk, "totalFiles", tot.Files, "totalBytes", tot.Bytes).Err()
-	}
+	stopCount := r.countBeside(ctx, src, uk)
+	defer stopCount()
 	log := r.log.With("from", srcLoc.String(), "to", st.String())
 	m, err := backup.Backup(ctx, src, st, r.spec.SourceDomainID, kind, u["name"], backup.Options{
 		Workers: r.spec.Workers, Logger: log, Progress: r.homeProgress(ctx)})

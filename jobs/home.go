@@ -92,11 +92,8 @@ func copyHome(ctx context.Context, r *unitRun) error {
 
 	rdb := r.w.st.rdb
 	uk := keyUnit(r.id, homeUnit(r.p.Home))
-	if tot, err := efs.Count(ctx, src, 0); err != nil {
-		r.log.Warn("counting the old home (progress shows no totals)", "error", err)
-	} else {
-		_ = rdb.HSet(ctx, uk, "totalFiles", tot.Files, "totalBytes", tot.Bytes).Err()
-	}
+	stopCount := r.countBeside(ctx, src, uk)
+	defer stopCount()
 	progress := efs.ReporterFunc(func(p efs.Progress) {
 		// Best effort: a missed update only delays the display.
 		_ = rdb.HSet(ctx, uk, "files", p.Files, "bytes", p.Bytes, "rate", p.BytesPerSec, "errors", p.Errors).Err()
@@ -215,6 +212,33 @@ func (r *unitRun) withCopyToMounts(ctx context.Context, dst efs.FS, newUID strin
 		return nil, fmt.Errorf("checking the new EFS's mounts: %w", err)
 	}
 	return mm, nil
+}
+
+// countBeside counts the old home src for the progress totals while the home is
+// moved, and records them in the home's unit uk when the count ends. It does not
+// delay the move: on EFS a count is a listing and a stat of every entry, minutes
+// for a big home, and the display only needs the totals for its percentage and
+// ETA. The returned func stops the count (if still running) and waits for it;
+// call it before the home's final state is written.
+func (r *unitRun) countBeside(ctx context.Context, src efs.FS, uk string) (stop func()) {
+	cctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tot, err := efs.Count(cctx, src, 0)
+		if err != nil {
+			if cctx.Err() == nil {
+				r.log.Warn("counting the old home (progress shows no totals)", "error", err)
+			}
+			return
+		}
+		// Best effort, like every progress field.
+		_ = r.w.st.rdb.HSet(cctx, uk, "totalFiles", tot.Files, "totalBytes", tot.Bytes).Err()
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
 }
 
 // openOldHome opens <copy-from>/<uid>, the home a copy or a backup reads; a local

@@ -41,7 +41,8 @@ package jobs
 //	  and for homes:
 //	    kind, name, oldUid, newUid, storage (efs|ebs), reason (not moved / failed)
 //	    files, bytes, rate (bytes/s), errors: progress, written about once a second
-//	    totalFiles, totalBytes: the source home's totals (efs.Count) before the copy
+//	    totalFiles, totalBytes: the source home's totals (efs.Count, run beside the
+//	                copy: absent until that count ends)
 //	    copy, verify: JSON efs.CopyReport and efs.VerifyReport of the last run
 //	    backup: JSON backup.Marker of a home backed up or restored from S3
 //	migrator:job:<id>:homes          SET   the home keys ("<kind>/<name>")
