@@ -94,6 +94,12 @@ type Spec struct {
 	// new domain's HomeEfsFileSystemId once it exists.
 	CopyFrom string `json:"copyFrom,omitempty"`
 	CopyTo   string `json:"copyTo,omitempty"`
+	// CopyToMounts are the same new EFS root as CopyTo through other mounts of the
+	// volume (NFS nosharecache mounts, each with its own directory locks), as the
+	// workers see them; each may hold "{fs}" too. Every home is then written through
+	// all of them, each directory entry through one (efs.MultiMount), so creates in
+	// one directory are not limited to one at a time. Local EFS copies only.
+	CopyToMounts []string `json:"copyToMounts,omitempty"`
 	// Copy options for every home.
 	GID       *uint32 `json:"gid,omitempty"`
 	Merge     bool    `json:"merge,omitempty"`

@@ -89,8 +89,12 @@ func checkSpec(sp Spec) error {
 		} else if _, err := location.Parse(sp.CopyFrom); err != nil {
 			return fmt.Errorf("copy-from: %w", err)
 		}
-		if _, err := location.Parse(strings.ReplaceAll(sp.CopyTo, "{fs}", "fs-0")); err != nil {
+		to, err := location.Parse(strings.ReplaceAll(sp.CopyTo, "{fs}", "fs-0"))
+		if err != nil {
 			return fmt.Errorf("copy-to: %w", err)
+		}
+		if err := checkCopyToMounts(sp, to); err != nil {
+			return err
 		}
 	case KindApply:
 		if sp.Snapshot == nil {
@@ -122,6 +126,36 @@ func checkSpec(sp Spec) error {
 		}
 	default:
 		return fmt.Errorf("unknown job kind %q: want %s, %s, %s, %s or %s", sp.Kind, KindMigrate, KindApply, KindCleanup, KindBackup, KindRestore)
+	}
+	return nil
+}
+
+// checkCopyToMounts checks the other mounts of the new EFS: local directories, as
+// is copy-to, each named once, and only for a copy from an EFS (a restore from S3
+// writes through copy-to alone).
+func checkCopyToMounts(sp Spec, to location.Location) error {
+	if len(sp.CopyToMounts) == 0 {
+		return nil
+	}
+	if sp.CopyFromBackup != nil {
+		return errors.New("copy-to-mount: only for a copy from the old EFS, not a restore from S3")
+	}
+	if to.IsSFTP() {
+		return fmt.Errorf("copy-to-mount: needs a local copy-to (the new EFS mounted on the workers), not %s", to)
+	}
+	seen := map[string]bool{to.String(): true}
+	for _, m := range sp.CopyToMounts {
+		l, err := location.Parse(strings.ReplaceAll(m, "{fs}", "fs-0"))
+		if err != nil {
+			return fmt.Errorf("copy-to-mount %q: %w", m, err)
+		}
+		if l.IsSFTP() {
+			return fmt.Errorf("copy-to-mount %q: must be a local directory (another mount of the new EFS)", m)
+		}
+		if seen[l.String()] {
+			return fmt.Errorf("copy-to-mount %q: named twice (with copy-to or another copy-to-mount)", m)
+		}
+		seen[l.String()] = true
 	}
 	return nil
 }
@@ -511,4 +545,14 @@ func (c *client) retry(ctx context.Context, id string) error {
 		return fmt.Errorf("enqueueing step %s of job %s: %w", from, id, err)
 	}
 	return nil
+}
+
+// CheckCopyToMounts checks a spec's CopyToMounts against its CopyTo and
+// CopyFromBackup as Submit will, so a CLI can refuse them before any other work.
+func CheckCopyToMounts(sp Spec) error {
+	to, err := location.Parse(strings.ReplaceAll(sp.CopyTo, "{fs}", "fs-0"))
+	if err != nil {
+		return fmt.Errorf("copy-to: %w", err)
+	}
+	return checkCopyToMounts(sp, to)
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -83,6 +84,9 @@ func copyHome(ctx context.Context, r *unitRun) error {
 	dst, err := location.Open(ctx, dstLoc, opts)
 	if err != nil {
 		return fmt.Errorf("opening the new home %s: %w", dstLoc, err)
+	}
+	if dst, err = r.withCopyToMounts(ctx, dst, u["newUid"]); err != nil {
+		return err
 	}
 	defer dst.Close()
 
@@ -163,6 +167,54 @@ func (w *worker) homeEnded(ctx context.Context, r *unitRun, fields []any, cause 
 		}
 	}
 	return nil
+}
+
+// withCopyToMounts spreads the new home dst (a Local, opened through copy-to) over
+// the job's other mounts of the new EFS, when it has any. It takes dst over: on error
+// dst is closed. The mounts are opened only now, after PrepareDest made the home
+// through copy-to, so no mount has cached the home as missing; NewMultiMount then
+// checks, with a probe file, that each is the same directory of the same volume.
+func (r *unitRun) withCopyToMounts(ctx context.Context, dst efs.FS, newUID string) (efs.FS, error) {
+	raw := r.job["copyToMounts"]
+	if raw == "" {
+		return dst, nil
+	}
+	var roots []string
+	if err := json.Unmarshal([]byte(raw), &roots); err != nil {
+		dst.Close()
+		return nil, permanent(fmt.Errorf("the job's destination mounts %q: %w", raw, err))
+	}
+	first, ok := dst.(*efs.Local)
+	if !ok {
+		dst.Close()
+		return nil, permanent(fmt.Errorf("copy-to-mount needs a local copy-to, not %s", dst))
+	}
+	ls := []*efs.Local{first}
+	closeAll := func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}
+	for _, root := range roots {
+		l, err := efs.NewLocal(filepath.Join(root, newUID))
+		if err != nil {
+			closeAll()
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil, permanent(fmt.Errorf("the new home %s through copy-to-mount %s does not exist: is %s a mount of the new EFS? %w", newUID, root, root, err))
+			}
+			return nil, fmt.Errorf("opening the new home %s through copy-to-mount %s: %w", newUID, root, err)
+		}
+		ls = append(ls, l)
+	}
+	mm, err := efs.NewMultiMount(ctx, ls, r.log)
+	if err != nil {
+		closeAll()
+		if errors.Is(err, efs.ErrNotSameVolume) {
+			return nil, permanent(fmt.Errorf("copy-to-mount: %w", err))
+		}
+		return nil, fmt.Errorf("checking the new EFS's mounts: %w", err)
+	}
+	return mm, nil
 }
 
 // openOldHome opens <copy-from>/<uid>, the home a copy or a backup reads; a local

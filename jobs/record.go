@@ -27,6 +27,7 @@ package jobs
 //	    plan        JSON studio.Plan, its Problems with the preflight's
 //	    domain      JSON studio.DomainResult of the new domain
 //	    copyTo      Spec.CopyTo with {fs} replaced by the new domain's EFS id
+//	    copyToMounts JSON list: Spec.CopyToMounts, {fs} replaced likewise
 //	    homes       number of homes (set by copy-homes before it fans out)
 //	migrator:job:<id>:unit:<unit>    HASH  one step or one home:
 //	    state       steps: pending | running | succeeded | failed | skipped;

@@ -184,7 +184,19 @@ func stepCreateDomain(ctx context.Context, r *unitRun) error {
 	}
 	if r.spec.CopyTo != "" {
 		to := strings.ReplaceAll(r.spec.CopyTo, "{fs}", d.HomeEfsFileSystemID)
-		if err := r.w.st.rdb.HSet(ctx, keyJob(r.id), "copyTo", to).Err(); err != nil {
+		fields := []any{"copyTo", to}
+		if len(r.spec.CopyToMounts) > 0 {
+			mounts := make([]string, len(r.spec.CopyToMounts))
+			for i, m := range r.spec.CopyToMounts {
+				mounts[i] = strings.ReplaceAll(m, "{fs}", d.HomeEfsFileSystemID)
+			}
+			b, err := json.Marshal(mounts)
+			if err != nil {
+				return fmt.Errorf("encoding the destination mounts of job %s: %w", r.id, err)
+			}
+			fields = append(fields, "copyToMounts", string(b))
+		}
+		if err := r.w.st.rdb.HSet(ctx, keyJob(r.id), fields...).Err(); err != nil {
 			return fmt.Errorf("saving the destination of job %s: %w", r.id, err)
 		}
 	}

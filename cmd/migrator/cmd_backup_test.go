@@ -130,7 +130,7 @@ func TestBackupRestoreCommands(t *testing.T) {
 		t.Errorf("backup's stdout: want the homes, then the job ID:\n%s", out)
 	}
 	if _, watched := waitJob(t, w, lastLine(out)); !strings.Contains(watched, "user-profile/user0 ") ||
-		!strings.Contains(watched, " backed up: ") || !strings.Contains(watched, "2 of 2 homes moved") {
+		!strings.Contains(watched, " backed up: ") || !strings.Contains(watched, "2 of 2 homes backed up") {
 		t.Errorf("watch: want a line per home backed up and the summary:\n%s", watched)
 	}
 	st := backup.Store{Client: srv.Client(), Bucket: "backups", Prefix: lccinstall.DefaultPrefix}

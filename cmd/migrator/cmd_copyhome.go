@@ -69,9 +69,13 @@ UID in the same pass. Modes, mtimes, symlinks (as links, never followed), hardli
 empty directories are kept; sockets, FIFOs and devices are skipped and reported;
 setuid/setgid bits are stripped unless --keep-setid.
 
-Files are written under a temporary name and renamed into place, so an interrupted copy
-never leaves a half-written file that looks complete. Running the same command again
-moves only what differs (type, size, mtime, owner, mode) and removes leftovers.
+An interrupted copy never leaves a half-written file that looks complete: on a local
+destination a new file is created at its final name and gets its mtime last, after its
+data, owner and mode (until then its mtime is the time of the copy, so a rerun sees it
+differs and writes it again); a file the destination already has, and every file over
+SFTP, is written under a temporary name and renamed into place. Running the same
+command again moves only what differs (type, size, mtime, owner, mode) and removes
+leftovers.
 
 Either side may be a local directory or sftp://[user@]host[:port]/path on a host that
 mounts the EFS (as root, to be able to chown). Host keys are checked against

@@ -25,6 +25,7 @@ type migrateOptions struct {
 	domain    string
 	copyFrom  string
 	copyTo    string
+	toMounts  []string
 	gid       string
 	merge     bool
 	checksum  bool
@@ -48,6 +49,7 @@ func (o *migrateOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.copyFrom, "copy-from", "", "the old EFS root as the workers see it: DIR or sftp://[user@]host[:port]/path; homes are read from <copy-from>/<oldUID>; "+
 		"or s3://BUCKET[/PREFIX]: each home is restored from its newest complete backup of the old domain (required)")
 	fs.StringVar(&o.copyTo, "copy-to", "", "the new EFS root as the workers see it; may hold {fs}, replaced by the new domain's EFS ID once it exists; homes go to <copy-to>/<newUID> (required)")
+	fs.StringArrayVar(&o.toMounts, "copy-to-mount", nil, "the new EFS root through another mount of the same volume (NFS nosharecache), as the workers see it, e.g. '/mnt/efs-2/{fs}'; repeatable: each home's directories are written through --copy-to and all of these (creates in one directory run under one lock per mount)")
 	fs.StringVar(&o.gid, "gid", "", "group of every copied entry (default: keep each source entry's group)")
 	fs.BoolVar(&o.merge, "merge", false, "copy into new homes that already hold content owned by another UID")
 	fs.BoolVar(&o.checksum, "checksum", false, "verify every home with SHA-256 of every file, not only counts, sizes and owners")
@@ -72,7 +74,8 @@ back up the homes of EBS-backed spaces to --bucket (their apps run the backup
 lifecycle configuration), create the domain, its user profiles and spaces, restore
 those EBS homes into the new spaces, copy every home from
 <copy-from>/<oldUID> to <copy-to>/<newUID> re-owned to the new UID, verify, and
-(with --cleanup) delete the old domain. Without --bucket, EBS-backed spaces are
+(with --cleanup) delete the old domain. With --copy-to-mount, each home is written
+through --copy-to and every other mount given (see copy-home --to-mount). Without --bucket, EBS-backed spaces are
 refused (exit 3) unless --leave-ebs-spaces. A plan or preflight with errors is refused
 (exit 3) and nothing is enqueued. The job ID is printed alone on the last line of
 standard output; 'migrator watch JOB' follows it.
@@ -84,6 +87,8 @@ credentials of its own environment for each side, and nothing secret enters the 
     --copy-from /mnt/efs/fs-0old --copy-to '/mnt/efs/{fs}' --dry-run
   JOB=$(migrator migrate --domain d-abc123 --copy-from /mnt/old --copy-to '/mnt/efs/{fs}' | tail -n1)
   migrator migrate --domain d-abc123 --copy-from /mnt/old --copy-to '/mnt/efs/{fs}' --bucket my-studio-backups
+  migrator migrate --domain d-abc123 --copy-from /mnt/old --copy-to '/mnt/efs/{fs}' \
+    --copy-to-mount '/mnt/efs-2/{fs}' --copy-to-mount '/mnt/efs-3/{fs}' --copy-to-mount '/mnt/efs-4/{fs}'
   migrator migrate --domain d-abc123 --copy-from sftp://root@efs-host/mnt/old \
     --copy-to 'sftp://root@efs-host/mnt/efs/{fs}' --watch`,
 		Args: cobra.NoArgs,
@@ -121,6 +126,20 @@ func runMigrate(ctx context.Context, g *globalOptions, opts *migrateOptions) err
 	to, err := parseCopyLocation("copy-to", opts.copyTo)
 	if err != nil {
 		return err
+	}
+	var toMounts []string
+	for _, m := range opts.toMounts {
+		l, err := parseCopyLocation("copy-to-mount", m)
+		if err != nil {
+			return err
+		}
+		toMounts = append(toMounts, l)
+	}
+	if len(toMounts) > 0 {
+		// Refused here, before minutes of snapshot, with a usage exit.
+		if err := jobs.CheckCopyToMounts(jobs.Spec{CopyTo: to, CopyToMounts: toMounts, CopyFromBackup: fromBackup}); err != nil {
+			return withExit(exitUsage, fmt.Errorf("--%w", err))
+		}
 	}
 	gid, err := parseGID(opts.gid)
 	if err != nil {
@@ -179,6 +198,7 @@ func runMigrate(ctx context.Context, g *globalOptions, opts *migrateOptions) err
 		CopyFrom:       from,
 		CopyFromBackup: fromBackup,
 		CopyTo:         to,
+		CopyToMounts:   toMounts,
 		GID:            gid,
 		Merge:          opts.merge,
 		KeepSetID:      opts.keepSetID,

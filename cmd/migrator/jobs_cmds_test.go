@@ -270,6 +270,10 @@ func TestMigrateBadInput(t *testing.T) {
 		"delete-efs alone":  {"migrate", "--redis", w.redis.URL(), "--domain", "d-x", "--copy-from", "/a", "--copy-to", "/b", "--delete-efs"},
 		"output is a file":  {"migrate", "--redis", w.redis.URL(), "--domain", "d-x", "--copy-from", "/a", "--copy-to", "/b", "-o", "plan.json"},
 		"password in sftp:": {"migrate", "--redis", w.redis.URL(), "--domain", "d-x", "--copy-from", "sftp://u:pw@h/a", "--copy-to", "/b"},
+		"mount of sftp":     {"migrate", "--redis", w.redis.URL(), "--domain", "d-x", "--copy-from", "/a", "--copy-to", "sftp://h/b", "--copy-to-mount", "/c"},
+		"sftp mount":        {"migrate", "--redis", w.redis.URL(), "--domain", "d-x", "--copy-from", "/a", "--copy-to", "/b", "--copy-to-mount", "sftp://h/c"},
+		"mount is copy-to":  {"migrate", "--redis", w.redis.URL(), "--domain", "d-x", "--copy-from", "/a", "--copy-to", "/b/{fs}", "--copy-to-mount", "/b/{fs}/"},
+		"mount with s3":     {"migrate", "--redis", w.redis.URL(), "--domain", "d-x", "--copy-from", "s3://bk/p", "--copy-to", "/b", "--copy-to-mount", "/c"},
 	} {
 		_, errOut, code := runCLI(t, args...)
 		if code != exitUsage {

@@ -97,8 +97,8 @@ func Summary(st *jobs.Status) string {
 			notMoved++
 		}
 	}
-	s := fmt.Sprintf("job %s %s after %s: %d of %d homes moved (%d files, %s)",
-		st.ID, st.State, Seconds(st.Updated.Sub(st.Created)), moved, len(st.Homes), st.Totals.Files, MiB(st.Totals.Bytes))
+	s := fmt.Sprintf("job %s %s after %s: %d of %d homes %s (%d files, %s)",
+		st.ID, st.State, Seconds(st.Updated.Sub(st.Created)), moved, len(st.Homes), homesVerb(st.Spec.Kind), st.Totals.Files, MiB(st.Totals.Bytes))
 	if failed > 0 {
 		s += fmt.Sprintf(", %d failed", failed)
 	}
@@ -109,6 +109,17 @@ func Summary(st *jobs.Status) string {
 		s += "; error: " + st.Error
 	}
 	return s
+}
+
+// homesVerb is what a job of this kind does to a home: a backup job moves nothing.
+func homesVerb(kind string) string {
+	switch kind {
+	case jobs.KindBackup:
+		return "backed up"
+	case jobs.KindRestore:
+		return "restored"
+	}
+	return "moved"
 }
 
 // MiB formats a byte count in MiB, as every summary line does.

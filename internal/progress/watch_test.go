@@ -92,3 +92,19 @@ func TestWatchBar(t *testing.T) {
 		t.Errorf("bar output uses SI units:\n%q", s)
 	}
 }
+
+// TestSummaryNamesWhatTheJobDid: a backup job backs homes up and a restore job
+// restores them; neither "moves" a home.
+func TestSummaryNamesWhatTheJobDid(t *testing.T) {
+	for kind, want := range map[string]string{
+		jobs.KindMigrate: "2 of 2 homes moved",
+		jobs.KindBackup:  "2 of 2 homes backed up",
+		jobs.KindRestore: "2 of 2 homes restored",
+	} {
+		st := frames()[2]
+		st.Spec.Kind = kind
+		if got := Summary(st); !strings.Contains(got, want) {
+			t.Errorf("%s job: %q lacks %q", kind, got, want)
+		}
+	}
+}
