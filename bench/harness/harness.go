@@ -80,6 +80,9 @@ type Config struct {
 	// zero, is passed as --workers.
 	Mover        string
 	MoverWorkers int
+	// StartupRuns is how many times the mover's start-up is timed (see Startup),
+	// once per report; 0: not measured.
+	StartupRuns int
 	// EFS model (bench/latencyfs).
 	EFSDelays       latencyfs.Delays
 	EFSCacheTimeout time.Duration
@@ -104,6 +107,7 @@ func DefaultConfig() Config {
 		Runs:            3,
 		EFSRuns:         2,
 		BigFileRuns:     7,
+		StartupRuns:     20,
 		TmpfsFiles:      100_000,
 		EFSFiles:        1_000,
 		SFTPFiles:       2_000,
@@ -190,6 +194,8 @@ type Report struct {
 	Scenarios []ScenarioInfo `json:"scenarios"`
 	Results   []Result       `json:"results"`
 	Targets   []Target       `json:"targets"`
+	// MoverStartup is the mover's start-up, included in each of its figures.
+	MoverStartup *Startup `json:"mover_startup,omitempty"`
 }
 
 type reportConfig struct {
@@ -251,6 +257,16 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(work)
+
+	if cfg.Mover != "" && cfg.StartupRuns > 0 {
+		fmt.Fprintf(cfg.Out, "[startup] timing the mover's start-up, %d runs\n", cfg.StartupRuns)
+		st, err := measureStartup(ctx, cfg, filepath.Join(work, "startup"), cfg.StartupRuns)
+		if err != nil {
+			return rep, fmt.Errorf("timing the mover's start-up: %w", err)
+		}
+		rep.MoverStartup = st
+		fmt.Fprintf(cfg.Out, "[startup] copy-home of an empty tree %.3f s, version %.3f s (medians)\n", st.CopyEmptySeconds, st.VersionSeconds)
+	}
 
 	for _, name := range cfg.Scenarios {
 		shapes := []string{""}

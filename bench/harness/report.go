@@ -99,9 +99,13 @@ func evaluateTargets(rep *Report) []Target {
 func printMarkdown(w io.Writer, rep *Report) {
 	fmt.Fprintf(w, "homebench %s, %d CPUs, load average %s at start, %s at end; medians of up to %d runs (emulated EFS: %d)\n\n",
 		rep.Started.Format("2006-01-02 15:04Z"), rep.CPUs, rep.LoadAvg, rep.LoadAvgE, rep.Config.Runs, efsRuns(rep))
+	mounts := "more mounts" // none this run: an empty column
+	if rep.Config.EFSMounts > 1 {
+		mounts = fmt.Sprintf("%d mounts", rep.Config.EFSMounts)
+	}
 	fmt.Fprintln(w, "| scenario | tree | mover vs `cp -rp && chown -R` | vs `cp -a` | vs `rsync -a --chown` | "+
-		fmt.Sprintf("%d mounts vs `cp -rp && chown -R`", max(rep.Config.EFSMounts, 1))+" | rerun / first copy | mover peak RSS |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|")
+		mounts+" vs `cp -rp && chown -R`"+" | rerun / first copy | mover peak RSS | mover start-up / its time |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|")
 	ratio := func(sc, tool, base string) string {
 		m, b := findResult(rep, sc, tool), findResult(rep, sc, base)
 		switch {
@@ -116,13 +120,16 @@ func printMarkdown(w io.Writer, rep *Report) {
 	}
 	for _, sc := range rep.Scenarios {
 		if sc.Skipped != "" {
-			fmt.Fprintf(w, "| %s | skipped: %s | | | | | | |\n", sc.Name, sc.Skipped)
+			fmt.Fprintf(w, "| %s | skipped: %s | | | | | | | |\n", sc.Name, sc.Skipped)
 			continue
 		}
 		tree := fmt.Sprintf("%d files, %d dirs, %.0f MiB", sc.Tree.Files, sc.Tree.Dirs, float64(sc.Tree.Bytes)/(1<<20))
-		rerun, rss := "", ""
+		rerun, rss, startup := "", "", ""
 		if m := findResult(rep, sc.Name, ToolMover); m != nil && m.Verified {
 			rss = fmt.Sprintf("%.0f MiB", float64(m.MaxRSSKiB)/1024)
+			if st := rep.MoverStartup; st != nil && m.Seconds > 0 {
+				startup = fmt.Sprintf("%.0f%%", 100*st.CopyEmptySeconds/m.Seconds)
+			}
 			if m.RerunSeconds > 0 {
 				rerun = fmt.Sprintf("%.1f%%", 100*m.RerunSeconds/m.Seconds)
 			}
@@ -130,11 +137,15 @@ func printMarkdown(w io.Writer, rep *Report) {
 		if m := findResult(rep, sc.Name, ToolMoverMounts); m != nil && m.Verified && m.RerunSeconds > 0 {
 			rerun += fmt.Sprintf(" (%d mounts: %.1f%%)", rep.Config.EFSMounts, 100*m.RerunSeconds/m.Seconds)
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", sc.Name, tree,
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", sc.Name, tree,
 			ratio(sc.Name, ToolMover, ToolCpChown), ratio(sc.Name, ToolMover, ToolCpA), ratio(sc.Name, ToolMover, ToolRsync),
-			ratio(sc.Name, ToolMoverMounts, ToolCpChown), rerun, rss)
+			ratio(sc.Name, ToolMoverMounts, ToolCpChown), rerun, rss, startup)
 	}
 	fmt.Fprintln(w, "\nx: the other tool's median time divided by the mover's (above 1: the mover is faster).")
+	if st := rep.MoverStartup; st != nil {
+		fmt.Fprintf(w, "\nMover start-up (median of %d, included in every mover figure and ratio): copy-home of an empty tree %.3f s, `migrator version` %.3f s.\n",
+			st.Runs, st.CopyEmptySeconds, st.VersionSeconds)
+	}
 	fmt.Fprintln(w, "\nTargets (issue 12):")
 	fmt.Fprintln(w)
 	for _, t := range rep.Targets {
@@ -175,6 +186,10 @@ func printReport(w io.Writer, rep *Report) {
 		if fuse {
 			hdr = append(hdr, "EFS ops read/write")
 		}
+		startup := rep.MoverStartup != nil
+		if startup {
+			hdr = append(hdr, "start-up share")
+		}
 		hdr = append(hdr, "peak RSS MiB", "verified")
 		fmt.Fprintln(tw, strings.Join(hdr, "\t"))
 		for _, r := range rep.Results {
@@ -187,6 +202,9 @@ func printReport(w io.Writer, rep *Report) {
 					row = append(row, "-")
 				}
 				if fuse {
+					row = append(row, "-")
+				}
+				if startup {
 					row = append(row, "-")
 				}
 				why := r.Failure
@@ -215,10 +233,22 @@ func printReport(w io.Writer, rep *Report) {
 					row = append(row, "-")
 				}
 			}
+			if startup {
+				// The share of this figure that is the mover's start-up.
+				if r.Tool == ToolMover || r.Tool == ToolMoverMounts {
+					row = append(row, fmt.Sprintf("%.0f%%", 100*rep.MoverStartup.CopyEmptySeconds/r.Seconds))
+				} else {
+					row = append(row, "-")
+				}
+			}
 			row = append(row, fmt.Sprintf("%.1f", float64(r.MaxRSSKiB)/1024), "yes ("+r.Contract+")")
 			fmt.Fprintln(tw, strings.Join(row, "\t"))
 		}
 		tw.Flush()
+	}
+	if st := rep.MoverStartup; st != nil {
+		fmt.Fprintf(w, "\nmover start-up (median of %d, included in each mover figure): copy-home of an empty tree %.3f s, version %.3f s\n",
+			st.Runs, st.CopyEmptySeconds, st.VersionSeconds)
 	}
 	fmt.Fprintln(w, "\nx vs B = B's median time / this tool's (above 1: faster than B). Targets:")
 	for _, t := range rep.Targets {

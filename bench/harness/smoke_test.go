@@ -69,6 +69,7 @@ func TestSmoke(t *testing.T) {
 	cfg.ShapeFiles = map[string]int{treegen.ShapeFlat: 120}
 	cfg.Markdown = true
 	cfg.Runs = 1
+	cfg.StartupRuns = 3
 	cfg.TmpfsFiles = 300
 	cfg.LargeFiles = 1
 	cfg.LargeSize = 1 << 20
@@ -99,13 +100,17 @@ func TestSmoke(t *testing.T) {
 			t.Errorf("%s: not verified: %+v", tool, r)
 		}
 	}
+	if st := rep.MoverStartup; st == nil || st.Runs != cfg.StartupRuns || st.CopyEmptySeconds <= 0 || st.VersionSeconds <= 0 {
+		t.Errorf("mover start-up = %+v", st)
+	}
 	if len(rep.Scenarios) != 2 || rep.Scenarios[0].Tree.Files != cfg.TmpfsFiles+cfg.LargeFiles ||
 		rep.Scenarios[1].Name != "tmpfs/flat" || rep.Scenarios[1].Tree.Files != 120 || rep.Scenarios[1].Tree.Dirs != 2 {
 		t.Errorf("scenarios = %+v", rep.Scenarios)
 	}
 	table := out.String()
 	for _, s := range append([]string{"== tmpfs/home", "== tmpfs/flat", "x vs cp -rp && chown -R", "Targets:",
-		"| tmpfs/flat | 120 files, 2 dirs,", "rerun / first copy", "tmpfs/flat: never slower than cp -a"}, want...) {
+		"| tmpfs/flat | 120 files, 2 dirs,", "rerun / first copy", "tmpfs/flat: never slower than cp -a",
+		"start-up share", "mover start-up / its time", "Mover start-up (median of 3"}, want...) {
 		if !strings.Contains(table, s) {
 			t.Errorf("table lacks %q", s)
 		}
@@ -143,6 +148,7 @@ func TestSmokeEFSMounts(t *testing.T) {
 	cfg.ShapeFiles = map[string]int{treegen.ShapeFlat: 40}
 	cfg.EFSMounts = 2
 	cfg.Runs = 1
+	cfg.StartupRuns = 0 // TestSmoke times it
 	cfg.Mover = buildMover(t, tmp)
 	cfg.Out = &out
 	rep, err := harness.Run(context.Background(), cfg)

@@ -96,3 +96,36 @@ func TestCopyHomeProgressAndReport(t *testing.T) {
 		t.Errorf("rerun summary (%v):\n%s", err, stdout)
 	}
 }
+
+// TestCopyHomeLogProgressCountDelay: with progress in log lines, a copy that ends
+// before countDelay never walks the source a second time for totals; with a bar,
+// which shows them from the start, the source is counted (and right).
+func TestCopyHomeLogProgressCountDelay(t *testing.T) {
+	base := t.TempDir()
+	src := filepath.Join(base, "old", "200001")
+	homeTree(t, src, 30)
+	if err := os.MkdirAll(filepath.Join(base, "new"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	saved := countDelay
+	countDelay = time.Hour
+	defer func() { countDelay = saved }()
+	run := func(progress, to string) string {
+		t.Helper()
+		_, stderr, code, err := runMigratorIn(t, t.Context(), "", "copy-home", "--from", src, "--to", filepath.Join(base, "new", to),
+			"--uid", "200007", "--progress", progress, "--log-level", "debug")
+		if err != nil || code != 0 {
+			t.Fatalf("exit %d, %v\n%s", code, err, stderr)
+		}
+		if !strings.Contains(stderr, "files=30 ") {
+			t.Fatalf("copy did not report 30 files:\n%s", stderr)
+		}
+		return stderr
+	}
+	if stderr := run("log", "200007"); strings.Contains(stderr, "source counted") {
+		t.Errorf("a copy shorter than countDelay counted the source:\n%s", stderr)
+	}
+	if stderr := run("bar", "200008"); !strings.Contains(stderr, `msg="source counted for progress" files=30 `) {
+		t.Errorf("with a bar the source was not counted (or wrongly):\n%s", stderr)
+	}
+}

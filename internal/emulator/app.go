@@ -25,10 +25,10 @@ func (e *Emulator) appOwner(req *appReq) (*domain, *lifecycle, string, *apiError
 	v.enum("AppType", req.AppType, spaceAppTypes...)
 	v.name("AppName", req.AppName)
 	if req.UserProfileName != nil {
-		v.pattern("UserProfileName", req.UserProfileName, nameRE, namePattern)
+		v.pattern("UserProfileName", req.UserProfileName, nameRE(), namePattern)
 	}
 	if req.SpaceName != nil {
-		v.pattern("SpaceName", req.SpaceName, nameRE, namePattern)
+		v.pattern("SpaceName", req.SpaceName, nameRE(), namePattern)
 	}
 	v.tags("Tags", req.Tags)
 	if err := v.err(); err != nil {

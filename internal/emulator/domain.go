@@ -74,7 +74,7 @@ func (v *validator) userSettings(path string, raw json.RawMessage, requireRole b
 	if requireRole {
 		v.required(path+".ExecutionRole", us.ExecutionRole != nil)
 	}
-	v.pattern(path+".ExecutionRole", us.ExecutionRole, roleRE, roleRE.String())
+	v.pattern(path+".ExecutionRole", us.ExecutionRole, roleRE(), roleRE().String())
 	// The model allows 5, but "Amazon SageMaker AI adds a security group to allow NFS
 	// traffic from Amazon SageMaker AI Studio. Therefore, the number of security groups
 	// that you can specify is one less than the maximum number shown."
@@ -139,13 +139,13 @@ func (e *Emulator) createDomain(now time.Time, body []byte) (any, *apiError) {
 	v.enum("AppSecurityGroupManagement", req.AppSecurityGroupManagement, "Service", "Customer")
 	v.enum("TagPropagation", req.TagPropagation, "ENABLED", "DISABLED")
 	v.enum("HomeEfsFileSystemCreation", req.HomeEfsFileSystemCreation, "Enabled", "Disabled")
-	v.pattern("VpcId", req.VpcId, vpcRE, vpcRE.String())
+	v.pattern("VpcId", req.VpcId, vpcRE(), vpcRE().String())
 	v.length("VpcId", req.VpcId, 0, 32)
 	if req.SubnetIds != nil && (len(req.SubnetIds) < 1 || len(req.SubnetIds) > 16) {
 		v.add("SubnetIds", strings.Join(req.SubnetIds, ","), "Member must have length between 1 and 16")
 	}
 	for _, s := range req.SubnetIds {
-		v.pattern("SubnetIds.member", &s, vpcRE, vpcRE.String())
+		v.pattern("SubnetIds.member", &s, vpcRE(), vpcRE().String())
 	}
 	v.length("KmsKeyId", req.KmsKeyId, 0, 2048)
 	v.tags("Tags", req.Tags)
@@ -393,7 +393,7 @@ func (e *Emulator) updateDomain(now time.Time, body []byte) (any, *apiError) {
 	v.enum("AppSecurityGroupManagement", req.AppSecurityGroupManagement, "Service", "Customer")
 	v.enum("TagPropagation", req.TagPropagation, "ENABLED", "DISABLED")
 	v.enum("HomeEfsFileSystemCreation", req.HomeEfsFileSystemCreation, "Enabled", "Disabled")
-	v.pattern("VpcId", req.VpcId, vpcRE, vpcRE.String())
+	v.pattern("VpcId", req.VpcId, vpcRE(), vpcRE().String())
 	if err := v.err(); err != nil {
 		return nil, err
 	}

@@ -4,7 +4,6 @@ import (
 	"encoding/xml"
 	"net/netip"
 	"net/url"
-	"regexp"
 	"slices"
 	"time"
 )
@@ -14,9 +13,9 @@ import (
 // vpc-id filter). IDs are "vpc-", "subnet-", "sg-" plus 17 hex digits.
 
 var (
-	ec2VpcIDRE    = regexp.MustCompile(`^vpc-[0-9a-f]{8}([0-9a-f]{9})?$`)
-	ec2SubnetIDRE = regexp.MustCompile(`^subnet-[0-9a-f]{8}([0-9a-f]{9})?$`)
-	ec2GroupIDRE  = regexp.MustCompile(`^sg-[0-9a-f]{8}([0-9a-f]{9})?$`)
+	ec2VpcIDRE    = lazyRE(`^vpc-[0-9a-f]{8}([0-9a-f]{9})?$`)
+	ec2SubnetIDRE = lazyRE(`^subnet-[0-9a-f]{8}([0-9a-f]{9})?$`)
+	ec2GroupIDRE  = lazyRE(`^sg-[0-9a-f]{8}([0-9a-f]{9})?$`)
 )
 
 type ec2IPv6XML struct {
@@ -100,7 +99,7 @@ func (e *Emulator) ec2DescribeVpcs(_ time.Time, p url.Values) (any, *apiError) {
 	acct := e.account()
 	ids := queryList(p, "VpcId")
 	for _, id := range ids {
-		if !ec2VpcIDRE.MatchString(id) {
+		if !ec2VpcIDRE().MatchString(id) {
 			return nil, errEC2("InvalidVpcID.Malformed", "Invalid id: \""+id+"\"")
 		}
 		if acct.vpcs[id] == nil {
@@ -166,7 +165,7 @@ func (e *Emulator) ec2DescribeSubnets(_ time.Time, p url.Values) (any, *apiError
 	acct := e.account()
 	ids := queryList(p, "SubnetId")
 	for _, id := range ids {
-		if !ec2SubnetIDRE.MatchString(id) {
+		if !ec2SubnetIDRE().MatchString(id) {
 			return nil, errEC2("InvalidSubnetID.Malformed", "Invalid id: \""+id+"\"")
 		}
 		if acct.subnets[id] == nil {
@@ -228,7 +227,7 @@ func (e *Emulator) ec2DescribeSecurityGroups(_ time.Time, p url.Values) (any, *a
 	acct := e.account()
 	ids := queryList(p, "GroupId")
 	for _, id := range ids {
-		if !ec2GroupIDRE.MatchString(id) {
+		if !ec2GroupIDRE().MatchString(id) {
 			return nil, errEC2("InvalidGroupId.Malformed", "Invalid id: \""+id+"\" (expecting \"sg-...\")")
 		}
 		if acct.groups[id] == nil {

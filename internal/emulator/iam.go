@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"net/url"
-	"regexp"
 	"strings"
 	"time"
 )
@@ -21,8 +20,8 @@ type iamRole struct {
 }
 
 var (
-	iamRoleNameRE = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
-	iamPathRE     = regexp.MustCompile(`^/([\x21-\x7E]*/)?$`)
+	iamRoleNameRE = lazyRE(`^[\w+=,.@-]{1,64}$`)
+	iamPathRE     = lazyRE(`^/([\x21-\x7E]*/)?$`)
 )
 
 type iamRoleXML struct {
@@ -72,10 +71,10 @@ func (e *Emulator) iamCreateRole(now time.Time, p url.Values) (any, *apiError) {
 	if path == "" {
 		path = "/"
 	}
-	if !iamRoleNameRE.MatchString(name) {
+	if !iamRoleNameRE().MatchString(name) {
 		return nil, errIAM("ValidationError", "1 validation error detected: Value '"+name+"' at 'roleName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]+")
 	}
-	if !iamPathRE.MatchString(path) {
+	if !iamPathRE().MatchString(path) {
 		return nil, errIAM("ValidationError", "The specified value for path is invalid. It must begin and end with / and contain only alphanumeric characters and/or / characters.")
 	}
 	if aerr := checkPolicyDocument(doc); aerr != nil {

@@ -48,7 +48,7 @@ func (e *Emulator) createImage(now time.Time, body []byte) (any, *apiError) {
 	v := &validator{}
 	v.name("ImageName", req.ImageName)
 	v.required("RoleArn", req.RoleArn != nil)
-	v.pattern("RoleArn", req.RoleArn, roleRE, roleRE.String())
+	v.pattern("RoleArn", req.RoleArn, roleRE(), roleRE().String())
 	v.tags("Tags", req.Tags)
 	if err := v.err(); err != nil {
 		return nil, err

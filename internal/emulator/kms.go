@@ -2,7 +2,6 @@ package emulator
 
 import (
 	"encoding/json"
-	"regexp"
 	"strings"
 	"time"
 )
@@ -42,7 +41,7 @@ type kmsKey struct {
 	created, deletion    time.Time
 }
 
-var kmsKeyIDRE = regexp.MustCompile(`^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$`)
+var kmsKeyIDRE = lazyRE(`^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$`)
 
 // defaultKeyPolicy is the policy KMS gives a key created without one: the account
 // (through IAM policies) may do everything with it.
@@ -86,7 +85,7 @@ func (e *Emulator) findKey(ref string) (*kmsKey, *apiError) {
 		// Another account or region: this emulator holds one account.
 		return nil, &apiError{code: "NotFoundException", msg: "Key '" + ref + "' does not exist"}
 	}
-	if !kmsKeyIDRE.MatchString(name) {
+	if !kmsKeyIDRE().MatchString(name) {
 		return nil, &apiError{code: "NotFoundException", msg: "Invalid keyId '" + ref + "'"}
 	}
 	k, ok := acct.keys[name]

@@ -190,9 +190,9 @@ func (v *validator) tags(path string, tags []tagIn) {
 		v.required(p+".Key", t.Key != nil)
 		v.required(p+".Value", t.Value != nil)
 		v.length(p+".Key", t.Key, 1, 128)
-		v.pattern(p+".Key", t.Key, tagRE, tagRE.String())
+		v.pattern(p+".Key", t.Key, tagRE(), tagRE().String())
 		v.length(p+".Value", t.Value, 0, 256)
-		v.pattern(p+".Value", t.Value, tagRE, tagRE.String())
+		v.pattern(p+".Value", t.Value, tagRE(), tagRE().String())
 		if t.Key == nil {
 			continue
 		}

@@ -113,14 +113,14 @@ func (e *Emulator) ssoListInstances(_ time.Time, body []byte) (any, *apiError) {
 // applicationArnPattern is ApplicationArn's pattern in the sso-admin service model.
 const applicationArnPattern = `arn:(aws|aws-us-gov|aws-cn|aws-iso|aws-iso-b):sso::\d{12}:application/(sso)?ins-[a-zA-Z0-9-.]{16}/apl-[a-zA-Z0-9]{16}`
 
-var applicationArnRE = anchored(applicationArnPattern)
+var applicationArnRE = lazyAnchored(applicationArnPattern)
 
 // ssoApplication finds the domain that owns an Identity Center application.
 func (e *Emulator) ssoApplication(arn *string) (*domain, *apiError) {
 	v := &validator{}
 	v.required("ApplicationArn", arn != nil)
 	v.length("ApplicationArn", arn, 10, 1224)
-	v.pattern("ApplicationArn", arn, applicationArnRE, applicationArnPattern)
+	v.pattern("ApplicationArn", arn, applicationArnRE(), applicationArnPattern)
 	if err := v.err(); err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -199,19 +200,32 @@ func anchored(p string) *regexp.Regexp {
 	return regexp.MustCompile(`^(?:` + strings.TrimPrefix(p, "^") + `)$`)
 }
 
+// lazyRE compiles p on first use. Every migrator command links this package (the
+// demo and the emulator command use it), so a regexp compiled at package init is
+// paid by every run, copy-home and --help included; counted repeats such as
+// {1,61} make programs that take milliseconds to build.
+func lazyRE(p string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(p) })
+}
+
+// lazyAnchored is anchored, compiled on first use (see lazyRE).
+func lazyAnchored(p string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return anchored(p) })
+}
+
 const namePattern = `^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}`
 
 var (
-	nameRE    = anchored(namePattern)
-	roleRE    = anchored(`^arn:aws[a-z\-]*:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+$`)
-	vpcRE     = anchored(`[-0-9a-zA-Z]+`)
-	tagRE     = anchored(`^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$`)
-	domainIDE = anchored(`d-(-*[a-z0-9]){1,61}`)
+	nameRE    = lazyAnchored(namePattern)
+	roleRE    = lazyAnchored(`^arn:aws[a-z\-]*:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+$`)
+	vpcRE     = lazyAnchored(`[-0-9a-zA-Z]+`)
+	tagRE     = lazyAnchored(`^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$`)
+	domainIDE = lazyAnchored(`d-(-*[a-z0-9]){1,61}`)
 )
 
 func (v *validator) name(path string, s *string) {
 	v.required(path, s != nil)
-	v.pattern(path, s, nameRE, namePattern)
+	v.pattern(path, s, nameRE(), namePattern)
 	v.length(path, s, 0, 63)
 }
 

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // PlanOptions tune NewPlan.
@@ -35,16 +36,24 @@ const (
 // Formats of the identifiers an override may name. They are checked here, before
 // anything is created, because CreateDomain would only reject them after the plan
 // was approved (or, for a well-formed ID from the wrong VPC, much later).
+// The override checks' regexps, compiled on first use (see lazyRE).
 var (
-	vpcIDRE      = regexp.MustCompile(`^vpc-[0-9a-f]{8,17}$`)
-	subnetIDRE   = regexp.MustCompile(`^subnet-[0-9a-f]{8,17}$`)
-	sgIDRE       = regexp.MustCompile(`^sg-[0-9a-f]{8,17}$`)
-	domainNameRE = regexp.MustCompile(`^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$`)
-	kmsKeyRE     = regexp.MustCompile(`^(arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:(key|alias)/[a-zA-Z0-9/_-]+` +
+	vpcIDRE      = lazyRE(`^vpc-[0-9a-f]{8,17}$`)
+	subnetIDRE   = lazyRE(`^subnet-[0-9a-f]{8,17}$`)
+	sgIDRE       = lazyRE(`^sg-[0-9a-f]{8,17}$`)
+	domainNameRE = lazyRE(`^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$`)
+	kmsKeyRE     = lazyRE(`^(arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:(key|alias)/[a-zA-Z0-9/_-]+` +
 		`|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}` +
 		`|mrk-[0-9a-f]{32}` +
 		`|alias/[a-zA-Z0-9/_-]+)$`)
 )
+
+// lazyRE compiles p on first use: package init runs in every migrator command
+// (copy-home and --help included), and counted repeats such as {0,62} take
+// milliseconds to compile.
+func lazyRE(p string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(p) })
+}
 
 // Limits the service enforces on security group lists.
 const (
@@ -160,7 +169,7 @@ func (b *planBuilder) build() error {
 // checkOverrides validates the overrides on their own and against the old domain.
 func (b *planBuilder) checkOverrides() {
 	s, o := b.s, b.o
-	if o.DomainName != "" && !domainNameRE.MatchString(o.DomainName) {
+	if o.DomainName != "" && !domainNameRE().MatchString(o.DomainName) {
 		b.errorf(resourceDomain, "domain name %q is not valid: use 1-63 letters, digits and hyphens, starting with a letter or digit", o.DomainName)
 	}
 	if o.AuthMode != "" && o.AuthMode != "IAM" && o.AuthMode != "SSO" {
@@ -170,11 +179,11 @@ func (b *planBuilder) checkOverrides() {
 	if o.AppNetworkAccessType != "" && o.AppNetworkAccessType != "PublicInternetOnly" && o.AppNetworkAccessType != "VpcOnly" {
 		b.errorf(resourceDomain, "app network access type %q is not valid: use PublicInternetOnly or VpcOnly", o.AppNetworkAccessType)
 	}
-	if o.VpcID != "" && !vpcIDRE.MatchString(o.VpcID) {
+	if o.VpcID != "" && !vpcIDRE().MatchString(o.VpcID) {
 		b.errorf(resourceDomain, "VPC ID %q is not valid: want vpc- followed by 8 or 17 hex digits", o.VpcID)
 	}
 	for _, id := range o.SubnetIDs {
-		if !subnetIDRE.MatchString(id) {
+		if !subnetIDRE().MatchString(id) {
 			b.errorf(resourceDomain, "subnet ID %q is not valid: want subnet- followed by 8 or 17 hex digits", id)
 		}
 	}
@@ -185,7 +194,7 @@ func (b *planBuilder) checkOverrides() {
 		b.errorf(resourceDomain, "%d subnets given: a domain takes at most 16", len(o.SubnetIDs))
 	}
 	for _, id := range o.SecurityGroupIDs {
-		if !sgIDRE.MatchString(id) {
+		if !sgIDRE().MatchString(id) {
 			b.errorf(resourceDomain, "security group ID %q is not valid: want sg- followed by 8 or 17 hex digits", id)
 		}
 	}
@@ -195,7 +204,7 @@ func (b *planBuilder) checkOverrides() {
 	if len(o.SecurityGroupIDs) > maxUserSecurityGroups {
 		b.errorf(resourceDomain, "%d security groups given: user settings take at most %d", len(o.SecurityGroupIDs), maxUserSecurityGroups)
 	}
-	if o.KmsKeyID != "" && !kmsKeyRE.MatchString(o.KmsKeyID) {
+	if o.KmsKeyID != "" && !kmsKeyRE().MatchString(o.KmsKeyID) {
 		b.errorf(resourceDomain, "KMS key %q is not valid: give a key ARN, a key ID (UUID or mrk-...), or an alias (alias/NAME or its ARN)", o.KmsKeyID)
 	}
 

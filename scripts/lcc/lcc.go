@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 //go:embed backup-home.sh
@@ -37,12 +38,16 @@ type Settings struct {
 	Force        bool   // RESTORE_FORCE=1 (restore)
 }
 
-var bucketRE = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+// bucketRE is compiled on first use: its {1,61} takes a millisecond to compile, which
+// package init would charge to every migrator command.
+var bucketRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+})
 
 func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
 func (s Settings) lines(restore bool) ([]string, error) {
-	if !bucketRE.MatchString(s.Bucket) {
+	if !bucketRE().MatchString(s.Bucket) {
 		return nil, fmt.Errorf("bucket %q: not an S3 bucket name", s.Bucket)
 	}
 	for what, v := range map[string]string{"prefix": s.Prefix, "home dir": s.HomeDir, "endpoint": s.EndpointURL, "excludes": s.Excludes, "source domain": s.SourceDomain} {

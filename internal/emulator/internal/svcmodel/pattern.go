@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode"
 )
 
@@ -32,10 +33,14 @@ var lookaheads = map[string]Matcher{
 	`arn:[-.a-z0-9]{1,63}:codewhisperer:([-.a-z0-9]{0,63}:){2}([a-zA-Z0-9-_:/]){1,1023}`: qProfileArn,
 }
 
-var qProfileArnRE = regexp.MustCompile(`^arn:[-.a-z0-9]{1,63}:codewhisperer:(?:[-.a-z0-9]{0,63}:){2}([a-zA-Z0-9-_:/]+)$`)
+// qProfileArnRE is compiled on first use: its counted repeats take a millisecond to
+// compile, which package init would charge to every migrator command.
+var qProfileArnRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^arn:[-.a-z0-9]{1,63}:codewhisperer:(?:[-.a-z0-9]{0,63}:){2}([a-zA-Z0-9-_:/]+)$`)
+})
 
 func qProfileArn(s string) bool {
-	m := qProfileArnRE.FindStringSubmatch(s)
+	m := qProfileArnRE().FindStringSubmatch(s)
 	return m != nil && len(m[1]) <= 1023
 }
 
