@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
@@ -132,5 +133,42 @@ func TestSSHDHidesShellRC(t *testing.T) {
 	}
 	if (errBefore == nil) != (errDuring == nil) || (errBefore == nil) != (errAfter == nil) {
 		t.Errorf("reading %s: before %v, during %v, after %v", rc, errBefore, errDuring, errAfter)
+	}
+}
+
+// TestSSHDCloseWithClientConnected: Close returns while a client is still
+// connected (the connection's sshd process holds the log pipe open; Close must not
+// wait for it without bound).
+func TestSSHDCloseWithClientConnected(t *testing.T) {
+	s := sftptest.NewSSHD(t, sftptest.SSHDOptions{})
+	pem, err := os.ReadFile(s.ClientKeyFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := ssh.ParsePrivateKey(pem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hk, err := knownhosts.New(s.KnownHostsFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := ssh.Dial("tcp", s.Addr(), &ssh.ClientConfig{User: s.User(), Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)}, HostKeyCallback: hk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.NewSession(); err != nil {
+		t.Fatal(err)
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Close still waiting 30 s after it was called, with a client connected")
 	}
 }

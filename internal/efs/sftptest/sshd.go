@@ -169,6 +169,10 @@ func (s *SSHD) start(sftpServer string, extra []string) error {
 	}
 	cmd.Stdout = lockedWriter{s.logMu, s.log}
 	cmd.Stderr = lockedWriter{s.logMu, s.log}
+	// The per-connection sshd processes inherit the log pipe: with a client still
+	// connected, Wait would block on the pipe after sshd itself was killed. Close
+	// then waits at most this long for their last log lines.
+	cmd.WaitDelay = 2 * time.Second
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("starting sshd: %w", err)
 	}
