@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -65,10 +66,32 @@ func New(buckets ...string) (*Server, error) {
 		if hook != nil {
 			hook(r)
 		}
+		continueEmpty(w, r)
 		h.ServeHTTP(w, r)
 	}), ReadHeaderTimeout: 10 * time.Second}
 	go s.srv.Serve(ln)
 	return s, nil
+}
+
+// continueEmpty answers "100 Continue" to a request that asks for it
+// (Expect: 100-continue) but has an empty body, before the final response.
+//
+// Go's server sends that interim response only when the handler first reads a
+// non-empty body, so for an empty one the final response came alone. The AWS CLI
+// (botocore's AWSConnection, in Debian's awscli 2.9) sends Expect: 100-continue with
+// every upload, even an empty file's, and when the final response comes without a
+// 100 first it keeps that response's status line for the connection (response_class
+// with a fixed status_tuple) until the connection is closed. The next upload on the
+// same kept-alive connection then reads its real status line as a header, takes the
+// response to have no length, and waits for the connection to close: its 60 s read
+// timeout, then a retry. A backup of a home with an empty file stalled for a minute
+// whenever the CLI reused that connection (the demo's backup-ebs step: 68 s, not 9).
+// Answering 100 Continue to every such request, as a server that always reads the
+// body does, takes the CLI through its ordinary path.
+func continueEmpty(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength == 0 && r.ProtoAtLeast(1, 1) && strings.EqualFold(r.Header.Get("Expect"), "100-continue") {
+		w.WriteHeader(http.StatusContinue)
+	}
 }
 
 // Start is New for a test: it fails the test on error and stops the server at the end.

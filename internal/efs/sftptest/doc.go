@@ -15,6 +15,10 @@
 // its default MaxSessions, serving both the stock sftp-server subsystem and exec
 // channels (this program's own remote end, built once per test binary by
 // MigratorBinary).
+// sshd runs each session's command through the user's login shell, which reads
+// ~/.bashrc; so that a slow one (pyenv init: seconds per session) is not what the
+// tests measure, SSHD runs sshd in a private mount namespace where an empty file is
+// mounted over root's ~/.bashrc (shellRCToHide), and logs it where it cannot.
 //
 // Start works from any program (the benchmark harness and the demo use it); New
 // is the test helper, which skips when sftp-server is not installed and closes the

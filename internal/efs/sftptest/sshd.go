@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -42,6 +43,9 @@ type SSHD struct {
 	logMu   *sync.Mutex
 	hostKey ssh.PublicKey
 	done    chan struct{}
+	// shellRC is the login shell's rc file hidden from sshd's sessions ("" when
+	// not hidden); noHide says why it is not.
+	shellRC, noHide string
 }
 
 // SSHDOptions configure StartSSHD. Every field is optional.
@@ -71,6 +75,7 @@ func StartSSHD(opts SSHDOptions) (*SSHD, error) {
 		return nil, err
 	}
 	s := &SSHD{tmp: tmp, dir: opts.Dir, log: &bytes.Buffer{}, logMu: &sync.Mutex{}, done: make(chan struct{})}
+	s.shellRC, s.noHide = shellRCToHide()
 	if s.dir == "" {
 		s.dir = filepath.Join(tmp, "root")
 		if err := os.Mkdir(s.dir, 0o755); err != nil {
@@ -142,6 +147,12 @@ func (s *SSHD) start(sftpServer string, extra []string) error {
 		"LogLevel ERROR",
 	}
 	cfg = append(cfg, extra...)
+	empty := filepath.Join(s.tmp, "empty-rc")
+	if s.shellRC != "" {
+		if err := os.WriteFile(empty, nil, 0o644); err != nil {
+			return err
+		}
+	}
 	conf := filepath.Join(s.tmp, "sshd_config")
 	if err := os.WriteFile(conf, []byte(strings.Join(cfg, "\n")+"\n"), 0o600); err != nil {
 		return err
@@ -152,8 +163,16 @@ func (s *SSHD) start(sftpServer string, extra []string) error {
 	}
 	s.done = make(chan struct{})
 	cmd := exec.Command(SSHDPath, "-D", "-e", "-f", conf)
+	if s.shellRC != "" {
+		// unshare execs sh, which execs sshd: one process, s.cmd's.
+		cmd = exec.Command(unsharePath, append(hideArgs(empty, s.shellRC), SSHDPath, "-D", "-e", "-f", conf)...)
+	}
 	cmd.Stdout = lockedWriter{s.logMu, s.log}
 	cmd.Stderr = lockedWriter{s.logMu, s.log}
+	// The per-connection sshd processes inherit the log pipe: with a client still
+	// connected, Wait would block on the pipe after sshd itself was killed. Close
+	// then waits at most this long for their last log lines.
+	cmd.WaitDelay = 2 * time.Second
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("starting sshd: %w", err)
 	}
@@ -190,6 +209,9 @@ func NewSSHD(t testing.TB, opts SSHDOptions) *SSHD {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if s.noHide != "" {
+		t.Logf("sshd: every SSH session runs the login shell's rc file (slow ones make the test slow): %s", s.noHide)
+	}
 	t.Cleanup(func() {
 		s.Close()
 		if t.Failed() {
@@ -198,6 +220,10 @@ func NewSSHD(t testing.TB, opts SSHDOptions) *SSHD {
 	})
 	return s
 }
+
+// HiddenShellRC is the rc file (root's ~/.bashrc) that sshd's sessions see empty,
+// or "" when none is hidden.
+func (s *SSHD) HiddenShellRC() string { return s.shellRC }
 
 // Addr is 127.0.0.1:port.
 func (s *SSHD) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)) }
@@ -289,4 +315,63 @@ func MigratorBinary(t testing.TB) string {
 func writeKnownHosts(file, addr string, key ssh.PublicKey) error {
 	line := knownhosts.Line([]string{knownhosts.Normalize(addr)}, key) + "\n"
 	return os.WriteFile(file, []byte(line), 0o600)
+}
+
+// unsharePath is util-linux's unshare (Debian: essential package util-linux).
+const unsharePath = "/usr/bin/unshare"
+
+var (
+	hideOnce   sync.Once
+	hideFile   string
+	hideReason string
+)
+
+// shellRCToHide decides, once per process, whether sshd's sessions can be kept from
+// running the user's ~/.bashrc, and returns that file, or "" and why not.
+//
+// sshd runs every session's command (the sftp subsystem, an exec channel) through the
+// user's login shell, and bash reads ~/.bashrc when sshd starts it. On the dev
+// machine and in CI, root's .bashrc runs `pyenv init`: 2-3 s per session, far more
+// under load, which dominated the time of every test that opens SSH sessions. A
+// production SSH server pays whatever its users' rc files cost, but that is not what
+// the tests measure. So sshd runs in a private mount namespace (slave: mounts made
+// later outside still reach it) where an empty file is bind-mounted over the rc
+// file; the real file and every other process are untouched. Where the namespace or
+// the mount is not possible (no CAP_SYS_ADMIN, no unshare or mount), sshd runs as
+// before and NewSSHD says so in the test log.
+func shellRCToHide() (string, string) {
+	hideOnce.Do(func() { hideFile, hideReason = probeShellRC() })
+	return hideFile, hideReason
+}
+
+func probeShellRC() (string, string) {
+	u, err := user.Current()
+	if err != nil {
+		return "", fmt.Sprintf("looking up this user's home directory: %v", err)
+	}
+	rc := filepath.Join(u.HomeDir, ".bashrc")
+	if fi, err := os.Stat(rc); err != nil || !fi.Mode().IsRegular() || fi.Size() == 0 {
+		return "", "" // nothing to hide
+	}
+	tmp, err := os.MkdirTemp("", "sshdtest-probe-")
+	if err != nil {
+		return "", fmt.Sprintf("creating a probe directory: %v", err)
+	}
+	defer os.RemoveAll(tmp)
+	empty := filepath.Join(tmp, "empty-rc")
+	if err := os.WriteFile(empty, nil, 0o644); err != nil {
+		return "", fmt.Sprintf("writing %s: %v", empty, err)
+	}
+	// The same command sshd will run under, with a check of its effect in place of sshd.
+	out, err := exec.Command(unsharePath, append(hideArgs(empty, rc), "/usr/bin/test", "!", "-s", rc)...).CombinedOutput()
+	if err != nil {
+		return "", fmt.Sprintf("cannot hide %s in a private mount namespace (%s -m, then mount --bind): %v %s", rc, unsharePath, err, bytes.TrimSpace(out))
+	}
+	return rc, ""
+}
+
+// hideArgs are the arguments of unshare that run the command appended to them in a
+// new mount namespace where empty is bind-mounted over rc.
+func hideArgs(empty, rc string) []string {
+	return []string{"-m", "--propagation", "slave", "/bin/sh", "-c", `mount --bind "$1" "$2" && shift 2 && exec "$@"`, "sh", empty, rc}
 }
