@@ -2,32 +2,14 @@ package jobs
 
 import (
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/studio-migrator/studio-migrator/internal/testutil"
 )
-
-// bindMount mounts dir on a new directory until the test ends: another mount of
-// the same volume, as a second NFS mount of the new EFS is.
-func bindMount(t *testing.T, dir string) string {
-	t.Helper()
-	mnt := t.TempDir()
-	if err := unix.Mount(dir, mnt, "", unix.MS_BIND, ""); err != nil {
-		if !testutil.Strict() && (errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES)) {
-			t.Skipf("bind mount not permitted here: %v", err)
-		}
-		t.Fatalf("bind-mounting %s on %s: %v", dir, mnt, err)
-	}
-	t.Cleanup(func() { unix.Unmount(mnt, unix.MNT_DETACH) })
-	return mnt
-}
 
 // TestMigrateThroughCopyToMounts migrates with the new EFS given through copy-to
 // and two more mounts of it: every home is copied, verified with checksums and
@@ -37,7 +19,7 @@ func bindMount(t *testing.T, dir string) string {
 func TestMigrateThroughCopyToMounts(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, 3, 0, 8)
-	m2, m3 := bindMount(t, w.efsRoot), bindMount(t, w.efsRoot)
+	m2, m3 := testutil.BindMount(t, w.efsRoot), testutil.BindMount(t, w.efsRoot)
 	c := w.client(t)
 	w.startWorker(t, "w1")
 

@@ -8,26 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/studio-migrator/studio-migrator/internal/testutil"
 )
-
-// bindMount mounts dir on a new directory until the test ends: another mount of the
-// same volume, as a second NFS mount is.
-func bindMount(t *testing.T, dir string) string {
-	t.Helper()
-	testutil.RequireRoot(t)
-	mnt := t.TempDir()
-	if err := unix.Mount(dir, mnt, "", unix.MS_BIND, ""); err != nil {
-		if !testutil.Strict() && (errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES)) {
-			t.Skipf("bind mount not permitted here: %v", err)
-		}
-		t.Fatalf("bind-mounting %s on %s: %v", dir, mnt, err)
-	}
-	t.Cleanup(func() { unix.Unmount(mnt, unix.MNT_DETACH) })
-	return mnt
-}
 
 // TestCopyHomeToMount copies through --to and two --to-mount mounts of the same
 // destination, verifies, and refuses mounts that are not the same volume, or not
@@ -39,7 +21,7 @@ func TestCopyHomeToMount(t *testing.T) {
 	if err := os.MkdirAll(newEFS, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	m2, m3 := bindMount(t, newEFS), bindMount(t, newEFS)
+	m2, m3 := testutil.BindMount(t, newEFS), testutil.BindMount(t, newEFS)
 	to := filepath.Join(newEFS, "200007")
 	out, err := copyHome(t, "--from", src, "--to", to, "--uid", "200007", "--verify", "--checksum", "--progress", "none",
 		"--to-mount", filepath.Join(m2, "200007"), "--to-mount", filepath.Join(m3, "200007"))

@@ -87,22 +87,7 @@ func TestSSHDHidesShellRC(t *testing.T) {
 			t.Logf("%s not hidden here (unshare -m: %v %s): sessions run it", rc, err, out)
 		}
 	}
-	pem, err := os.ReadFile(s.ClientKeyFile())
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := ssh.ParsePrivateKey(pem)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hk, err := knownhosts.New(s.KnownHostsFile())
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := ssh.Dial("tcp", s.Addr(), &ssh.ClientConfig{User: s.User(), Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)}, HostKeyCallback: hk})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := dialSSHD(t, s)
 	defer c.Close()
 	sess, err := c.NewSession()
 	if err != nil {
@@ -141,6 +126,27 @@ func TestSSHDHidesShellRC(t *testing.T) {
 // wait for it without bound).
 func TestSSHDCloseWithClientConnected(t *testing.T) {
 	s := sftptest.NewSSHD(t, sftptest.SSHDOptions{})
+	c := dialSSHD(t, s)
+	defer c.Close()
+	if _, err := c.NewSession(); err != nil {
+		t.Fatal(err)
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Close still waiting 30 s after it was called, with a client connected")
+	}
+}
+
+// dialSSHD opens an SSH connection to s with its client key, checking its host key
+// against its known_hosts file.
+func dialSSHD(t *testing.T, s *sftptest.SSHD) *ssh.Client {
+	t.Helper()
 	pem, err := os.ReadFile(s.ClientKeyFile())
 	if err != nil {
 		t.Fatal(err)
@@ -157,18 +163,5 @@ func TestSSHDCloseWithClientConnected(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
-	if _, err := c.NewSession(); err != nil {
-		t.Fatal(err)
-	}
-	closed := make(chan error, 1)
-	go func() { closed <- s.Close() }()
-	select {
-	case err := <-closed:
-		if err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("Close still waiting 30 s after it was called, with a client connected")
-	}
+	return c
 }
