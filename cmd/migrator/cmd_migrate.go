@@ -49,7 +49,7 @@ func (o *migrateOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.copyFrom, "copy-from", "", "the old EFS root as the workers see it: DIR or sftp://[user@]host[:port]/path; homes are read from <copy-from>/<oldUID>; "+
 		"or s3://BUCKET[/PREFIX]: each home is restored from its newest complete backup of the old domain (required)")
 	fs.StringVar(&o.copyTo, "copy-to", "", "the new EFS root as the workers see it; may hold {fs}, replaced by the new domain's EFS ID once it exists; homes go to <copy-to>/<newUID> (required)")
-	fs.StringArrayVar(&o.toMounts, "copy-to-mount", nil, "the new EFS root through another mount of the same volume (NFS nosharecache), as the workers see it, e.g. '/mnt/efs-2/{fs}'; repeatable: each home's directories are written through --copy-to and all of these (creates in one directory run under one lock per mount)")
+	fs.StringArrayVar(&o.toMounts, "copy-to-mount", nil, "the new EFS root through another mount of the same volume (NFS nosharecache), as the workers see it, e.g. '/mnt/efs-2/{fs}'; repeatable: each home's entries are spread over --copy-to and all of these, each entry written through one mount (creates in one directory then run under one lock per mount)")
 	fs.StringVar(&o.gid, "gid", "", "group of every copied entry (default: keep each source entry's group)")
 	fs.BoolVar(&o.merge, "merge", false, "copy into new homes that already hold content owned by another UID")
 	fs.BoolVar(&o.checksum, "checksum", false, "verify every home with SHA-256 of every file, not only counts, sizes and owners")
