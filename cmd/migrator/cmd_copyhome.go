@@ -43,7 +43,7 @@ type copyHomeOptions struct {
 func (o *copyHomeOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.from, "from", "", "source home directory: DIR or sftp://[user@]host[:port]/path (required)")
 	fs.StringVar(&o.to, "to", "", "destination home directory itself, e.g. /mnt/new-efs/200007 or sftp://...; its parent must exist, it is created owned by --uid when missing (required)")
-	fs.StringArrayVar(&o.toMounts, "to-mount", nil, "the same destination home through another mount of the same volume (NFS nosharecache), e.g. /mnt/new-efs-2/200007; repeatable: each adds a lane, directories are spread over --to and these")
+	fs.StringArrayVar(&o.toMounts, "to-mount", nil, "the same destination home through another mount of the same volume (NFS nosharecache), e.g. /mnt/new-efs-2/200007; repeatable: each adds a lane, entries are spread over --to and these")
 	fs.StringVar(&o.uid, "uid", "", "new owner UID of every entry: the new profile's HomeEfsFileSystemUid (required, not 0)")
 	fs.StringVar(&o.gid, "gid", "", "group of every entry (default: keep each source entry's group)")
 	fs.IntVar(&o.workers, "workers", efs.DefaultWorkers, "entries copied at once (EFS pays milliseconds per operation: many in flight hide it)")
@@ -83,8 +83,9 @@ mounts the EFS (as root, to be able to chown). Host keys are checked against
 CAP_DAC_OVERRIDE).
 
 --to-mount adds more mounts of the destination volume (each made with NFS's
-nosharecache, so each has its own directory locks): directories are spread over
---to and every --to-mount, each directory written through one mount only. They are
+nosharecache, so each has its own directory locks): entries are spread over --to
+and every --to-mount by a hash of their directory and name, each entry written
+through one mount only, so one directory takes several creates at once. They are
 checked first to be the same directory of one volume (a probe file written
 through --to must appear, same inode, through each) and refused otherwise.
 
