@@ -230,36 +230,26 @@ func restoreHome(ctx context.Context, r *unitRun) error {
 	uk := keyUnit(r.id, homeUnit(r.p.Home))
 	_ = r.w.st.rdb.HSet(ctx, uk, "totalFiles", latest.Files, "totalBytes", latest.Bytes).Err()
 
-	opts := r.w.cfg.Location
-	opts.Log = r.log
-	parent, err := location.Open(ctx, to, opts)
+	var gid uint32
+	dst, dstLoc, err := r.openNewHome(ctx, to, u["newUid"], uid, func(parent efs.FS) uint32 {
+		switch {
+		case r.spec.GID != nil:
+			gid = *r.spec.GID
+		default:
+			// Keep the group of a home the new domain created already; else Studio's.
+			gid = DefaultHomeGID
+			if inf, err := parent.Lstat(ctx, u["newUid"]); err == nil && inf.Mode.IsDir() && inf.UID == uid {
+				gid = inf.GID
+			}
+		}
+		return gid
+	})
 	if err != nil {
-		return fmt.Errorf("opening the new EFS %s: %w", to, err)
-	}
-	defer parent.Close()
-	gid := r.spec.GID
-	if gid == nil {
-		// Keep the group of a home the new domain created already; else Studio's.
-		g := uint32(DefaultHomeGID)
-		if inf, err := parent.Lstat(ctx, u["newUid"]); err == nil && inf.Mode.IsDir() && inf.UID == uid {
-			g = inf.GID
-		}
-		gid = &g
-	}
-	if err := efs.PrepareDest(ctx, parent, u["newUid"], uid, *gid, r.spec.Merge); err != nil {
-		if errors.Is(err, efs.ErrDestinationInUse) || errors.Is(err, efs.ErrUnsafePath) {
-			return permanent(err)
-		}
 		return err
 	}
-	dstLoc := to.Join(u["newUid"])
-	dst, err := location.Open(ctx, dstLoc, opts)
-	if err != nil {
-		return fmt.Errorf("opening the new home %s: %w", dstLoc, err)
-	}
 	defer dst.Close()
-	log := r.log.With("from", st.String(), "to", dstLoc.String(), "uid", uid, "gid", *gid)
-	m, err := backup.Restore(ctx, st, r.spec.SourceDomainID, kind, u["name"], dst, uid, *gid, backup.Options{
+	log := r.log.With("from", st.String(), "to", dstLoc.String(), "uid", uid, "gid", gid)
+	m, err := backup.Restore(ctx, st, r.spec.SourceDomainID, kind, u["name"], dst, uid, gid, backup.Options{
 		Workers: r.spec.Workers, Logger: log, Run: latest.Run, Progress: r.homeProgress(ctx)})
 	if err != nil {
 		return s3Err(fmt.Errorf("restoring %s into %s: %w", r.p.Home, dstLoc, err))

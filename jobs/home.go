@@ -58,8 +58,6 @@ func copyHome(ctx context.Context, r *unitRun) error {
 		return err
 	}
 	defer src.Close()
-	opts := r.w.cfg.Location
-	opts.Log = r.log
 	gid := r.spec.GID
 	if gid == nil {
 		root, err := src.Lstat(ctx, ".")
@@ -69,21 +67,9 @@ func copyHome(ctx context.Context, r *unitRun) error {
 		g := root.GID
 		gid = &g
 	}
-	parent, err := location.Open(ctx, to, opts)
+	dst, dstLoc, err := r.openNewHome(ctx, to, u["newUid"], uid, func(efs.FS) uint32 { return *gid })
 	if err != nil {
-		return fmt.Errorf("opening the new EFS %s: %w", to, err)
-	}
-	defer parent.Close()
-	if err := efs.PrepareDest(ctx, parent, u["newUid"], uid, *gid, r.spec.Merge); err != nil {
-		if errors.Is(err, efs.ErrDestinationInUse) || errors.Is(err, efs.ErrUnsafePath) {
-			return permanent(err)
-		}
 		return err
-	}
-	dstLoc := to.Join(u["newUid"])
-	dst, err := location.Open(ctx, dstLoc, opts)
-	if err != nil {
-		return fmt.Errorf("opening the new home %s: %w", dstLoc, err)
 	}
 	if dst, err = r.withCopyToMounts(ctx, dst, u["newUid"]); err != nil {
 		return err
@@ -164,6 +150,31 @@ func (w *worker) homeEnded(ctx context.Context, r *unitRun, fields []any, cause 
 		}
 	}
 	return nil
+}
+
+// openNewHome makes <to>/<newUID> owned by uid (efs.PrepareDest) and opens it. The
+// group is gidFor's, asked once the new EFS is open. A home in use by another owner,
+// or an unsafe one, fails for good; anything else may be retried.
+func (r *unitRun) openNewHome(ctx context.Context, to location.Location, newUID string, uid uint32, gidFor func(parent efs.FS) uint32) (efs.FS, location.Location, error) {
+	opts := r.w.cfg.Location
+	opts.Log = r.log
+	parent, err := location.Open(ctx, to, opts)
+	if err != nil {
+		return nil, location.Location{}, fmt.Errorf("opening the new EFS %s: %w", to, err)
+	}
+	defer parent.Close()
+	if err := efs.PrepareDest(ctx, parent, newUID, uid, gidFor(parent), r.spec.Merge); err != nil {
+		if errors.Is(err, efs.ErrDestinationInUse) || errors.Is(err, efs.ErrUnsafePath) {
+			return nil, location.Location{}, permanent(err)
+		}
+		return nil, location.Location{}, err
+	}
+	dstLoc := to.Join(newUID)
+	dst, err := location.Open(ctx, dstLoc, opts)
+	if err != nil {
+		return nil, dstLoc, fmt.Errorf("opening the new home %s: %w", dstLoc, err)
+	}
+	return dst, dstLoc, nil
 }
 
 // withCopyToMounts spreads the new home dst (a Local, opened through copy-to) over
