@@ -656,41 +656,19 @@ func (c *copier) walkDir(ctx context.Context, n *dirNode) {
 // once: a subdirectory's own chain (and what lies below it) should not wait for
 // its siblings' mkdirs, so the deepest chains start as early as the tree allows.
 func (c *copier) makeSubdirs(ctx context.Context, n *dirNode, count int, mk func(i int) *dirNode) {
-	one := func(i int) {
+	parallelFor(count, c.opts.PerDirectory, func(i int) error {
 		if ctx.Err() != nil {
-			return
+			return nil
 		}
 		child := mk(i)
 		if child == nil {
-			return
+			return nil
 		}
 		child.pending.Store(1)
 		n.pending.Add(1) // released by the child's walk; n holds its own hold meanwhile
 		c.sched.addWalks(child)
-	}
-	par := min(c.opts.PerDirectory, count)
-	if par <= 1 {
-		for i := range count {
-			one(i)
-		}
-		return
-	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range par {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= count {
-					return
-				}
-				one(i)
-			}
-		}()
-	}
-	wg.Wait()
+		return nil
+	})
 }
 
 // unchangedFile counts a regular source file whose destination already matches in

@@ -434,38 +434,8 @@ func statEntries(fd int, names []string) ([]Info, error) {
 			return nil, err
 		}
 	}
-	if rest := len(names) - next; rest > 0 {
-		var (
-			idx   atomic.Int64
-			wg    sync.WaitGroup
-			errMu sync.Mutex
-			first error
-		)
-		idx.Store(int64(next))
-		for range min(statParallel, rest) {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for {
-					i := int(idx.Add(1) - 1)
-					if i >= len(names) {
-						return
-					}
-					if err := stat(i); err != nil {
-						errMu.Lock()
-						if first == nil {
-							first = err
-						}
-						errMu.Unlock()
-						return
-					}
-				}
-			}()
-		}
-		wg.Wait()
-		if first != nil {
-			return nil, first
-		}
+	if err := parallelFor(len(names)-next, statParallel, func(i int) error { return stat(next + i) }); err != nil {
+		return nil, err
 	}
 	out := infos[:0]
 	for i := range infos {
