@@ -21,13 +21,15 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/studio-migrator/studio-migrator/internal/awsconfig"
+	"github.com/studio-migrator/studio-migrator/internal/cli"
 	"github.com/studio-migrator/studio-migrator/internal/efs"
 	"github.com/studio-migrator/studio-migrator/internal/studio"
 )
 
 // TestHelpConventions walks the whole command tree (commands added later included):
-// every command's --help has an example, and --output, wherever it exists, is a
-// format (-o, its usage names the formats), never a file.
+// every command's --help has an example, no two subcommands of a command share a
+// name (the second would be listed but never run), and --output, wherever it
+// exists, is a format (-o, its usage names the formats), never a file.
 func TestHelpConventions(t *testing.T) {
 	root := newRootCommand()
 	var walk func(c *cobra.Command)
@@ -59,7 +61,7 @@ func TestHelpConventions(t *testing.T) {
 				t.Errorf("--output usage %q: want a format, not a file", f.Usage)
 			}
 			named := 0
-			for _, format := range []string{formatText, formatJSON, formatTable} {
+			for _, format := range []string{cli.FormatText, cli.FormatJSON, cli.FormatTable} {
 				if strings.Contains(usage, format) {
 					named++
 				}
@@ -74,7 +76,12 @@ func TestHelpConventions(t *testing.T) {
 				}
 			})
 		})
+		names := map[string]bool{}
 		for _, sub := range c.Commands() {
+			if names[sub.Name()] {
+				t.Errorf("%s has two subcommands named %s", c.CommandPath(), sub.Name())
+			}
+			names[sub.Name()] = true
 			walk(sub)
 		}
 	}
@@ -218,7 +225,7 @@ func TestSnapshotOutFileSpecialFiles(t *testing.T) {
 		// -o FILE, the old spelling, is refused with the new one named, and
 		// writes nothing.
 		_, _, code, err = snapshotCmd(t, url, id, "-o", "snap.json")
-		if code != exitUsage || err == nil || !strings.Contains(err.Error(), "--out-file snap.json") {
+		if code != cli.ExitUsage || err == nil || !strings.Contains(err.Error(), "--out-file snap.json") {
 			t.Errorf("-o snap.json: exit %d, %v", code, err)
 		}
 		if _, err := os.Stat("snap.json"); err == nil {
@@ -244,7 +251,7 @@ func TestDashIsStdinAndStdout(t *testing.T) {
 	}
 
 	stdout, stderr, code, err := runMigratorIn(t, context.Background(), string(doc), "iam-policy", "--snapshot", "-")
-	if err != nil || code != exitOK {
+	if err != nil || code != cli.ExitOK {
 		t.Fatalf("iam-policy --snapshot -: exit %d, %v\n%s", code, err, stderr)
 	}
 	if !strings.Contains(stdout, "role/Alice") {
@@ -252,7 +259,7 @@ func TestDashIsStdinAndStdout(t *testing.T) {
 	}
 
 	stdout, stderr, code, err = runMigratorIn(t, context.Background(), string(doc), "plan", "--snapshot", "-", "-o", "json")
-	if err != nil || code != exitOK {
+	if err != nil || code != cli.ExitOK {
 		t.Fatalf("plan --snapshot -: exit %d, %v\n%s", code, err, stderr)
 	}
 	// Plan JSON keeps "->" as it is (it was escaped as -\u003e).
@@ -262,7 +269,7 @@ func TestDashIsStdinAndStdout(t *testing.T) {
 
 	// Two flags cannot both read stdin.
 	_, _, code, err = runMigratorIn(t, context.Background(), string(doc), "plan", "--snapshot", "-", "--auth-mode", "SSO", "--user-mapping", "-")
-	if code != exitUsage || err == nil || !strings.Contains(err.Error(), "standard input") {
+	if code != cli.ExitUsage || err == nil || !strings.Contains(err.Error(), "standard input") {
 		t.Errorf("two stdin flags: exit %d, %v", code, err)
 	}
 
@@ -275,10 +282,12 @@ func TestDashIsStdinAndStdout(t *testing.T) {
 		t.Fatal(err)
 	}
 	stdout, stderr, code, err = runMigratorIn(t, context.Background(), "", "copy-home", "--from", src, "--to", to, "--uid", "200007", "--report", "-", "--progress", "none")
-	if err != nil || code != exitOK {
+	if err != nil || code != cli.ExitOK {
 		t.Fatalf("copy-home --report -: exit %d, %v\n%s", code, err, stderr)
 	}
-	var res copyHomeResult
+	var res struct {
+		Copy *struct{ Files int }
+	}
 	if err := json.Unmarshal([]byte(stdout), &res); err != nil || res.Copy == nil || res.Copy.Files != 5 {
 		t.Errorf("stdout is not the report (%v):\n%s", err, stdout)
 	}
@@ -318,26 +327,26 @@ func TestExitCodes(t *testing.T) {
 		args []string
 		want int
 	}{
-		{"version", nil, []string{"version"}, exitOK},
-		{"unknown command", nil, []string{"nosuch"}, exitUsage},
-		{"unknown flag", nil, []string{"plan", "--bogus"}, exitUsage},
-		{"plan takes no --endpoint-url", nil, []string{"plan", "--snapshot", bad, "--endpoint-url", "garbage"}, exitUsage},
-		{"plan takes no --profile", nil, []string{"plan", "--snapshot", bad, "--profile", "x"}, exitUsage},
-		{"missing required flag", nil, []string{"plan"}, exitUsage},
-		{"stray argument", nil, []string{"iam-policy", "extra"}, exitUsage},
-		{"bad format", nil, []string{"plan", "--snapshot", bad, "-o", "yaml"}, exitUsage},
-		{"bad log level", nil, []string{"version", "--log-level", "loud"}, exitUsage},
-		{"bad concurrency", nil, []string{"snapshot", "--domain", "d-x", "--concurrency", "0"}, exitUsage},
-		{"iam-policy bad auth mode", nil, []string{"iam-policy", "--snapshot", bad, "--new-auth-mode", "x"}, exitUsage},
-		{"copy-home bad uid", nil, []string{"copy-home", "--from", src, "--to", filepath.Join(base, "new", "x"), "--uid", "abc"}, exitUsage},
-		{"copy-home bad progress", nil, []string{"copy-home", "--from", src, "--to", filepath.Join(base, "new", "x"), "--uid", "7", "--progress", "fancy"}, exitUsage},
-		{"demo bad throttle rate", nil, []string{"demo", "--throttle-rate", "2"}, exitUsage},
-		{"emulator bad throttle rate", nil, []string{"emulator", "--throttle-rate", "2"}, exitUsage},
-		{"plan with errors", nil, []string{"plan", "--snapshot", bad, "--auth-mode", "SSO"}, exitPlanErrors},
-		{"plan clean", nil, []string{"plan", "--snapshot", bad, "--domain-name", "research-v2"}, exitOK},
-		{"missing snapshot file", nil, []string{"plan", "--snapshot", filepath.Join(dir, "nope.json")}, exitFatal},
-		{"copy-home missing source", nil, []string{"copy-home", "--from", filepath.Join(base, "nope"), "--to", filepath.Join(base, "new", "x"), "--uid", "7", "--progress", "none"}, exitFatal},
-		{"copy-home interrupted", cancelled, []string{"copy-home", "--from", src, "--to", filepath.Join(base, "new", "y"), "--uid", "7", "--progress", "none"}, exitInterrupted},
+		{"version", nil, []string{"version"}, cli.ExitOK},
+		{"unknown command", nil, []string{"nosuch"}, cli.ExitUsage},
+		{"unknown flag", nil, []string{"plan", "--bogus"}, cli.ExitUsage},
+		{"plan takes no --endpoint-url", nil, []string{"plan", "--snapshot", bad, "--endpoint-url", "garbage"}, cli.ExitUsage},
+		{"plan takes no --profile", nil, []string{"plan", "--snapshot", bad, "--profile", "x"}, cli.ExitUsage},
+		{"missing required flag", nil, []string{"plan"}, cli.ExitUsage},
+		{"stray argument", nil, []string{"iam-policy", "extra"}, cli.ExitUsage},
+		{"bad format", nil, []string{"plan", "--snapshot", bad, "-o", "yaml"}, cli.ExitUsage},
+		{"bad log level", nil, []string{"version", "--log-level", "loud"}, cli.ExitUsage},
+		{"bad concurrency", nil, []string{"snapshot", "--domain", "d-x", "--concurrency", "0"}, cli.ExitUsage},
+		{"iam-policy bad auth mode", nil, []string{"iam-policy", "--snapshot", bad, "--new-auth-mode", "x"}, cli.ExitUsage},
+		{"copy-home bad uid", nil, []string{"copy-home", "--from", src, "--to", filepath.Join(base, "new", "x"), "--uid", "abc"}, cli.ExitUsage},
+		{"copy-home bad progress", nil, []string{"copy-home", "--from", src, "--to", filepath.Join(base, "new", "x"), "--uid", "7", "--progress", "fancy"}, cli.ExitUsage},
+		{"demo bad throttle rate", nil, []string{"demo", "--throttle-rate", "2"}, cli.ExitUsage},
+		{"emulator bad throttle rate", nil, []string{"emulator", "--throttle-rate", "2"}, cli.ExitUsage},
+		{"plan with errors", nil, []string{"plan", "--snapshot", bad, "--auth-mode", "SSO"}, cli.ExitPlanErrors},
+		{"plan clean", nil, []string{"plan", "--snapshot", bad, "--domain-name", "research-v2"}, cli.ExitOK},
+		{"missing snapshot file", nil, []string{"plan", "--snapshot", filepath.Join(dir, "nope.json")}, cli.ExitFatal},
+		{"copy-home missing source", nil, []string{"copy-home", "--from", filepath.Join(base, "nope"), "--to", filepath.Join(base, "new", "x"), "--uid", "7", "--progress", "none"}, cli.ExitFatal},
+		{"copy-home interrupted", cancelled, []string{"copy-home", "--from", src, "--to", filepath.Join(base, "new", "y"), "--uid", "7", "--progress", "none"}, cli.ExitInterrupted},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := tc.ctx
@@ -378,8 +387,8 @@ func TestCopyHomeExitCodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, stderr, code, err := runMigratorIn(t, context.Background(), "", "copy-home", "--from", src, "--to", to, "--uid", "200007", "--verify", "--checksum", "--progress", "none")
-	if code != exitDifferences {
-		t.Errorf("verify with a difference: exit %d, want %d (%v)\n%s", code, exitDifferences, err, stderr)
+	if code != cli.ExitDifferences {
+		t.Errorf("verify with a difference: exit %d, want %d (%v)\n%s", code, cli.ExitDifferences, err, stderr)
 	}
 
 	// A destination directory where the source has a file, and that directory a
@@ -401,8 +410,8 @@ func TestCopyHomeExitCodes(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = syscall.Unmount(busy, syscall.MNT_DETACH) })
 	stdout, stderr, code, err := runMigratorIn(t, context.Background(), "", "copy-home", "--from", src, "--to", to2, "--uid", "200008", "--progress", "none")
-	if code != exitPartial || !errors.Is(err, efs.ErrEntriesFailed) {
-		t.Errorf("failed entries: exit %d, want %d (%v)\n%s", code, exitPartial, err, stderr)
+	if code != cli.ExitPartial || !errors.Is(err, efs.ErrEntriesFailed) {
+		t.Errorf("failed entries: exit %d, want %d (%v)\n%s", code, cli.ExitPartial, err, stderr)
 	}
 	if !strings.Contains(stdout, `error: "d05/f0005"`) || !strings.Contains(stdout, "1 error\n") {
 		t.Errorf("failed entry not listed:\n%s", stdout)
@@ -429,7 +438,7 @@ func TestVersion(t *testing.T) {
 		t.Errorf("version: %d %v %q", code, err, stdout)
 	}
 	stdout, _, _, err = runMigratorIn(t, context.Background(), "", "version", "-o", "json")
-	var info buildInfo
+	var info cli.BuildInfo
 	if err != nil || json.Unmarshal([]byte(stdout), &info) != nil || info.GoVersion == "" || info.Version == "" {
 		t.Errorf("version -o json: %v %q", err, stdout)
 	}
@@ -461,7 +470,7 @@ func TestSnapshotAWSErrors(t *testing.T) {
 		if took := time.Since(start); took > 8*time.Second {
 			t.Errorf("took %v", took)
 		}
-		if code != exitFatal || err == nil || !strings.HasPrefix(errorMessage(err), "cannot reach the AWS endpoint "+endpoint) {
+		if code != cli.ExitFatal || err == nil || !strings.HasPrefix(errorMessage(err), "cannot reach the AWS endpoint "+endpoint) {
 			t.Errorf("exit %d, %v\n%s", code, err, stderr)
 		}
 	})
@@ -486,7 +495,7 @@ func TestSnapshotAWSErrors(t *testing.T) {
 		if err != nil {
 			msg = errorMessage(err)
 		}
-		if code != exitFatal || !strings.HasPrefix(msg, "no AWS credentials found") || !strings.Contains(msg, "aws sso login") {
+		if code != cli.ExitFatal || !strings.HasPrefix(msg, "no AWS credentials found") || !strings.Contains(msg, "aws sso login") {
 			t.Errorf("exit %d, message %q", code, msg)
 		}
 		if !strings.Contains(stderr, `level=DEBUG msg="aws sdk: falling back to IMDSv1`) {

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/studio-migrator/studio-migrator/internal/awsconfig"
+	"github.com/studio-migrator/studio-migrator/internal/cli"
 	"github.com/studio-migrator/studio-migrator/jobs"
 )
 
@@ -35,7 +36,7 @@ func (o *applyOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVarP(&o.output, "output", "o", "text", "output format of the plan: text or json")
 }
 
-func newApplyCommand(g *globalOptions) *cobra.Command {
+func newApplyCommand(g *cli.Globals) *cobra.Command {
 	opts := &applyOptions{}
 	cmd := &cobra.Command{
 		Use:   "apply --snapshot FILE [overrides]",
@@ -59,16 +60,16 @@ refused (exit 3). The job ID is printed alone on the last line of standard outpu
 }
 
 // runApply plans, checks and enqueues a KindApply job; tests call it directly.
-func runApply(ctx context.Context, g *globalOptions, opts *applyOptions) error {
-	if err := checkFormat(opts.output, "text", "json"); err != nil {
+func runApply(ctx context.Context, g *cli.Globals, opts *applyOptions) error {
+	if err := cli.CheckFormat(opts.output, "text", "json"); err != nil {
 		return err
 	}
 	if opts.snapshotFile == "" {
-		return usageErrorf(`--snapshot is required: a file written by 'migrator snapshot' ("-" for standard input)`)
+		return cli.UsageErrorf(`--snapshot is required: a file written by 'migrator snapshot' ("-" for standard input)`)
 	}
 	ovr, err := opts.ovr.overrides()
 	if err != nil {
-		return withExit(exitUsage, err)
+		return cli.WithExit(cli.ExitUsage, err)
 	}
 	snap, err := readSnapshotFile(g, opts.snapshotFile)
 	if err != nil {
@@ -89,7 +90,7 @@ func runApply(ctx context.Context, g *globalOptions, opts *applyOptions) error {
 		return err
 	}
 	if opts.dryRun {
-		fmt.Fprintln(g.stderr, "dry run: the plan has no errors; nothing was enqueued")
+		fmt.Fprintln(g.Stderr, "dry run: the plan has no errors; nothing was enqueued")
 		return nil
 	}
 	return submitAndMaybeWatch(ctx, g, c, jobs.Spec{

@@ -14,6 +14,7 @@ import (
 
 	"github.com/studio-migrator/studio-migrator/internal/awsconfig"
 	"github.com/studio-migrator/studio-migrator/internal/backup"
+	"github.com/studio-migrator/studio-migrator/internal/cli"
 	"github.com/studio-migrator/studio-migrator/internal/location"
 	"github.com/studio-migrator/studio-migrator/internal/studio"
 	"github.com/studio-migrator/studio-migrator/jobs"
@@ -34,11 +35,11 @@ func (o *s3Flags) AddFlags(fs *pflag.FlagSet) {
 func parseS3URL(flag, s string, f s3Flags) (*jobs.BackupTarget, error) {
 	rest, ok := strings.CutPrefix(s, "s3://")
 	if !ok {
-		return nil, usageErrorf("--%s %q: want s3://BUCKET[/PREFIX]", flag, s)
+		return nil, cli.UsageErrorf("--%s %q: want s3://BUCKET[/PREFIX]", flag, s)
 	}
 	bucket, prefix, _ := strings.Cut(rest, "/")
 	if bucket == "" {
-		return nil, usageErrorf("--%s %q: no bucket: want s3://BUCKET[/PREFIX]", flag, s)
+		return nil, cli.UsageErrorf("--%s %q: no bucket: want s3://BUCKET[/PREFIX]", flag, s)
 	}
 	return &jobs.BackupTarget{Bucket: bucket, Prefix: strings.Trim(prefix, "/"), EndpointURL: f.endpoint, Region: f.region}, nil
 }
@@ -57,7 +58,7 @@ func openBackupStore(ctx context.Context, a awsconfig.Options, t *jobs.BackupTar
 	st := backup.Store{Client: backup.NewS3Client(cfg, t.EndpointURL, 0), Bucket: t.Bucket, Prefix: t.Prefix}
 	if err := backup.CheckStore(ctx, st); err != nil {
 		if errors.Is(err, backup.ErrNoSuchBucket) {
-			return st, withExit(exitPlanErrors, fmt.Errorf("%w: check the bucket name (and --s3-region, --s3-endpoint-url); nothing was enqueued", err))
+			return st, cli.WithExit(cli.ExitPlanErrors, fmt.Errorf("%w: check the bucket name (and --s3-region, --s3-endpoint-url); nothing was enqueued", err))
 		}
 		return st, fmt.Errorf("checking the bucket: %w; nothing was enqueued", err)
 	}
@@ -73,27 +74,27 @@ func checkEFSRoot(flag, loc string) error {
 	}
 	fi, err := os.Stat(loc)
 	if err != nil {
-		return usageErrorf("--%s %s: %v", flag, loc, err)
+		return cli.UsageErrorf("--%s %s: %v", flag, loc, err)
 	}
 	if !fi.IsDir() {
-		return usageErrorf("--%s %s: not a directory (give the EFS root, where each home is <root>/<uid>)", flag, loc)
+		return cli.UsageErrorf("--%s %s: not a directory (give the EFS root, where each home is <root>/<uid>)", flag, loc)
 	}
 	return nil
 }
 
 // snapshotDomain reads a domain for a backup or restore; an unknown domain is a
 // usage error.
-func snapshotDomain(ctx context.Context, g *globalOptions, a awsconfig.Options, flag, id string) (*studio.Snapshot, error) {
+func snapshotDomain(ctx context.Context, g *cli.Globals, a awsconfig.Options, flag, id string) (*studio.Snapshot, error) {
 	if id == "" {
-		return nil, usageErrorf("--%s is required: a domain ID (d-...)", flag)
+		return nil, cli.UsageErrorf("--%s is required: a domain ID (d-...)", flag)
 	}
 	cfg, err := awsconfig.Load(ctx, a)
 	if err != nil {
 		return nil, err
 	}
-	snap, err := studio.TakeSnapshot(ctx, studio.NewClients(cfg), id, studio.SnapshotOptions{Logger: g.log})
+	snap, err := studio.TakeSnapshot(ctx, studio.NewClients(cfg), id, studio.SnapshotOptions{Logger: g.Log})
 	if errors.Is(err, studio.ErrNotFound) {
-		return nil, usageErrorf("--%s %s: no such domain in %s (check the domain ID, --region and the account); nothing was enqueued", flag, id, cfg.Region)
+		return nil, cli.UsageErrorf("--%s %s: no such domain in %s (check the domain ID, --region and the account); nothing was enqueued", flag, id, cfg.Region)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading domain %s: %w", id, err)
@@ -138,8 +139,8 @@ func domainHomes(snap *studio.Snapshot, action string) []homeLine {
 }
 
 func writeHomeLines(w io.Writer, output string, what any, homes []homeLine) error {
-	if output == formatJSON {
-		return writeJSON(w, what)
+	if output == cli.FormatJSON {
+		return cli.WriteJSON(w, what)
 	}
 	for _, h := range homes {
 		line := fmt.Sprintf("%-8s %s", h.Action, h.Key)
@@ -188,10 +189,10 @@ func (o *backupOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.restartApps, "restart-apps", false, "with --via lcc: delete and recreate the running apps that started before the install, so they run the backup now (STOPS THEIR KERNELS; lists them first)")
 	fs.DurationVar(&o.timeout, "timeout", 15*time.Minute, "with --via lcc: how long to watch for the backups of the apps that run")
 	fs.DurationVar(&o.poll, "poll", 5*time.Second, "with --via lcc: how often to look for new markers")
-	addOutputFlag(fs, &o.output, formatText, formatJSON)
+	cli.AddOutputFlag(fs, &o.output, cli.FormatText, cli.FormatJSON)
 }
 
-func newBackupCommand(g *globalOptions) *cobra.Command {
+func newBackupCommand(g *cli.Globals) *cobra.Command {
 	opts := &backupOptions{}
 	cmd := &cobra.Command{
 		Use:   "backup --domain D (--from DIR|sftp://... | --via lcc) --bucket B [--prefix P]",
@@ -223,16 +224,16 @@ or space has not backed up. It runs in this process: nothing is enqueued.`,
 			switch {
 			case opts.via == "lcc":
 				if opts.from != "" || opts.workers != 0 || opts.watch {
-					return usageErrorf("--from, --workers and --watch are for the worker's backup, not --via lcc")
+					return cli.UsageErrorf("--from, --workers and --watch are for the worker's backup, not --via lcc")
 				}
 				return runBackupLCC(cmd.Context(), g, &backupLCCOptions{aws: opts.aws, domain: opts.domain, bucket: opts.bucket,
 					restartApps: opts.restartApps, timeout: opts.timeout, poll: opts.poll, output: opts.output})
 			case opts.via != "":
-				return usageErrorf("--via %q: want lcc (the lifecycle configurations back the homes up from the apps), or --from DIR for the worker's backup", opts.via)
+				return cli.UsageErrorf("--via %q: want lcc (the lifecycle configurations back the homes up from the apps), or --from DIR for the worker's backup", opts.via)
 			}
 			for _, f := range []string{"restart-apps", "timeout", "poll"} {
 				if cmd.Flags().Changed(f) {
-					return usageErrorf("--%s goes with --via lcc", f)
+					return cli.UsageErrorf("--%s goes with --via lcc", f)
 				}
 			}
 			return runBackup(cmd.Context(), g, opts)
@@ -243,18 +244,18 @@ or space has not backed up. It runs in this process: nothing is enqueued.`,
 }
 
 // runBackup checks and enqueues a backup job; tests call it directly.
-func runBackup(ctx context.Context, g *globalOptions, opts *backupOptions) error {
-	if err := checkFormat(opts.output, "text", "json"); err != nil {
+func runBackup(ctx context.Context, g *cli.Globals, opts *backupOptions) error {
+	if err := cli.CheckFormat(opts.output, "text", "json"); err != nil {
 		return err
 	}
 	if opts.domain == "" {
-		return usageErrorf("--domain is required: the ID of the domain to back up (d-...)")
+		return cli.UsageErrorf("--domain is required: the ID of the domain to back up (d-...)")
 	}
 	if opts.bucket.bucket == "" {
-		return usageErrorf("--bucket is required: the S3 bucket of the backups")
+		return cli.UsageErrorf("--bucket is required: the S3 bucket of the backups")
 	}
 	if opts.from == "" {
-		return usageErrorf("--from DIR|sftp://... (the EFS the workers read) or --via lcc (the apps back up their homes) is required")
+		return cli.UsageErrorf("--from DIR|sftp://... (the EFS the workers read) or --via lcc (the apps back up their homes) is required")
 	}
 	target, err := opts.bucket.target()
 	if err != nil {
@@ -281,7 +282,7 @@ func runBackup(ctx context.Context, g *globalOptions, opts *backupOptions) error
 		return err
 	}
 	homes := domainHomes(snap, "backup")
-	if err := writeHomeLines(g.stdout, opts.output, map[string]any{"domain": opts.domain, "from": from, "to": st.String(), "homes": homes}, homes); err != nil {
+	if err := writeHomeLines(g.Stdout, opts.output, map[string]any{"domain": opts.domain, "from": from, "to": st.String(), "homes": homes}, homes); err != nil {
 		return err
 	}
 	return submitAndMaybeWatch(ctx, g, c, jobs.Spec{

@@ -22,6 +22,7 @@ import (
 
 	"github.com/studio-migrator/studio-migrator/internal/awsconfig"
 	"github.com/studio-migrator/studio-migrator/internal/backup"
+	"github.com/studio-migrator/studio-migrator/internal/cli"
 	"github.com/studio-migrator/studio-migrator/internal/lccinstall"
 	"github.com/studio-migrator/studio-migrator/internal/studio"
 	"github.com/studio-migrator/studio-migrator/scripts/lcc"
@@ -61,31 +62,31 @@ type backupLCCResult struct {
 
 // runBackupLCC installs, restarts (with --restart-apps), watches and reports. Exit
 // 5 when some profile or space has not backed up since the install.
-func runBackupLCC(ctx context.Context, g *globalOptions, o *backupLCCOptions) error {
-	if err := checkFormat(o.output, formatText, formatJSON); err != nil {
+func runBackupLCC(ctx context.Context, g *cli.Globals, o *backupLCCOptions) error {
+	if err := cli.CheckFormat(o.output, cli.FormatText, cli.FormatJSON); err != nil {
 		return err
 	}
 	if o.domain == "" {
-		return usageErrorf("--domain is required: the ID of the domain (d-...)")
+		return cli.UsageErrorf("--domain is required: the ID of the domain (d-...)")
 	}
 	bt, err := o.bucket.target()
 	if err != nil {
 		return err
 	}
 	if bt == nil {
-		return usageErrorf("--via lcc needs --bucket: the S3 bucket the scripts write to")
+		return cli.UsageErrorf("--via lcc needs --bucket: the S3 bucket the scripts write to")
 	}
 	settings := lcc.Settings{Bucket: bt.Bucket, Prefix: bt.Prefix, EndpointURL: bt.EndpointURL}
 	if _, _, err := lccinstall.Script(false, settings); err != nil {
-		return withExit(exitUsage, err)
+		return cli.WithExit(cli.ExitUsage, err)
 	}
 	aopts := o.aws
-	aopts.Logger = g.log
+	aopts.Logger = g.Log
 	cfg, err := awsconfig.Load(ctx, aopts)
 	if err != nil {
 		return err
 	}
-	a := &studio.Applier{Clients: studio.NewClients(cfg), Log: g.log, Waiter: studio.Waiter{PollInterval: min(o.poll, studio.DefaultPollInterval)}}
+	a := &studio.Applier{Clients: studio.NewClients(cfg), Log: g.Log, Waiter: studio.Waiter{PollInterval: min(o.poll, studio.DefaultPollInterval)}}
 	s3cfg := cfg.Copy()
 	s3cfg.BaseEndpoint = nil // --endpoint-url is SageMaker's; the bucket has its own
 	if bt.Region != "" {
@@ -97,7 +98,7 @@ func runBackupLCC(ctx context.Context, g *globalOptions, o *backupLCCOptions) er
 	if err != nil {
 		return fmt.Errorf("installing the backup lifecycle configuration: %w", err)
 	}
-	fmt.Fprint(g.stderr, lccInstallText(inst))
+	fmt.Fprint(g.Stderr, lccInstallText(inst))
 	homes, err := lccHomes(ctx, a.SageMaker, o.domain, inst, since)
 	if err != nil {
 		return err
@@ -109,9 +110,9 @@ func runBackupLCC(ctx context.Context, g *globalOptions, o *backupLCCOptions) er
 		}
 	}
 	if len(restart) > 0 && o.restartApps {
-		fmt.Fprintf(g.stderr, "Restarting %d app(s) so they run the backup now (their kernels stop):\n", len(restart))
+		fmt.Fprintf(g.Stderr, "Restarting %d app(s) so they run the backup now (their kernels stop):\n", len(restart))
 		for _, i := range restart {
-			fmt.Fprintf(g.stderr, "  %s %s (%s)\n", homes[i].Kind, homes[i].Name, homes[i].AppType)
+			fmt.Fprintf(g.Stderr, "  %s %s (%s)\n", homes[i].Kind, homes[i].Name, homes[i].AppType)
 		}
 		for _, i := range restart {
 			h := &homes[i]
@@ -140,15 +141,15 @@ func runBackupLCC(ctx context.Context, g *globalOptions, o *backupLCCOptions) er
 			missing++
 		}
 	}
-	if o.output == formatJSON {
-		if err := writeJSON(g.stdout, res); err != nil {
+	if o.output == cli.FormatJSON {
+		if err := cli.WriteJSON(g.Stdout, res); err != nil {
 			return err
 		}
-	} else if err := writeLCCHomes(g.stdout, res); err != nil {
+	} else if err := writeLCCHomes(g.Stdout, res); err != nil {
 		return err
 	}
 	if missing > 0 {
-		return withExit(exitPartial, fmt.Errorf("%d of %d profiles and spaces have not backed up since %s (see the list)", missing, len(homes), since.Format(time.RFC3339)))
+		return cli.WithExit(cli.ExitPartial, fmt.Errorf("%d of %d profiles and spaces have not backed up since %s (see the list)", missing, len(homes), since.Format(time.RFC3339)))
 	}
 	return nil
 }
@@ -247,10 +248,10 @@ func lccHomes(ctx context.Context, sm *sagemaker.Client, domainID string, inst *
 // watchLCCBackups polls each home's newest complete backup until every home whose
 // app runs the script has one newer than since, or the timeout. Homes without an
 // app that backed up anyway (a user started one meanwhile) count too.
-func watchLCCBackups(ctx context.Context, g *globalOptions, a *studio.Applier, st backup.Store, o *backupLCCOptions, homes []lccHome, since time.Time) {
+func watchLCCBackups(ctx context.Context, g *cli.Globals, a *studio.Applier, st backup.Store, o *backupLCCOptions, homes []lccHome, since time.Time) {
 	var bar *progressbar.ProgressBar
-	if isTerminal(g.stderr) {
-		bar = progressbar.NewOptions(len(homes), progressbar.OptionSetWriter(g.stderr), progressbar.OptionSetDescription("backed up"),
+	if cli.IsTerminal(g.Stderr) {
+		bar = progressbar.NewOptions(len(homes), progressbar.OptionSetWriter(g.Stderr), progressbar.OptionSetDescription("backed up"),
 			progressbar.OptionShowCount(), progressbar.OptionSetElapsedTime(true), progressbar.OptionClearOnFinish())
 		defer func() { _ = bar.Finish() }()
 	}
@@ -271,7 +272,7 @@ func watchLCCBackups(ctx context.Context, g *globalOptions, a *studio.Applier, s
 				done++
 				continue
 			case err != nil && !errors.Is(err, backup.ErrNoBackup):
-				g.log.Warn("reading the backups", "home", h.Kind+"/"+h.Name, "error", err)
+				g.Log.Warn("reading the backups", "home", h.Kind+"/"+h.Name, "error", err)
 			}
 			if h.State == "waiting" {
 				if ap, err := a.FindApp(ctx, o.domain, owner(*h), h.AppType, appName(*h)); err == nil && ap.Status == "Failed" {
@@ -284,7 +285,7 @@ func watchLCCBackups(ctx context.Context, g *globalOptions, a *studio.Applier, s
 		if bar != nil {
 			_ = bar.Set(done)
 		} else if done != last {
-			fmt.Fprintf(g.stderr, "backed up %d of %d (%d apps running the script)\n", done, len(homes), waiting)
+			fmt.Fprintf(g.Stderr, "backed up %d of %d (%d apps running the script)\n", done, len(homes), waiting)
 		}
 		last = done
 		if waiting == 0 || time.Now().After(deadline) || ctx.Err() != nil {
@@ -308,7 +309,7 @@ func writeLCCHomes(w io.Writer, res backupLCCResult) error {
 	for _, h := range res.Homes {
 		line := fmt.Sprintf("  %-7s %-24s %-13s %-13s", h.Kind, h.Name, h.AppType, h.State)
 		if h.State == "backed-up" {
-			line += fmt.Sprintf(" run %s, %d files, %s", h.Run, h.Files, mib(h.Bytes))
+			line += fmt.Sprintf(" run %s, %d files, %s", h.Run, h.Files, cli.MiB(h.Bytes))
 		} else {
 			line += " " + h.Reason
 		}

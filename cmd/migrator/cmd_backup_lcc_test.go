@@ -15,6 +15,7 @@ import (
 
 	"github.com/studio-migrator/studio-migrator/internal/backup"
 	"github.com/studio-migrator/studio-migrator/internal/backup/s3test"
+	"github.com/studio-migrator/studio-migrator/internal/cli"
 	"github.com/studio-migrator/studio-migrator/internal/demo/lccsim"
 	"github.com/studio-migrator/studio-migrator/internal/emulator"
 	"github.com/studio-migrator/studio-migrator/internal/studio"
@@ -89,7 +90,7 @@ func TestBackupViaLCCReportsSpaceWithoutApp(t *testing.T) {
 	args := []string{"backup", "--via", "lcc", "--endpoint-url", w.url, "--region", emulator.DefaultRegion,
 		"--domain", w.old.Domain.ID, "--bucket", "backups", "--s3-endpoint-url", w.s3.URL, "--poll", "50ms", "--timeout", "30s"}
 	out, errOut, code := runCLI(t, args...)
-	if code != exitPartial || !strings.Contains(out, "needs-restart") || !regexpLine(out, "idle", "no-app") {
+	if code != cli.ExitPartial || !strings.Contains(out, "needs-restart") || !regexpLine(out, "idle", "no-app") {
 		t.Fatalf("backup --via lcc: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
 	st := backup.Store{Client: w.s3.Client(), Bucket: "backups", Prefix: "studio-backups"}
@@ -98,8 +99,8 @@ func TestBackupViaLCCReportsSpaceWithoutApp(t *testing.T) {
 	}
 
 	out, errOut, code = runCLI(t, append(args, "--restart-apps", "-o", "json")...)
-	if code != exitPartial {
-		t.Fatalf("backup --via lcc --restart-apps: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, exitPartial, out, errOut)
+	if code != cli.ExitPartial {
+		t.Fatalf("backup --via lcc --restart-apps: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, cli.ExitPartial, out, errOut)
 	}
 	if !strings.Contains(errOut, "Restarting 1 app(s)") || !strings.Contains(errOut, "space busy") {
 		t.Errorf("--restart-apps did not list what it restarts:\n%s", errOut)
@@ -130,8 +131,8 @@ func TestBackupViaLCCReportsSpaceWithoutApp(t *testing.T) {
 func TestMigrateRefusesEBSSpacesWithoutBucket(t *testing.T) {
 	w := newEBSCLIWorld(t)
 	out, errOut, code := runCLI(t, w.migrateArgs()...)
-	if code != exitPlanErrors {
-		t.Fatalf("migrate: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, exitPlanErrors, out, errOut)
+	if code != cli.ExitPlanErrors {
+		t.Fatalf("migrate: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, cli.ExitPlanErrors, out, errOut)
 	}
 	for _, want := range []string{"busy, idle", "--bucket", "--leave-ebs-spaces", "nothing was enqueued"} {
 		if !strings.Contains(errOut, want) {
@@ -145,7 +146,7 @@ func TestMigrateRefusesEBSSpacesWithoutBucket(t *testing.T) {
 		t.Fatalf("a refused migrate enqueued %v", l)
 	}
 	out, errOut, code = runCLI(t, w.migrateArgs("--leave-ebs-spaces")...)
-	if code != exitOK || !strings.Contains(errOut, "LEFT BEHIND") {
+	if code != cli.ExitOK || !strings.Contains(errOut, "LEFT BEHIND") {
 		t.Fatalf("migrate --leave-ebs-spaces: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
 	c := w.client(t)
@@ -154,7 +155,7 @@ func TestMigrateRefusesEBSSpacesWithoutBucket(t *testing.T) {
 		t.Fatalf("the enqueued job: %+v, %v", st, err)
 	}
 	out, errOut, code = runCLI(t, w.migrateArgs("--bucket", "backups", "--s3-endpoint-url", w.s3.URL)...)
-	if code != exitOK {
+	if code != cli.ExitOK {
 		t.Fatalf("migrate --bucket: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
 	st, err = c.Get(context.Background(), lastLine(out))

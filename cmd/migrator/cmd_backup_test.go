@@ -16,6 +16,7 @@ import (
 	"github.com/studio-migrator/studio-migrator/internal/backup"
 	"github.com/studio-migrator/studio-migrator/internal/backup/backuptest"
 	"github.com/studio-migrator/studio-migrator/internal/backup/s3test"
+	"github.com/studio-migrator/studio-migrator/internal/cli"
 	"github.com/studio-migrator/studio-migrator/internal/emulator"
 	"github.com/studio-migrator/studio-migrator/internal/lccinstall"
 	"github.com/studio-migrator/studio-migrator/internal/studio"
@@ -88,7 +89,7 @@ func waitJob(t *testing.T, w *cliWorld, id string) (*jobs.Status, string) {
 		}
 		if jobs.Terminal(st.State) {
 			out, errOut, code := runCLI(t, "watch", id, "--redis", w.redis.URL())
-			if code != exitOK {
+			if code != cli.ExitOK {
 				t.Fatalf("job %s: watch exit %d: %s\n%s\n%s", id, code, st.Error, out, errOut)
 			}
 			return st, out
@@ -123,7 +124,7 @@ func TestBackupRestoreCommands(t *testing.T) {
 	want := describeOldHomes(t, w)
 
 	out, errOut, code := runCLI(t, w.backupArgs(srv.URL)...)
-	if code != exitOK {
+	if code != cli.ExitOK {
 		t.Fatalf("backup: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
 	if !strings.Contains(out, "backup   user-profile/user0 (uid ") || !strings.HasPrefix(lastLine(out), "backup-") {
@@ -142,7 +143,7 @@ func TestBackupRestoreCommands(t *testing.T) {
 
 	dom := w.rebuilt(t)
 	out, errOut, code = runCLI(t, w.restoreArgs(srv.URL, dom, "-o", "json")...)
-	if code != exitOK {
+	if code != cli.ExitOK {
 		t.Fatalf("restore: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
 	if !strings.Contains(out, `"action": "restore"`) || !strings.HasPrefix(lastLine(out), "restore-") {
@@ -183,14 +184,14 @@ func TestBackupRestoreCommandsBadInput(t *testing.T) {
 		code int
 		msg  string
 	}{
-		{"backup unknown domain", set(w.backupArgs(srv.URL), "--domain", "d-doesnotexist0"), exitUsage, "no such domain"},
-		{"backup no bucket", set(w.backupArgs(srv.URL), "--bucket", "no-such-bucket"), exitPlanErrors, "bucket does not exist"},
-		{"backup from a file", set(w.backupArgs(srv.URL), "--from", file), exitUsage, "not a directory"},
-		{"backup from nowhere", set(w.backupArgs(srv.URL), "--from", filepath.Join(w.efsRoot, "missing")), exitUsage, "no such file"},
-		{"restore unknown domain", set(w.restoreArgs(srv.URL, dom), "--domain", "d-doesnotexist0"), exitUsage, "no such domain"},
-		{"restore no bucket", set(w.restoreArgs(srv.URL, dom), "--from", "s3://no-such-bucket/x"), exitPlanErrors, "bucket does not exist"},
-		{"restore to a file", set(w.restoreArgs(srv.URL, dom), "--to", file), exitUsage, "not a directory"},
-		{"restore from a path", set(w.restoreArgs(srv.URL, dom), "--from", "/backups"), exitUsage, "want s3://BUCKET"},
+		{"backup unknown domain", set(w.backupArgs(srv.URL), "--domain", "d-doesnotexist0"), cli.ExitUsage, "no such domain"},
+		{"backup no bucket", set(w.backupArgs(srv.URL), "--bucket", "no-such-bucket"), cli.ExitPlanErrors, "bucket does not exist"},
+		{"backup from a file", set(w.backupArgs(srv.URL), "--from", file), cli.ExitUsage, "not a directory"},
+		{"backup from nowhere", set(w.backupArgs(srv.URL), "--from", filepath.Join(w.efsRoot, "missing")), cli.ExitUsage, "no such file"},
+		{"restore unknown domain", set(w.restoreArgs(srv.URL, dom), "--domain", "d-doesnotexist0"), cli.ExitUsage, "no such domain"},
+		{"restore no bucket", set(w.restoreArgs(srv.URL, dom), "--from", "s3://no-such-bucket/x"), cli.ExitPlanErrors, "bucket does not exist"},
+		{"restore to a file", set(w.restoreArgs(srv.URL, dom), "--to", file), cli.ExitUsage, "not a directory"},
+		{"restore from a path", set(w.restoreArgs(srv.URL, dom), "--from", "/backups"), cli.ExitUsage, "want s3://BUCKET"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := srv.Requests()
@@ -221,7 +222,7 @@ func TestMigrateCopyFromS3(t *testing.T) {
 	w.startWorker(t, "w1")
 	want := describeOldHomes(t, w)
 	out, errOut, code := runCLI(t, w.backupArgs(srv.URL)...)
-	if code != exitOK {
+	if code != cli.ExitOK {
 		t.Fatalf("backup: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
 	if st, _ := waitJob(t, w, lastLine(out)); st.State != jobs.StateSucceeded {
@@ -237,7 +238,7 @@ func TestMigrateCopyFromS3(t *testing.T) {
 		}
 	}
 	out, errOut, code = runCLI(t, args...)
-	if code != exitOK {
+	if code != cli.ExitOK {
 		t.Fatalf("migrate: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
 	st, watched := waitJob(t, w, lastLine(out))

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/studio-migrator/studio-migrator/internal/awsconfig"
+	"github.com/studio-migrator/studio-migrator/internal/cli"
 	"github.com/studio-migrator/studio-migrator/jobs"
 )
 
@@ -43,7 +44,7 @@ func (o *cleanupOptions) AddFlags(fs *pflag.FlagSet) {
 	o.backup.AddFlags(fs, "S3 bucket of the EBS-backed spaces' backups: a space is deleted only if it has a complete backup there (without it, none is)")
 }
 
-func newCleanupCommand(g *globalOptions) *cobra.Command {
+func newCleanupCommand(g *cli.Globals) *cobra.Command {
 	opts := &cleanupOptions{}
 	cmd := &cobra.Command{
 		Use:   "cleanup --domain OLD [--delete-efs] [--yes]",
@@ -67,9 +68,9 @@ standard output.`,
 }
 
 // runCleanup confirms and enqueues a KindCleanup job; tests call it directly.
-func runCleanup(ctx context.Context, g *globalOptions, opts *cleanupOptions) error {
+func runCleanup(ctx context.Context, g *cli.Globals, opts *cleanupOptions) error {
 	if opts.domain == "" {
-		return usageErrorf("--domain is required: the ID of the domain to delete (d-...)")
+		return cli.UsageErrorf("--domain is required: the ID of the domain to delete (d-...)")
 	}
 	backupTarget, err := opts.backup.target()
 	if err != nil {
@@ -96,7 +97,7 @@ func runCleanup(ctx context.Context, g *globalOptions, opts *cleanupOptions) err
 }
 
 // confirmDomain asks the administrator to type the domain ID.
-func confirmDomain(g *globalOptions, opts *cleanupOptions) error {
+func confirmDomain(g *cli.Globals, opts *cleanupOptions) error {
 	in, isTerm := opts.stdin, opts.stdinIsTerminal
 	if in == nil {
 		in = os.Stdin
@@ -105,13 +106,13 @@ func confirmDomain(g *globalOptions, opts *cleanupOptions) error {
 		isTerm = func() bool { return term.IsTerminal(int(os.Stdin.Fd())) }
 	}
 	if !isTerm() {
-		return usageErrorf("cleanup deletes domain %s: standard input is not a terminal to confirm on; pass --yes to confirm in a script", opts.domain)
+		return cli.UsageErrorf("cleanup deletes domain %s: standard input is not a terminal to confirm on; pass --yes to confirm in a script", opts.domain)
 	}
 	what := "its apps, spaces, user profiles and the domain (its EFS is kept)"
 	if opts.deleteEFS {
 		what = "its apps, spaces, user profiles, the domain AND ITS EFS VOLUME WITH EVERY HOME ON IT"
 	}
-	fmt.Fprintf(g.stderr, "This deletes domain %s: %s.\nType the domain ID to confirm: ", opts.domain, what)
+	fmt.Fprintf(g.Stderr, "This deletes domain %s: %s.\nType the domain ID to confirm: ", opts.domain, what)
 	line, err := bufio.NewReader(in).ReadString('\n')
 	if err != nil && line == "" {
 		return fmt.Errorf("reading the confirmation: %w; nothing was enqueued", err)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/studio-migrator/studio-migrator/internal/cli"
 	"github.com/studio-migrator/studio-migrator/internal/testutil"
 )
 
@@ -60,8 +61,8 @@ func TestCopyHomeToMount(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err %v, want one mentioning %q", err, tc.want)
 			}
-			if code := exitCode(context.Background(), err); code != exitUsage {
-				t.Errorf("exit code %d, want %d", code, exitUsage)
+			if code := cli.ExitCode(context.Background(), err); code != cli.ExitUsage {
+				t.Errorf("exit code %d, want %d", code, cli.ExitUsage)
 			}
 			for _, p := range []string{fresh, tc.mount} {
 				if _, err := os.Lstat(p); !errors.Is(err, os.ErrNotExist) {

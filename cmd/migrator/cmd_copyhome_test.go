@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/studio-migrator/studio-migrator/internal/cli"
+	"github.com/studio-migrator/studio-migrator/internal/cli/copyhome"
 	"github.com/studio-migrator/studio-migrator/internal/efs/sftptest"
 	"github.com/studio-migrator/studio-migrator/internal/testutil"
 )
@@ -111,7 +113,7 @@ func TestCopyHomeLocal(t *testing.T) {
 	if target, _ := os.Readlink(filepath.Join(to, "passwd-link")); target != "/etc/passwd" {
 		t.Errorf("link target %q", target)
 	}
-	var res copyHomeResult
+	var res copyhome.Result
 	b, err := os.ReadFile(report)
 	if err != nil {
 		t.Fatal(err)
@@ -365,8 +367,8 @@ func TestCopyHomeNeedsRoot(t *testing.T) {
 		"copy-home", "--from", src, "--to", filepath.Join(newRoot, "200007"), "--uid", "200007", "--progress", "none")
 	code := exitStatus(cmd.Wait())
 	t.Logf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
-	if code != exitFatal || !strings.Contains(stderr.String(), "needs root (or CAP_CHOWN") {
-		t.Errorf("as uid 65534: exit %d, want %d and a message that it needs root", code, exitFatal)
+	if code != cli.ExitFatal || !strings.Contains(stderr.String(), "needs root (or CAP_CHOWN") {
+		t.Errorf("as uid 65534: exit %d, want %d and a message that it needs root", code, cli.ExitFatal)
 	}
 	if entries, _ := os.ReadDir(newRoot); len(entries) != 0 {
 		t.Errorf("left behind in the destination: %v", entries)
@@ -415,8 +417,8 @@ func copyHomeInterrupted(t *testing.T, n int) bool {
 	if code == 0 {
 		return false
 	}
-	if code != exitInterrupted || !strings.Contains(stderr.String(), "interrupted; run the same command again to resume") {
-		t.Errorf("exit %d, want %d and how to resume:\n%s", code, exitInterrupted, stderr)
+	if code != cli.ExitInterrupted || !strings.Contains(stderr.String(), "interrupted; run the same command again to resume") {
+		t.Errorf("exit %d, want %d and how to resume:\n%s", code, cli.ExitInterrupted, stderr)
 	}
 	out, err := copyHome(t, "--from", src, "--to", to, "--uid", "200007", "--verify", "--progress", "none")
 	if err != nil || !strings.Contains(out, "0 differences") {

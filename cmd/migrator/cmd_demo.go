@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/studio-migrator/studio-migrator/internal/cli"
 	"github.com/studio-migrator/studio-migrator/internal/demo"
 	"github.com/studio-migrator/studio-migrator/internal/logging"
 )
@@ -36,7 +37,7 @@ func (o *demoOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.Float64Var(&o.throttleRate, "throttle-rate", 0.1, "share of API calls the emulator answers with ThrottlingException (0..1)")
 	fs.DurationVar(&o.readyAfter, "ready-after", 200*time.Millisecond, "how long emulated resources stay Pending")
 	fs.Int64Var(&o.seed, "seed", 1, "seed for the generated homes, IDs and throttling")
-	addOutputFlag(fs, &o.output, formatText, formatJSON)
+	cli.AddOutputFlag(fs, &o.output, cli.FormatText, cli.FormatJSON)
 	fs.BoolVar(&o.jsonReport, "json", false, "print the report as JSON instead of the narrative")
 	_ = fs.MarkDeprecated("json", "use --output json")
 	fs.StringVar(&o.redis, "redis", "", "run the queue on this Redis (redis://host:port/db) instead of the in-process one")
@@ -44,7 +45,7 @@ func (o *demoOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.inProcessLCC, "in-process-lcc", false, "run the lifecycle configurations in process even where bash and the AWS CLI v2 (/usr/bin/aws) are installed")
 }
 
-func newDemoCommand(g *globalOptions) *cobra.Command {
+func newDemoCommand(g *cli.Globals) *cobra.Command {
 	opts := &demoOptions{}
 	cmd := &cobra.Command{
 		Use:   "demo",
@@ -71,27 +72,27 @@ It needs root, to re-own files to the new UIDs.`,
 	return cmd
 }
 
-func runDemo(ctx context.Context, g *globalOptions, opts *demoOptions) error {
+func runDemo(ctx context.Context, g *cli.Globals, opts *demoOptions) error {
 	if opts.jsonReport {
-		opts.output = formatJSON
+		opts.output = cli.FormatJSON
 	}
-	if err := checkFormat(opts.output, formatText, formatJSON); err != nil {
+	if err := cli.CheckFormat(opts.output, cli.FormatText, cli.FormatJSON); err != nil {
 		return err
 	}
 	if opts.throttleRate < 0 || opts.throttleRate > 1 {
-		return usageErrorf("--throttle-rate %v: want a share between 0 and 1", opts.throttleRate)
+		return cli.UsageErrorf("--throttle-rate %v: want a share between 0 and 1", opts.throttleRate)
 	}
 	if opts.filesPerHome < 1 {
-		return usageErrorf("--files-per-home %d: want at least 1", opts.filesPerHome)
+		return cli.UsageErrorf("--files-per-home %d: want at least 1", opts.filesPerHome)
 	}
 	if opts.workers < 1 {
-		return usageErrorf("--workers %d: want at least 1", opts.workers)
+		return cli.UsageErrorf("--workers %d: want at least 1", opts.workers)
 	}
-	log := g.log
-	if g.logLevel == "" && os.Getenv(logging.EnvLevel) == "" {
+	log := g.Log
+	if g.LogLevel == "" && os.Getenv(logging.EnvLevel) == "" {
 		// The demo tells its own story on stdout; per-step logs would drown it.
 		var err error
-		if log, err = logging.New(g.stderr, g.logFormat, "warn"); err != nil {
+		if log, err = logging.New(g.Stderr, g.LogFormat, "warn"); err != nil {
 			return err
 		}
 	}
@@ -110,18 +111,18 @@ func runDemo(ctx context.Context, g *globalOptions, opts *demoOptions) error {
 	if opts.throttleRate == 0 {
 		o.ThrottleRate = -1 // Options treats 0 as "default"; the flag's 0 means none
 	}
-	if opts.output == formatText {
-		o.Out = g.stdout
+	if opts.output == cli.FormatText {
+		o.Out = g.Stdout
 	}
 	rep, err := demo.Run(ctx, o)
 	if err != nil {
 		return err
 	}
-	if opts.output == formatJSON {
-		return writeJSON(g.stdout, rep)
+	if opts.output == cli.FormatJSON {
+		return cli.WriteJSON(g.Stdout, rep)
 	}
 	if opts.keep || opts.dir != "" {
-		fmt.Fprintf(g.stdout, "\nThe emulated EFS volumes and the snapshot are in %s\n", rep.Dir)
+		fmt.Fprintf(g.Stdout, "\nThe emulated EFS volumes and the snapshot are in %s\n", rep.Dir)
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/studio-migrator/studio-migrator/internal/cli"
 	"github.com/studio-migrator/studio-migrator/internal/emulator"
 )
 
@@ -142,7 +143,7 @@ func (o *emulatorOptions) armFaults(em *emulator.Emulator) error {
 	return nil
 }
 
-func newEmulatorCommand(g *globalOptions) *cobra.Command {
+func newEmulatorCommand(g *cli.Globals) *cobra.Command {
 	opts := &emulatorOptions{}
 	cmd := &cobra.Command{
 		Use:   "emulator",
@@ -175,7 +176,7 @@ against a local S3 endpoint.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			lcc, err := opts.lccRunner(cmd.Flags())
 			if err != nil {
-				return usageErrorf("%w", err)
+				return cli.UsageErrorf("%w", err)
 			}
 			opts.lcc = lcc
 			return runEmulator(cmd.Context(), g, opts)
@@ -186,9 +187,9 @@ against a local S3 endpoint.`,
 }
 
 // runEmulator serves until ctx is done (SIGINT/SIGTERM in main).
-func runEmulator(ctx context.Context, g *globalOptions, opts *emulatorOptions) error {
+func runEmulator(ctx context.Context, g *cli.Globals, opts *emulatorOptions) error {
 	if opts.throttleRate < 0 || opts.throttleRate > 1 {
-		return usageErrorf("--throttle-rate %v: want a share between 0 and 1", opts.throttleRate)
+		return cli.UsageErrorf("--throttle-rate %v: want a share between 0 and 1", opts.throttleRate)
 	}
 	em := emulator.New(emulator.Options{
 		Region:       opts.region,
@@ -198,7 +199,7 @@ func runEmulator(ctx context.Context, g *globalOptions, opts *emulatorOptions) e
 		Seed:         opts.seed,
 		EFSRoot:      opts.efsRoot,
 		EBSRoot:      opts.ebsRoot,
-		Logger:       g.log,
+		Logger:       g.Log,
 		LCC:          opts.lcc,
 
 		Network:                  map[bool]emulator.NetworkMode{true: emulator.NetworkStrict}[opts.strictNetwork],
@@ -206,28 +207,28 @@ func runEmulator(ctx context.Context, g *globalOptions, opts *emulatorOptions) e
 		MaxSpacesPerDomain:       opts.maxSpaces,
 	})
 	if err := opts.armFaults(em); err != nil {
-		return usageErrorf("%w", err)
+		return cli.UsageErrorf("%w", err)
 	}
 	ln, err := net.Listen("tcp", opts.listen)
 	if err != nil {
 		return fmt.Errorf("listening on %s for the emulator: %w", opts.listen, err)
 	}
 	for _, u := range opts.ssoUsers {
-		g.log.Info("identity center user added", "user", u, "user_id", em.AddIdentityCenterUser(u))
+		g.Log.Info("identity center user added", "user", u, "user_id", em.AddIdentityCenterUser(u))
 	}
 	url := "http://" + ln.Addr().String()
-	fmt.Fprintf(g.stdout, `SageMaker emulator listening on %s
+	fmt.Fprintf(g.Stdout, `SageMaker emulator listening on %s
   Identity Center instance %s, identity store %s
 Use it with any credentials, for example:
   AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=y AWS_DEFAULT_REGION=%s aws --endpoint-url %s sagemaker list-domains
   migrator snapshot --endpoint-url %s ...
 Stop with Ctrl-C.
 `, url, em.InstanceArn(), em.IdentityStoreID(), opts.region, url, url)
-	g.log.Info("emulator listening", "url", url, "efs_root", opts.efsRoot, "ebs_root", opts.ebsRoot, "ready_after", opts.readyAfter,
+	g.Log.Info("emulator listening", "url", url, "efs_root", opts.efsRoot, "ebs_root", opts.ebsRoot, "ready_after", opts.readyAfter,
 		"throttle_rate", opts.throttleRate, "run_lcc", opts.lcc != nil)
 	if err := em.Serve(ctx, ln); err != nil {
 		return err
 	}
-	g.log.Info("emulator stopped")
+	g.Log.Info("emulator stopped")
 	return nil
 }

@@ -23,6 +23,7 @@ import (
 	smtypes "github.com/aws/aws-sdk-go-v2/service/sagemaker/types"
 
 	"github.com/studio-migrator/studio-migrator/internal/awsconfig"
+	"github.com/studio-migrator/studio-migrator/internal/cli"
 	"github.com/studio-migrator/studio-migrator/internal/testutil"
 )
 
@@ -282,8 +283,8 @@ func TestEmulatorCommandRejectsBadFaults(t *testing.T) {
 		cmd.SetErr(&bytes.Buffer{})
 		cmd.SetArgs(append([]string{"emulator", "--listen", "127.0.0.1:0"}, args...))
 		err := cmd.Execute()
-		if err == nil || !strings.Contains(err.Error(), args[0]) || exitCode(context.Background(), err) != exitUsage {
-			t.Errorf("%v: err %v (exit %d), want a usage error naming %s", args, err, exitCode(context.Background(), err), args[0])
+		if err == nil || !strings.Contains(err.Error(), args[0]) || cli.ExitCode(context.Background(), err) != cli.ExitUsage {
+			t.Errorf("%v: err %v (exit %d), want a usage error naming %s", args, err, cli.ExitCode(context.Background(), err), args[0])
 		}
 	}
 }

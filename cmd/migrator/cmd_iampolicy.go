@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/studio-migrator/studio-migrator/internal/cli"
 	"github.com/studio-migrator/studio-migrator/internal/studio"
 )
 
@@ -38,7 +39,7 @@ func (o *iamPolicyOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.accountID, "account-id", "", "AWS account ID, when the snapshot names none")
 }
 
-func newIAMPolicyCommand(g *globalOptions) *cobra.Command {
+func newIAMPolicyCommand(g *cli.Globals) *cobra.Command {
 	opts := &iamPolicyOptions{}
 	cmd := &cobra.Command{
 		Use:   "iam-policy",
@@ -59,17 +60,17 @@ snapshot names only, and, as asked, Identity Center, S3 and EFS access.`,
 	return cmd
 }
 
-func runIAMPolicy(_ context.Context, g *globalOptions, opts *iamPolicyOptions) error {
+func runIAMPolicy(_ context.Context, g *cli.Globals, opts *iamPolicyOptions) error {
 	if opts.snapshot == "" {
-		return usageErrorf("--snapshot is required")
+		return cli.UsageErrorf("--snapshot is required")
 	}
 	if opts.s3Prefix != "" && opts.s3Bucket == "" {
-		return usageErrorf("--s3-prefix (--prefix) needs --s3-bucket (--bucket)")
+		return cli.UsageErrorf("--s3-prefix (--prefix) needs --s3-bucket (--bucket)")
 	}
 	switch opts.newAuthMode {
 	case "", "IAM", "SSO":
 	default:
-		return usageErrorf("--new-auth-mode %q: want IAM or SSO", opts.newAuthMode)
+		return cli.UsageErrorf("--new-auth-mode %q: want IAM or SSO", opts.newAuthMode)
 	}
 	s, err := readSnapshotFile(g, opts.snapshot)
 	if err != nil {
@@ -88,13 +89,13 @@ func runIAMPolicy(_ context.Context, g *globalOptions, opts *iamPolicyOptions) e
 	if err != nil {
 		return err
 	}
-	if ps[0].Note != "" && g.log != nil { // within IAM's size limit: say how (issue 10)
-		g.log.Info("iam policy kept within the managed policy size limit", "policies", len(ps), "how", ps[0].Note)
+	if ps[0].Note != "" && g.Log != nil { // within IAM's size limit: say how (issue 10)
+		g.Log.Info("iam policy kept within the managed policy size limit", "policies", len(ps), "how", ps[0].Note)
 	}
 	b, err := studio.MarshalPolicies(ps)
 	if err != nil {
 		return err
 	}
-	_, err = g.stdout.Write(b)
+	_, err = g.Stdout.Write(b)
 	return err
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/studio-migrator/studio-migrator/internal/cli"
 	"github.com/studio-migrator/studio-migrator/internal/studio"
 )
 
@@ -32,7 +33,7 @@ func TestIAMPolicyCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	g := &globalOptions{stdout: &out}
+	g := &cli.Globals{Stdout: &out}
 	opts := &iamPolicyOptions{snapshot: path, s3Bucket: "backups", s3Prefix: "studio", efsIDs: []string{"fs-0fedcba9876543210"}}
 	if err := runIAMPolicy(context.Background(), g, opts); err != nil {
 		t.Fatal(err)

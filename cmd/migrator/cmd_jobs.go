@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/studio-migrator/studio-migrator/internal/cli"
 	"github.com/studio-migrator/studio-migrator/jobs"
 )
 
@@ -24,7 +25,7 @@ func (o *jobsOptions) AddFlags(fs *pflag.FlagSet) {
 	o.redis.AddFlags(fs)
 }
 
-func newJobsCommand(g *globalOptions) *cobra.Command {
+func newJobsCommand(g *cli.Globals) *cobra.Command {
 	opts := &jobsOptions{}
 	cmd := &cobra.Command{
 		Use:   "jobs",
@@ -68,8 +69,8 @@ kept, not redone. Fix the cause first (see 'migrator status JOB').`,
 }
 
 // runJobsList prints every job; tests call it directly.
-func runJobsList(ctx context.Context, g *globalOptions, opts *jobsOptions) error {
-	if err := checkFormat(opts.output, "table", "json"); err != nil {
+func runJobsList(ctx context.Context, g *cli.Globals, opts *jobsOptions) error {
+	if err := cli.CheckFormat(opts.output, "table", "json"); err != nil {
 		return err
 	}
 	c, err := opts.redis.client()
@@ -85,9 +86,9 @@ func runJobsList(ctx context.Context, g *globalOptions, opts *jobsOptions) error
 		if list == nil {
 			list = []jobs.Summary{}
 		}
-		return writeJSON(g.stdout, list)
+		return cli.WriteJSON(g.Stdout, list)
 	}
-	tw := tabwriter.NewWriter(g.stdout, 2, 8, 2, ' ', 0)
+	tw := tabwriter.NewWriter(g.Stdout, 2, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "JOB\tKIND\tSTATE\tSTEP\tOLD DOMAIN\tNEW DOMAIN\tCREATED\tUPDATED")
 	for _, s := range list {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.Kind, s.State, s.Step, s.SourceDomainID, s.NewDomainID,
@@ -97,7 +98,7 @@ func runJobsList(ctx context.Context, g *globalOptions, opts *jobsOptions) error
 }
 
 // runJobsCancel cancels job id; tests call it directly.
-func runJobsCancel(ctx context.Context, g *globalOptions, opts *jobsOptions, id string) error {
+func runJobsCancel(ctx context.Context, g *cli.Globals, opts *jobsOptions, id string) error {
 	c, err := opts.redis.client()
 	if err != nil {
 		return err
@@ -112,12 +113,12 @@ func runJobsCancel(ctx context.Context, g *globalOptions, opts *jobsOptions, id 
 		}
 		return fmt.Errorf("cancelling job %s: %w", id, err)
 	}
-	fmt.Fprintf(g.stdout, "job %s cancelled; 'migrator jobs retry %s' resumes it\n", id, id)
+	fmt.Fprintf(g.Stdout, "job %s cancelled; 'migrator jobs retry %s' resumes it\n", id, id)
 	return nil
 }
 
 // runJobsRetry resumes job id; tests call it directly.
-func runJobsRetry(ctx context.Context, g *globalOptions, opts *jobsOptions, id string) error {
+func runJobsRetry(ctx context.Context, g *cli.Globals, opts *jobsOptions, id string) error {
 	c, err := opts.redis.client()
 	if err != nil {
 		return err
@@ -129,6 +130,6 @@ func runJobsRetry(ctx context.Context, g *globalOptions, opts *jobsOptions, id s
 	if err := c.Retry(ctx, id); err != nil {
 		return fmt.Errorf("retrying job %s: %w", id, err)
 	}
-	fmt.Fprintf(g.stdout, "job %s resumed; 'migrator watch %s' follows it\n", id, id)
+	fmt.Fprintf(g.Stdout, "job %s resumed; 'migrator watch %s' follows it\n", id, id)
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/studio-migrator/studio-migrator/internal/awsconfig"
 	"github.com/studio-migrator/studio-migrator/internal/backup"
+	"github.com/studio-migrator/studio-migrator/internal/cli"
 	"github.com/studio-migrator/studio-migrator/internal/lccinstall"
 	"github.com/studio-migrator/studio-migrator/internal/studio"
 	"github.com/studio-migrator/studio-migrator/scripts/lcc"
@@ -37,7 +38,7 @@ type lccPolicyOptions struct {
 	roles  []string
 }
 
-func newLCCCommand(g *globalOptions) *cobra.Command {
+func newLCCCommand(g *cli.Globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "lcc",
 		Short: "Install the S3 backup and restore lifecycle configurations; print their bucket policy",
@@ -50,7 +51,7 @@ func newLCCCommand(g *globalOptions) *cobra.Command {
 	return cmd
 }
 
-func newLCCInstallCommand(g *globalOptions) *cobra.Command {
+func newLCCInstallCommand(g *cli.Globals) *cobra.Command {
 	o := &lccInstallOptions{}
 	cmd := &cobra.Command{
 		Use:   "install --domain ID --bucket B [--prefix P] [--restore --source-domain OLD]",
@@ -83,13 +84,13 @@ another configuration rather than replacing one another domain may run.`,
 	fs.StringVar(&o.excludes, "excludes", "", "backup: space-separated find -path patterns relative to the home to leave out (default: the script's, caches)")
 	fs.StringSliceVar(&o.appTypes, "app-type", nil, "app types to install for: JupyterLab, CodeEditor, JupyterServer (repeatable; default: those the domain uses)")
 	fs.StringVar(&o.s3Endpoint, "s3-endpoint-url", "", "S3 endpoint the scripts use (S3_ENDPOINT_URL; for an S3-compatible server, tests and the demo)")
-	addOutputFlag(fs, &o.output, formatText, formatJSON)
+	cli.AddOutputFlag(fs, &o.output, cli.FormatText, cli.FormatJSON)
 	_ = cmd.MarkFlagRequired("domain")
 	_ = cmd.MarkFlagRequired("bucket")
 	return cmd
 }
 
-func newLCCPolicyCommand(g *globalOptions) *cobra.Command {
+func newLCCPolicyCommand(g *cli.Globals) *cobra.Command {
 	o := &lccPolicyOptions{}
 	cmd := &cobra.Command{
 		Use:   "policy --bucket B --role ARN [--role ARN ...] [--prefix P]",
@@ -114,64 +115,64 @@ are not affected. See README "Backups to S3".`,
 	return cmd
 }
 
-func runLCCPolicy(g *globalOptions, o *lccPolicyOptions) error {
+func runLCCPolicy(g *cli.Globals, o *lccPolicyOptions) error {
 	if o.bucket == "" {
-		return usageErrorf("--bucket is required")
+		return cli.UsageErrorf("--bucket is required")
 	}
 	if len(o.roles) == 0 {
-		return usageErrorf("--role is required: the execution role ARN(s) Studio apps run as (the domain's and profiles' ExecutionRole)")
+		return cli.UsageErrorf("--role is required: the execution role ARN(s) Studio apps run as (the domain's and profiles' ExecutionRole)")
 	}
 	p, err := backup.BucketPolicy(o.bucket, o.prefix, o.roles)
 	if err != nil {
-		return withExit(exitUsage, err)
+		return cli.WithExit(cli.ExitUsage, err)
 	}
-	return writeJSON(g.stdout, p)
+	return cli.WriteJSON(g.Stdout, p)
 }
 
 // lccInstallResult is what lcc install prints with -o json.
 type lccInstallResult = lccinstall.Result
 
-func runLCCInstall(ctx context.Context, g *globalOptions, o *lccInstallOptions) error {
+func runLCCInstall(ctx context.Context, g *cli.Globals, o *lccInstallOptions) error {
 	if o.domainID == "" || o.bucket == "" {
-		return usageErrorf("--domain and --bucket are required")
+		return cli.UsageErrorf("--domain and --bucket are required")
 	}
-	if err := checkFormat(o.output, formatText, formatJSON); err != nil {
+	if err := cli.CheckFormat(o.output, cli.FormatText, cli.FormatJSON); err != nil {
 		return err
 	}
 	if o.prefix == "" {
 		// The scripts read an unset prefix as their default: refuse rather than write
 		// keys other than those the user asked for.
-		return usageErrorf("--prefix must not be empty (default %s)", lccinstall.DefaultPrefix)
+		return cli.UsageErrorf("--prefix must not be empty (default %s)", lccinstall.DefaultPrefix)
 	}
 	if !o.restore && (o.sourceDomain != "" || o.force) {
-		return usageErrorf("--source-domain and --force go with --restore")
+		return cli.UsageErrorf("--source-domain and --force go with --restore")
 	}
 	if o.restore && (o.interval != 0 || o.excludes != "") {
-		return usageErrorf("--interval and --excludes are for the backup script, not --restore")
+		return cli.UsageErrorf("--interval and --excludes are for the backup script, not --restore")
 	}
 	if err := lccinstall.CheckAppTypes(o.appTypes); err != nil {
-		return usageErrorf("--app-type: %v", err)
+		return cli.UsageErrorf("--app-type: %v", err)
 	}
 	settings := lcc.Settings{Bucket: o.bucket, Prefix: o.prefix, EndpointURL: o.s3Endpoint,
 		Excludes: o.excludes, Interval: o.interval, SourceDomain: o.sourceDomain, Force: o.force}
 	if _, _, err := lccinstall.Script(o.restore, settings); err != nil {
-		return withExit(exitUsage, err)
+		return cli.WithExit(cli.ExitUsage, err)
 	}
 	aopts := o.aws
-	aopts.Logger = g.log
+	aopts.Logger = g.Log
 	cfg, err := awsconfig.Load(ctx, aopts)
 	if err != nil {
 		return err
 	}
-	a := &studio.Applier{Clients: studio.NewClients(cfg), Log: g.log}
+	a := &studio.Applier{Clients: studio.NewClients(cfg), Log: g.Log}
 	res, err := lccinstall.Install(ctx, a, lccinstall.Options{DomainID: o.domainID, Restore: o.restore, Settings: settings, AppTypes: o.appTypes})
 	if err != nil {
 		return err
 	}
-	if o.output == formatJSON {
-		return writeJSON(g.stdout, res)
+	if o.output == cli.FormatJSON {
+		return cli.WriteJSON(g.Stdout, res)
 	}
-	_, err = io.WriteString(g.stdout, lccInstallText(res))
+	_, err = io.WriteString(g.Stdout, lccInstallText(res))
 	return err
 }
 

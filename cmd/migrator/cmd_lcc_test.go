@@ -15,6 +15,7 @@ import (
 	smtypes "github.com/aws/aws-sdk-go-v2/service/sagemaker/types"
 
 	"github.com/studio-migrator/studio-migrator/internal/awsconfig"
+	"github.com/studio-migrator/studio-migrator/internal/cli"
 	"github.com/studio-migrator/studio-migrator/internal/studio"
 	"github.com/studio-migrator/studio-migrator/scripts/lcc"
 )
@@ -144,7 +145,7 @@ func TestLCCInstallBadInput(t *testing.T) {
 		{"lcc", "install", "--domain", id, "--bucket", "b-ok", "-o", "yaml"},
 	} {
 		_, _, code, err := runMigratorIn(t, context.Background(), "", append(args, aws...)...)
-		if err == nil || code != exitUsage {
+		if err == nil || code != cli.ExitUsage {
 			t.Errorf("%v: code %d, err %v; want a usage error", args, code, err)
 		}
 	}
@@ -213,7 +214,7 @@ func TestLCCPolicy(t *testing.T) {
 		{"lcc", "policy", "--role", roles[0]},
 		{"lcc", "policy", "--bucket", "my-backups", "--role", "StudioExec"},
 	} {
-		if _, _, code, err := runMigratorIn(t, context.Background(), "", args...); err == nil || code != exitUsage {
+		if _, _, code, err := runMigratorIn(t, context.Background(), "", args...); err == nil || code != cli.ExitUsage {
 			t.Errorf("%v: code %d, err %v; want a usage error", args, code, err)
 		}
 	}

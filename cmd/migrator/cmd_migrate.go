@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/studio-migrator/studio-migrator/internal/awsconfig"
+	"github.com/studio-migrator/studio-migrator/internal/cli"
 	"github.com/studio-migrator/studio-migrator/internal/location"
 	"github.com/studio-migrator/studio-migrator/internal/studio"
 	"github.com/studio-migrator/studio-migrator/jobs"
@@ -63,7 +64,7 @@ func (o *migrateOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVarP(&o.output, "output", "o", "text", "output format of the plan: text or json")
 }
 
-func newMigrateCommand(g *globalOptions) *cobra.Command {
+func newMigrateCommand(g *cli.Globals) *cobra.Command {
 	opts := &migrateOptions{}
 	cmd := &cobra.Command{
 		Use:   "migrate --domain OLD --copy-from DIR|sftp://... --copy-to DIR|sftp://... [overrides]",
@@ -101,12 +102,12 @@ credentials of its own environment for each side, and nothing secret enters the 
 }
 
 // runMigrate snapshots, plans, checks and enqueues; tests call it directly.
-func runMigrate(ctx context.Context, g *globalOptions, opts *migrateOptions) error {
-	if err := checkFormat(opts.output, "text", "json"); err != nil {
+func runMigrate(ctx context.Context, g *cli.Globals, opts *migrateOptions) error {
+	if err := cli.CheckFormat(opts.output, "text", "json"); err != nil {
 		return err
 	}
 	if opts.domain == "" {
-		return usageErrorf("--domain is required: the ID of the old domain (d-...)")
+		return cli.UsageErrorf("--domain is required: the ID of the old domain (d-...)")
 	}
 	var (
 		from       string
@@ -138,7 +139,7 @@ func runMigrate(ctx context.Context, g *globalOptions, opts *migrateOptions) err
 	if len(toMounts) > 0 {
 		// Refused here, before minutes of snapshot, with a usage exit.
 		if err := jobs.CheckCopyToMounts(jobs.Spec{CopyTo: to, CopyToMounts: toMounts, CopyFromBackup: fromBackup}); err != nil {
-			return withExit(exitUsage, fmt.Errorf("--%w", err))
+			return cli.WithExit(cli.ExitUsage, fmt.Errorf("--%w", err))
 		}
 	}
 	gid, err := parseGID(opts.gid)
@@ -146,14 +147,14 @@ func runMigrate(ctx context.Context, g *globalOptions, opts *migrateOptions) err
 		return err
 	}
 	if opts.deleteEFS && !opts.cleanup {
-		return usageErrorf("--delete-efs needs --cleanup")
+		return cli.UsageErrorf("--delete-efs needs --cleanup")
 	}
 	if fromBackup == nil && opts.backup.bucket == "" && (opts.backup.endpoint != "" || opts.backup.region != "") {
-		return usageErrorf("--s3-endpoint-url and --s3-region go with --bucket or --copy-from s3://...")
+		return cli.UsageErrorf("--s3-endpoint-url and --s3-region go with --bucket or --copy-from s3://...")
 	}
 	ovr, err := opts.ovr.overrides()
 	if err != nil {
-		return withExit(exitUsage, err)
+		return cli.WithExit(cli.ExitUsage, err)
 	}
 	var backupTarget *jobs.BackupTarget
 	if opts.backup.bucket != "" {
@@ -174,8 +175,8 @@ func runMigrate(ctx context.Context, g *globalOptions, opts *migrateOptions) err
 	if err != nil {
 		return err
 	}
-	g.log.Info("taking a snapshot of the old domain", "domain", opts.domain)
-	snap, err := studio.TakeSnapshot(ctx, studio.NewClients(src), opts.domain, studio.SnapshotOptions{Logger: g.log})
+	g.Log.Info("taking a snapshot of the old domain", "domain", opts.domain)
+	snap, err := studio.TakeSnapshot(ctx, studio.NewClients(src), opts.domain, studio.SnapshotOptions{Logger: g.Log})
 	if errors.Is(err, studio.ErrNotFound) {
 		return fmt.Errorf("domain %s not found in %s (check --domain, --region and the account): %w", opts.domain, src.Region, err)
 	}
@@ -222,12 +223,12 @@ func runMigrate(ctx context.Context, g *globalOptions, opts *migrateOptions) err
 		if opts.leaveEBS {
 			what = "are LEFT BEHIND (--leave-ebs-spaces)"
 		}
-		fmt.Fprintf(g.stderr, "%s%d space(s) keep their home on EBS and %s: %s%s\n",
-			red(g.stderr), len(left), what, strings.Join(left, ", "), resetColor(g.stderr))
+		fmt.Fprintf(g.Stderr, "%s%d space(s) keep their home on EBS and %s: %s%s\n",
+			red(g.Stderr), len(left), what, strings.Join(left, ", "), resetColor(g.Stderr))
 	}
 	if err != nil {
 		if len(left) > 0 && !opts.leaveEBS {
-			return withExit(exitPlanErrors, fmt.Errorf("%d space(s) keep their home on EBS and would be left behind: %s. "+
+			return cli.WithExit(cli.ExitPlanErrors, fmt.Errorf("%d space(s) keep their home on EBS and would be left behind: %s. "+
 				"Move them through S3 with --bucket B [--prefix P] (the job backs them up and restores them with lifecycle configurations), "+
 				"or accept leaving them with --leave-ebs-spaces; nothing was enqueued (%w)", len(left), strings.Join(left, ", "), err))
 		}
@@ -243,7 +244,7 @@ func runMigrate(ctx context.Context, g *globalOptions, opts *migrateOptions) err
 		}
 	}
 	if opts.dryRun {
-		fmt.Fprintln(g.stderr, "dry run: the plan has no errors; nothing was enqueued")
+		fmt.Fprintln(g.Stderr, "dry run: the plan has no errors; nothing was enqueued")
 		return nil
 	}
 	return submitAndMaybeWatch(ctx, g, c, spec, opts.watch)
@@ -254,24 +255,24 @@ func runMigrate(ctx context.Context, g *globalOptions, opts *migrateOptions) err
 // CLI's).
 func parseCopyLocation(flag, s string) (string, error) {
 	if s == "" {
-		return "", usageErrorf("--%s is required: DIR or sftp://[user@]host[:port]/path", flag)
+		return "", cli.UsageErrorf("--%s is required: DIR or sftp://[user@]host[:port]/path", flag)
 	}
 	if flag == "copy-from" && strings.Contains(s, "{fs}") {
-		return "", usageErrorf("--copy-from %q: {fs} names the new domain's EFS; give the old one's root", s)
+		return "", cli.UsageErrorf("--copy-from %q: {fs} names the new domain's EFS; give the old one's root", s)
 	}
 	l, err := location.Parse(s)
 	if err != nil {
-		return "", withExit(exitUsage, fmt.Errorf("--%s: %w", flag, err))
+		return "", cli.WithExit(cli.ExitUsage, fmt.Errorf("--%s: %w", flag, err))
 	}
 	return l.String(), nil
 }
 
 // planAndCheck plans, runs the preflight, prints the plan to stdout and refuses a
 // plan with errors (exit 3).
-func planAndCheck(ctx context.Context, g *globalOptions, snap *studio.Snapshot, ovr studio.Overrides, tgt aws.Config, output string, extra ...func(*studio.Plan) []studio.Problem) (*studio.Plan, error) {
+func planAndCheck(ctx context.Context, g *cli.Globals, snap *studio.Snapshot, ovr studio.Overrides, tgt aws.Config, output string, extra ...func(*studio.Plan) []studio.Problem) (*studio.Plan, error) {
 	plan, err := studio.NewPlan(snap, ovr, studio.PlanOptions{Region: tgt.Region})
 	if err != nil {
-		return nil, withExit(exitPlanErrors, fmt.Errorf("planning: %w", err))
+		return nil, cli.WithExit(cli.ExitPlanErrors, fmt.Errorf("planning: %w", err))
 	}
 	if err := runPreflight(ctx, tgt, plan); err != nil {
 		return nil, err
@@ -279,16 +280,16 @@ func planAndCheck(ctx context.Context, g *globalOptions, snap *studio.Snapshot, 
 	for _, f := range extra {
 		plan.Problems = append(plan.Problems, f(plan)...)
 	}
-	if output == formatJSON {
-		err = writeJSON(g.stdout, plan)
+	if output == cli.FormatJSON {
+		err = cli.WriteJSON(g.Stdout, plan)
 	} else {
-		err = plan.WriteText(g.stdout)
+		err = plan.WriteText(g.Stdout)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("writing the plan: %w", err)
 	}
 	if errs := plan.Errors(); len(errs) > 0 {
-		return nil, withExit(exitPlanErrors, fmt.Errorf("the plan has %d error(s) (first: %s: %s); fix them and run again; nothing was enqueued",
+		return nil, cli.WithExit(cli.ExitPlanErrors, fmt.Errorf("the plan has %d error(s) (first: %s: %s); fix them and run again; nothing was enqueued",
 			len(errs), errs[0].Resource, errs[0].Message))
 	}
 	return plan, nil
@@ -296,15 +297,15 @@ func planAndCheck(ctx context.Context, g *globalOptions, snap *studio.Snapshot, 
 
 // submitAndMaybeWatch enqueues spec, prints the job ID alone on the last line of
 // stdout and, with watch, follows the job on stderr and exits with its outcome.
-func submitAndMaybeWatch(ctx context.Context, g *globalOptions, c *jobs.Client, spec jobs.Spec, watch bool) error {
+func submitAndMaybeWatch(ctx context.Context, g *cli.Globals, c *jobs.Client, spec jobs.Spec, watch bool) error {
 	id, err := c.Submit(ctx, spec)
 	if err != nil {
 		return fmt.Errorf("enqueueing the job: %w", err)
 	}
-	g.log.Info("job enqueued", "job", id, "kind", spec.Kind)
-	fmt.Fprintln(g.stdout, id)
+	g.Log.Info("job enqueued", "job", id, "kind", spec.Kind)
+	fmt.Fprintln(g.Stdout, id)
 	if !watch {
 		return nil
 	}
-	return watchJob(ctx, c, id, g.stderr, 0)
+	return watchJob(ctx, c, id, g.Stderr, 0)
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/studio-migrator/studio-migrator/internal/awsconfig"
+	"github.com/studio-migrator/studio-migrator/internal/cli"
 	"github.com/studio-migrator/studio-migrator/internal/studio"
 )
 
@@ -30,7 +31,7 @@ type planOptions struct {
 func (o *planOptions) AddFlags(fs *pflag.FlagSet) {
 	o.aws.AddRegionFlag(fs)
 	fs.StringVar(&o.snapshotFile, "snapshot", "", `snapshot file written by 'migrator snapshot' ("-": standard input)`)
-	addOutputFlag(fs, &o.output, formatText, formatJSON)
+	cli.AddOutputFlag(fs, &o.output, cli.FormatText, cli.FormatJSON)
 	fs.StringVar(&o.overrides.DomainName, "domain-name", "", "name of the new domain (default: the old name)")
 	fs.StringVar(&o.overrides.VpcID, "vpc-id", "", "VPC of the new domain (needs --subnet-ids and, if the old domain names any, --security-group-ids)")
 	fs.StringSliceVar(&o.overrides.SubnetIDs, "subnet-ids", nil, "subnets of the new domain, comma-separated")
@@ -46,7 +47,7 @@ func (o *planOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.aws.EndpointURL, "endpoint-url", "", "with --live: endpoint for every AWS API call, e.g. the emulator's http://127.0.0.1:PORT")
 }
 
-func newPlanCommand(g *globalOptions) *cobra.Command {
+func newPlanCommand(g *cli.Globals) *cobra.Command {
 	opts := &planOptions{}
 	cmd := &cobra.Command{
 		Use:   "plan --snapshot FILE [overrides]",
@@ -73,14 +74,14 @@ When the plan has errors it is printed all the same and the command exits with 3
 	return cmd
 }
 
-func runPlan(ctx context.Context, g *globalOptions, opts *planOptions) error {
+func runPlan(ctx context.Context, g *cli.Globals, opts *planOptions) error {
 	if !opts.live && (opts.aws.Profile != "" || opts.aws.EndpointURL != "") {
-		return usageErrorf("--profile and --endpoint-url are used only with --live (without it, plan calls no AWS API)")
+		return cli.UsageErrorf("--profile and --endpoint-url are used only with --live (without it, plan calls no AWS API)")
 	}
-	if err := checkFormat(opts.output, formatText, formatJSON); err != nil {
+	if err := cli.CheckFormat(opts.output, cli.FormatText, cli.FormatJSON); err != nil {
 		return err
 	}
-	if err := checkOneStdin(map[string]string{"snapshot": opts.snapshotFile, "user-mapping": opts.userMapping}); err != nil {
+	if err := cli.CheckOneStdin(map[string]string{"snapshot": opts.snapshotFile, "user-mapping": opts.userMapping}); err != nil {
 		return err
 	}
 	s, err := readSnapshotFile(g, opts.snapshotFile)
@@ -89,7 +90,7 @@ func runPlan(ctx context.Context, g *globalOptions, opts *planOptions) error {
 	}
 	o := opts.overrides
 	if opts.userMapping != "" {
-		r, name, err := openInput(g, "user-mapping", opts.userMapping)
+		r, name, err := cli.OpenInput(g, "user-mapping", opts.userMapping)
 		if err != nil {
 			return err
 		}
@@ -109,30 +110,30 @@ func runPlan(ctx context.Context, g *globalOptions, opts *planOptions) error {
 		if err != nil {
 			return err
 		}
-		found, err := studio.Preflight(ctx, studio.NewClients(cfg), p, studio.PreflightOptions{RecreateLifecycleConfigs: opts.recreateLCCs, Logger: g.log})
+		found, err := studio.Preflight(ctx, studio.NewClients(cfg), p, studio.PreflightOptions{RecreateLifecycleConfigs: opts.recreateLCCs, Logger: g.Log})
 		if err != nil {
 			return err
 		}
 		p.Problems = append(p.Problems, found...)
 		slices.SortStableFunc(p.Problems, func(x, y studio.Problem) int { return strings.Compare(string(x.Severity), string(y.Severity)) }) // "error" < "warning"
 	}
-	if opts.output == formatJSON {
-		err = writeJSON(g.stdout, p)
+	if opts.output == cli.FormatJSON {
+		err = cli.WriteJSON(g.Stdout, p)
 	} else {
-		err = p.WriteText(g.stdout)
+		err = p.WriteText(g.Stdout)
 	}
 	if err != nil {
 		return fmt.Errorf("writing the plan: %w", err)
 	}
 	if n := len(p.Errors()); n > 0 {
-		return withExit(exitPlanErrors, fmt.Errorf("the plan has %d error(s); fix them and plan again", n))
+		return cli.WithExit(cli.ExitPlanErrors, fmt.Errorf("the plan has %d error(s); fix them and plan again", n))
 	}
 	return nil
 }
 
 // readSnapshotFile reads the snapshot a --snapshot flag names ("-": standard input).
-func readSnapshotFile(g *globalOptions, path string) (*studio.Snapshot, error) {
-	r, name, err := openInput(g, "snapshot", path)
+func readSnapshotFile(g *cli.Globals, path string) (*studio.Snapshot, error) {
+	r, name, err := cli.OpenInput(g, "snapshot", path)
 	if err != nil {
 		return nil, err
 	}

@@ -20,6 +20,7 @@ import (
 	smtypes "github.com/aws/aws-sdk-go-v2/service/sagemaker/types"
 
 	"github.com/studio-migrator/studio-migrator/internal/awsconfig"
+	"github.com/studio-migrator/studio-migrator/internal/cli"
 	"github.com/studio-migrator/studio-migrator/internal/emulator"
 	"github.com/studio-migrator/studio-migrator/internal/studio"
 	"github.com/studio-migrator/studio-migrator/internal/testutil"
@@ -213,8 +214,8 @@ func TestPlanLive(t *testing.T) {
 	stdout, stderr, err := runMigrator(t, "plan", "--snapshot", snap, "--live", "--endpoint-url", url, "--region", "us-east-1",
 		"--domain-name", "research-v2", "--vpc-id", "vpc-0deadbeefdeadbeef", "--subnet-ids", subnetID,
 		"--security-group-ids", sgID, "--kms-key-id", keyID)
-	if code := exitCode(context.Background(), err); code != exitPlanErrors {
-		t.Fatalf("plan --live exited %d (%v), want %d\nstdout:\n%s\nstderr:\n%s", code, err, exitPlanErrors, stdout, stderr)
+	if code := cli.ExitCode(context.Background(), err); code != cli.ExitPlanErrors {
+		t.Fatalf("plan --live exited %d (%v), want %d\nstdout:\n%s\nstderr:\n%s", code, err, cli.ExitPlanErrors, stdout, stderr)
 	}
 	for _, want := range []string{
 		"VPC vpc-0deadbeefdeadbeef does not exist in us-east-1: create it",

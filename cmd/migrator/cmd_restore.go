@@ -10,6 +10,7 @@ import (
 
 	"github.com/studio-migrator/studio-migrator/internal/awsconfig"
 	"github.com/studio-migrator/studio-migrator/internal/backup"
+	"github.com/studio-migrator/studio-migrator/internal/cli"
 	"github.com/studio-migrator/studio-migrator/internal/studio"
 	"github.com/studio-migrator/studio-migrator/jobs"
 )
@@ -46,7 +47,7 @@ func (o *restoreOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVarP(&o.output, "output", "o", "text", "output format of the list of homes: text or json")
 }
 
-func newRestoreCommand(g *globalOptions) *cobra.Command {
+func newRestoreCommand(g *cli.Globals) *cobra.Command {
 	opts := &restoreOptions{}
 	cmd := &cobra.Command{
 		Use:   "restore --from s3://B/PREFIX --source-domain OLD --domain NEW --to DIR|sftp://...",
@@ -74,22 +75,22 @@ enqueues nothing. The job ID is printed alone on the last line of standard outpu
 }
 
 // runRestore checks and enqueues a restore job; tests call it directly.
-func runRestore(ctx context.Context, g *globalOptions, opts *restoreOptions) error {
-	if err := checkFormat(opts.output, "text", "json"); err != nil {
+func runRestore(ctx context.Context, g *cli.Globals, opts *restoreOptions) error {
+	if err := cli.CheckFormat(opts.output, "text", "json"); err != nil {
 		return err
 	}
 	if opts.from == "" {
-		return usageErrorf("--from is required: the backups, s3://BUCKET[/PREFIX]")
+		return cli.UsageErrorf("--from is required: the backups, s3://BUCKET[/PREFIX]")
 	}
 	target, err := parseS3URL("from", opts.from, opts.s3)
 	if err != nil {
 		return err
 	}
 	if opts.sourceDomain == "" {
-		return usageErrorf("--source-domain is required: the ID of the domain the backups were taken of")
+		return cli.UsageErrorf("--source-domain is required: the ID of the domain the backups were taken of")
 	}
 	if opts.domain == "" {
-		return usageErrorf("--domain is required: the ID of the domain to restore into")
+		return cli.UsageErrorf("--domain is required: the ID of the domain to restore into")
 	}
 	to, err := parseCopyLocation("to", opts.to)
 	if err != nil {
@@ -132,18 +133,18 @@ func runRestore(ctx context.Context, g *globalOptions, opts *restoreOptions) err
 		}
 		if !ok {
 			h.Action, h.Reason = "skip", "no complete backup under "+opts.sourceDomain+": not restored"
-			g.log.Warn("no backup to restore", "home", h.Key, "source_domain", opts.sourceDomain, "store", st.String())
+			g.Log.Warn("no backup to restore", "home", h.Key, "source_domain", opts.sourceDomain, "store", st.String())
 			continue
 		}
 		h.Reason = "backup of " + when.UTC().Format("2006-01-02 15:04:05Z")
 		found++
 	}
-	if err := writeHomeLines(g.stdout, opts.output, map[string]any{"sourceDomain": opts.sourceDomain, "domain": opts.domain,
+	if err := writeHomeLines(g.Stdout, opts.output, map[string]any{"sourceDomain": opts.sourceDomain, "domain": opts.domain,
 		"from": st.String(), "to": to, "homes": homes}, homes); err != nil {
 		return err
 	}
 	if found == 0 {
-		g.log.Warn("no home of the domain has a backup to restore: the job will restore nothing", "source_domain", opts.sourceDomain)
+		g.Log.Warn("no home of the domain has a backup to restore: the job will restore nothing", "source_domain", opts.sourceDomain)
 	}
 	return submitAndMaybeWatch(ctx, g, c, jobs.Spec{
 		Kind:           jobs.KindRestore,

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/studio-migrator/studio-migrator/internal/cli"
 	"github.com/studio-migrator/studio-migrator/internal/efs"
 )
 
@@ -24,7 +25,7 @@ func (o *sftpServerOptions) AddFlags(fs *pflag.FlagSet) {
 // newSFTPServerCommand is the far end of an sftp:// location: copy-home runs it on
 // the SFTP host over SSH (`ssh host migrator sftp-server --root DIR`), as rsync runs
 // itself, and speaks SFTP with it on stdin/stdout. Hidden: people do not run it.
-func newSFTPServerCommand(g *globalOptions) *cobra.Command {
+func newSFTPServerCommand(g *cli.Globals) *cobra.Command {
 	opts := &sftpServerOptions{}
 	cmd := &cobra.Command{
 		Use:   "sftp-server --root DIR",
@@ -45,16 +46,16 @@ a copy runs is refused, never followed. Logs go to stderr.`,
 	return cmd
 }
 
-func runSFTPServer(g *globalOptions, opts *sftpServerOptions, in io.Reader, out io.Writer) error {
+func runSFTPServer(g *cli.Globals, opts *sftpServerOptions, in io.Reader, out io.Writer) error {
 	if opts.root == "" {
-		return &exitError{code: exitUsage, err: errors.New("--root is required")}
+		return cli.WithExit(cli.ExitUsage, errors.New("--root is required"))
 	}
 	l, err := efs.NewLocal(opts.root)
 	if err != nil {
 		return err
 	}
 	defer l.Close()
-	g.log.Debug("sftp-server serving", "root", l.Root(), "pid", os.Getpid())
+	g.Log.Debug("sftp-server serving", "root", l.Root(), "pid", os.Getpid())
 	return efs.ServeSFTP(stdio{in, out}, l)
 }
 

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/studio-migrator/studio-migrator/internal/awsconfig"
+	"github.com/studio-migrator/studio-migrator/internal/cli"
 	"github.com/studio-migrator/studio-migrator/internal/studio"
 )
 
@@ -27,11 +28,11 @@ func (o *snapshotOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVarP(&o.outFile, "out-file", "f", "-", `file to write the snapshot to ("-": standard output); a regular file is replaced atomically, anything else (/dev/null, a pipe) is written in place`)
 	// The snapshot is a JSON document; --output is there so -o means a format here
 	// as in every command (-o FILE of earlier versions is refused with a hint).
-	addOutputFlag(fs, &o.output, formatJSON)
+	cli.AddOutputFlag(fs, &o.output, cli.FormatJSON)
 	fs.IntVar(&o.concurrency, "concurrency", studio.DefaultSnapshotConcurrency, "Describe/ListTags calls in flight")
 }
 
-func newSnapshotCommand(g *globalOptions) *cobra.Command {
+func newSnapshotCommand(g *cli.Globals) *cobra.Command {
 	opts := &snapshotOptions{}
 	cmd := &cobra.Command{
 		Use:   "snapshot --domain ID [-f FILE]",
@@ -53,25 +54,25 @@ reads; it is also a record to rebuild the domain from after an accident.`,
 	return cmd
 }
 
-func runSnapshot(ctx context.Context, g *globalOptions, opts *snapshotOptions) error {
+func runSnapshot(ctx context.Context, g *cli.Globals, opts *snapshotOptions) error {
 	if opts.domainID == "" {
-		return usageErrorf("--domain is required")
+		return cli.UsageErrorf("--domain is required")
 	}
-	if err := checkFormat(opts.output, formatJSON); err != nil {
+	if err := cli.CheckFormat(opts.output, cli.FormatJSON); err != nil {
 		return err
 	}
 	if opts.concurrency < 1 {
-		return usageErrorf("--concurrency %d: want at least 1", opts.concurrency)
+		return cli.UsageErrorf("--concurrency %d: want at least 1", opts.concurrency)
 	}
 	aopts := opts.aws
-	aopts.Logger = g.log
+	aopts.Logger = g.Log
 	cfg, err := awsconfig.Load(ctx, aopts)
 	if err != nil {
 		return err
 	}
 	s, err := studio.TakeSnapshot(ctx, studio.NewClients(cfg), opts.domainID, studio.SnapshotOptions{
 		Concurrency: opts.concurrency,
-		Logger:      g.log,
+		Logger:      g.Log,
 	})
 	if err != nil {
 		return err
@@ -80,11 +81,11 @@ func runSnapshot(ctx context.Context, g *globalOptions, opts *snapshotOptions) e
 	if err != nil {
 		return fmt.Errorf("encoding the snapshot of %s: %w", opts.domainID, err)
 	}
-	if err := writeOutput(g.stdout, opts.outFile, b); err != nil {
+	if err := cli.WriteOutput(g.Stdout, opts.outFile, b); err != nil {
 		return fmt.Errorf("writing the snapshot to %s: %w", opts.outFile, err)
 	}
 	if opts.outFile != "-" && opts.outFile != "" {
-		g.log.Info("snapshot written", "file", opts.outFile, "profiles", len(s.UserProfiles), "spaces", len(s.Spaces))
+		g.Log.Info("snapshot written", "file", opts.outFile, "profiles", len(s.UserProfiles), "spaces", len(s.Spaces))
 	}
 	return nil
 }

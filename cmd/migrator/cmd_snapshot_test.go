@@ -15,6 +15,7 @@ import (
 	smtypes "github.com/aws/aws-sdk-go-v2/service/sagemaker/types"
 
 	"github.com/studio-migrator/studio-migrator/internal/awsconfig"
+	"github.com/studio-migrator/studio-migrator/internal/cli"
 	"github.com/studio-migrator/studio-migrator/internal/emulator"
 	"github.com/studio-migrator/studio-migrator/internal/studio"
 )
@@ -36,7 +37,7 @@ func runMigratorIn(t *testing.T, ctx context.Context, stdin string, args ...stri
 	cmd.SetOut(&out)
 	cmd.SetErr(&errOut)
 	cmd.SetArgs(args)
-	_, code, err := execute(ctx, cmd)
+	_, code, err := cli.Execute(ctx, cmd)
 	return out.String(), errOut.String(), code, err
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/studio-migrator/studio-migrator/internal/cli"
 	"github.com/studio-migrator/studio-migrator/internal/progress"
 	"github.com/studio-migrator/studio-migrator/jobs"
 )
@@ -26,7 +27,7 @@ func (o *statusOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVarP(&o.output, "output", "o", "text", "output format: text or json (the whole job record: top-level state, step, and per home its state and counts)")
 }
 
-func newStatusCommand(g *globalOptions) *cobra.Command {
+func newStatusCommand(g *cli.Globals) *cobra.Command {
 	opts := &statusOptions{}
 	cmd := &cobra.Command{
 		Use:   "status JOB",
@@ -49,8 +50,8 @@ for the outcome).`,
 }
 
 // runStatus prints job id; tests call it directly.
-func runStatus(ctx context.Context, g *globalOptions, opts *statusOptions, id string) error {
-	if err := checkFormat(opts.output, "text", "json"); err != nil {
+func runStatus(ctx context.Context, g *cli.Globals, opts *statusOptions, id string) error {
+	if err := cli.CheckFormat(opts.output, "text", "json"); err != nil {
 		return err
 	}
 	c, err := opts.redis.client()
@@ -63,9 +64,9 @@ func runStatus(ctx context.Context, g *globalOptions, opts *statusOptions, id st
 		return err
 	}
 	if opts.output == "json" {
-		return writeJSON(g.stdout, st)
+		return cli.WriteJSON(g.Stdout, st)
 	}
-	return writeStatusText(g.stdout, st)
+	return writeStatusText(g.Stdout, st)
 }
 
 func writeStatusText(w io.Writer, st *jobs.Status) error {

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/studio-migrator/studio-migrator/internal/cli"
 	"github.com/studio-migrator/studio-migrator/internal/studio"
 )
 
@@ -24,7 +25,7 @@ func (o *uidMapOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVarP(&o.output, "output", "o", "text", "output format: text, json or csv (header kind,name,oldUid,newUid)")
 }
 
-func newUIDMapCommand(g *globalOptions) *cobra.Command {
+func newUIDMapCommand(g *cli.Globals) *cobra.Command {
 	opts := &uidMapOptions{}
 	cmd := &cobra.Command{
 		Use:   "uid-map JOB",
@@ -45,8 +46,8 @@ the old UIDs.`,
 }
 
 // runUIDMap prints job id's UID map; tests call it directly.
-func runUIDMap(ctx context.Context, g *globalOptions, opts *uidMapOptions, id string) error {
-	if err := checkFormat(opts.output, "text", "json", "csv"); err != nil {
+func runUIDMap(ctx context.Context, g *cli.Globals, opts *uidMapOptions, id string) error {
+	if err := cli.CheckFormat(opts.output, "text", "json", "csv"); err != nil {
 		return err
 	}
 	c, err := opts.redis.client()
@@ -64,9 +65,9 @@ func runUIDMap(ctx context.Context, g *globalOptions, opts *uidMapOptions, id st
 	}
 	switch opts.output {
 	case "json":
-		return writeJSON(g.stdout, m)
+		return cli.WriteJSON(g.Stdout, m)
 	case "csv":
-		w := csv.NewWriter(g.stdout)
+		w := csv.NewWriter(g.Stdout)
 		_ = w.Write([]string{"kind", "name", "oldUid", "newUid"})
 		for _, u := range m {
 			_ = w.Write([]string{u.Kind, u.Name, u.OldUID, u.NewUID})
@@ -74,7 +75,7 @@ func runUIDMap(ctx context.Context, g *globalOptions, opts *uidMapOptions, id st
 		w.Flush()
 		return w.Error()
 	}
-	tw := tabwriter.NewWriter(g.stdout, 2, 8, 2, ' ', 0)
+	tw := tabwriter.NewWriter(g.Stdout, 2, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "KIND\tNAME\tOLD UID\tNEW UID")
 	for _, u := range m {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Kind, u.Name, u.OldUID, u.NewUID)

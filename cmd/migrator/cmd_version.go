@@ -3,9 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
-	"runtime/debug"
 
 	"github.com/spf13/cobra"
+	"github.com/studio-migrator/studio-migrator/internal/cli"
 )
 
 // versionOptions are the flags of `migrator version`.
@@ -13,18 +13,7 @@ type versionOptions struct {
 	output string
 }
 
-// buildInfo is what `migrator version` prints, read from the binary itself.
-type buildInfo struct {
-	Module   string `json:"module"`
-	Version  string `json:"version"`
-	Revision string `json:"revision,omitempty"`
-	// Time is the commit time of Revision (RFC 3339).
-	Time      string `json:"time,omitempty"`
-	Modified  bool   `json:"modified,omitempty"`
-	GoVersion string `json:"goVersion"`
-}
-
-func newVersionCommand(g *globalOptions) *cobra.Command {
+func newVersionCommand(g *cli.Globals) *cobra.Command {
 	opts := &versionOptions{}
 	cmd := &cobra.Command{
 		Use:   "version",
@@ -39,50 +28,18 @@ uncommitted changes, and the Go version.`,
 			return runVersion(cmd.Context(), g, opts)
 		},
 	}
-	addOutputFlag(cmd.Flags(), &opts.output, formatText, formatJSON)
+	cli.AddOutputFlag(cmd.Flags(), &opts.output, cli.FormatText, cli.FormatJSON)
 	return cmd
 }
 
-func readBuildInfo() buildInfo {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return buildInfo{Version: "unknown"}
-	}
-	info := buildInfo{Module: bi.Main.Path, Version: bi.Main.Version, GoVersion: bi.GoVersion}
-	if info.Version == "" {
-		info.Version = "(devel)"
-	}
-	for _, s := range bi.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			info.Revision = s.Value
-		case "vcs.time":
-			info.Time = s.Value
-		case "vcs.modified":
-			info.Modified = s.Value == "true"
-		}
-	}
-	return info
-}
-
-func runVersion(_ context.Context, g *globalOptions, opts *versionOptions) error {
-	if err := checkFormat(opts.output, formatText, formatJSON); err != nil {
+func runVersion(_ context.Context, g *cli.Globals, opts *versionOptions) error {
+	if err := cli.CheckFormat(opts.output, cli.FormatText, cli.FormatJSON); err != nil {
 		return err
 	}
-	info := readBuildInfo()
-	if opts.output == formatJSON {
-		return writeJSON(g.stdout, info)
+	info := cli.ReadBuildInfo()
+	if opts.output == cli.FormatJSON {
+		return cli.WriteJSON(g.Stdout, info)
 	}
-	rev := info.Revision
-	if rev == "" {
-		rev = "unknown revision"
-	}
-	if info.Time != "" {
-		rev += " (" + info.Time + ")"
-	}
-	if info.Modified {
-		rev += ", modified"
-	}
-	_, err := fmt.Fprintf(g.stdout, "migrator %s, %s, %s\n", info.Version, rev, info.GoVersion)
+	_, err := fmt.Fprintf(g.Stdout, "migrator %s\n", info)
 	return err
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/studio-migrator/studio-migrator/internal/cli"
 	"github.com/studio-migrator/studio-migrator/internal/progress"
 	"github.com/studio-migrator/studio-migrator/jobs"
 )
@@ -25,7 +26,7 @@ func (o *watchOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.interval, "interval", 0, "how often to read the job record (default: 500ms on a terminal, 5s otherwise)")
 }
 
-func newWatchCommand(g *globalOptions) *cobra.Command {
+func newWatchCommand(g *cli.Globals) *cobra.Command {
 	opts := &watchOptions{}
 	cmd := &cobra.Command{
 		Use:   "watch JOB",
@@ -46,9 +47,9 @@ succeeded, 6 when it failed or was cancelled; Ctrl-C stops watching, not the job
 }
 
 // runWatch follows job id on stdout; tests call it directly.
-func runWatch(ctx context.Context, g *globalOptions, opts *watchOptions, id string) error {
+func runWatch(ctx context.Context, g *cli.Globals, opts *watchOptions, id string) error {
 	if opts.interval < 0 {
-		return usageErrorf("--interval %v: want a positive duration", opts.interval)
+		return cli.UsageErrorf("--interval %v: want a positive duration", opts.interval)
 	}
 	c, err := opts.redis.client()
 	if err != nil {
@@ -58,7 +59,7 @@ func runWatch(ctx context.Context, g *globalOptions, opts *watchOptions, id stri
 	if _, err := getJob(ctx, c, id); err != nil {
 		return err
 	}
-	return watchJob(ctx, c, id, g.stdout, opts.interval)
+	return watchJob(ctx, c, id, g.Stdout, opts.interval)
 }
 
 // watchJob draws the job's progress to out until it ends and turns its outcome into
@@ -78,12 +79,12 @@ func jobOutcome(st *jobs.Status) error {
 	case jobs.StateSucceeded:
 		return nil
 	case jobs.StateCancelled:
-		return withExit(exitJobFailed, fmt.Errorf("job %s was cancelled ('migrator jobs retry %s' resumes it)", st.ID, st.ID))
+		return cli.WithExit(cli.ExitJobFailed, fmt.Errorf("job %s was cancelled ('migrator jobs retry %s' resumes it)", st.ID, st.ID))
 	default:
 		msg := st.Error
 		if msg == "" {
 			msg = "see 'migrator status " + st.ID + "'"
 		}
-		return withExit(exitJobFailed, fmt.Errorf("job %s %s in step %s: %s ('migrator jobs retry %s' resumes it from there)", st.ID, st.State, st.Step, msg, st.ID))
+		return cli.WithExit(cli.ExitJobFailed, fmt.Errorf("job %s %s in step %s: %s ('migrator jobs retry %s' resumes it from there)", st.ID, st.State, st.Step, msg, st.ID))
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/studio-migrator/studio-migrator/internal/cli"
 	"github.com/studio-migrator/studio-migrator/internal/efs"
 	"github.com/studio-migrator/studio-migrator/internal/location"
 	"github.com/studio-migrator/studio-migrator/internal/logging"
@@ -52,7 +53,7 @@ func defaultQueuesText() string {
 	return strings.Join(s, ",")
 }
 
-func newWorkerCommand(g *globalOptions) *cobra.Command {
+func newWorkerCommand(g *cli.Globals) *cobra.Command {
 	opts := &workerOptions{}
 	cmd := &cobra.Command{
 		Use:   "worker [--concurrency N] [--queues ...]",
@@ -73,11 +74,11 @@ Logs are JSON on stderr unless --log-format text.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if f := cmd.Flags().Lookup("log-format"); f != nil && !f.Changed {
 				// A worker's logs go to a collector: JSON unless asked otherwise.
-				log, err := logging.New(g.stderr, "json", g.logLevel)
+				log, err := logging.New(g.Stderr, "json", g.LogLevel)
 				if err != nil {
 					return err
 				}
-				g.log = log
+				g.Log = log
 			}
 			return runWorker(cmd.Context(), g, opts)
 		},
@@ -98,12 +99,12 @@ func parseQueues(qs []string) (map[string]int, error) {
 		if hasPrio {
 			n, err := strconv.Atoi(prio)
 			if err != nil || n < 1 {
-				return nil, usageErrorf("--queues %q: the priority must be a number from 1", q)
+				return nil, cli.UsageErrorf("--queues %q: the priority must be a number from 1", q)
 			}
 			p = n
 		}
 		if _, ok := jobs.DefaultQueues[name]; !ok {
-			return nil, usageErrorf("--queues: unknown queue %q; the queues are %s", name, defaultQueuesText())
+			return nil, cli.UsageErrorf("--queues: unknown queue %q; the queues are %s", name, defaultQueuesText())
 		}
 		m[name] = p
 	}
@@ -111,19 +112,19 @@ func parseQueues(qs []string) (map[string]int, error) {
 }
 
 // runWorker serves tasks until ctx ends; tests call it directly.
-func runWorker(ctx context.Context, g *globalOptions, opts *workerOptions) error {
+func runWorker(ctx context.Context, g *cli.Globals, opts *workerOptions) error {
 	if opts.concurrency < 1 {
-		return usageErrorf("--concurrency %d: want at least 1", opts.concurrency)
+		return cli.UsageErrorf("--concurrency %d: want at least 1", opts.concurrency)
 	}
 	if opts.retention == 0 {
 		// 0 would silently mean the default inside jobs: say what the choices are.
-		return usageErrorf("--record-retention 0: want a duration such as 720h, or a negative one (-1s) to keep records for ever")
+		return cli.UsageErrorf("--record-retention 0: want a duration such as 720h, or a negative one (-1s) to keep records for ever")
 	}
 	if err := opts.sftp.Check(); err != nil {
-		return withExit(exitUsage, err)
+		return cli.WithExit(cli.ExitUsage, err)
 	}
 	if opts.sftp.Server == efs.SFTPServerStock {
-		g.log.Warn(efs.SFTPStockLimitation)
+		g.Log.Warn(efs.SFTPStockLimitation)
 	}
 	queues, err := parseQueues(opts.queues)
 	if err != nil {
@@ -139,16 +140,16 @@ func runWorker(ctx context.Context, g *globalOptions, opts *workerOptions) error
 		Queues:          queues,
 		LeaseTTL:        opts.leaseTTL,
 		RecordRetention: opts.retention,
-		Location:        processLocationOptions(opts.sftp, g),
+		Location:        cli.LocationOptions(opts.sftp, g),
 		Preflight:       livePreflight,
-		Log:             g.log,
+		Log:             g.Log,
 	}
 	if opts.tune != nil {
 		opts.tune(&cfg)
 	}
 	w, err := jobs.NewWorker(r, cfg)
 	if err != nil {
-		return withExit(exitUsage, fmt.Errorf("worker: %w", err))
+		return cli.WithExit(cli.ExitUsage, fmt.Errorf("worker: %w", err))
 	}
 	if err := w.Run(ctx); err != nil {
 		return fmt.Errorf("worker: %w", err)

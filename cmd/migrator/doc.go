@@ -5,9 +5,10 @@
 // functions directly).
 //
 // Every command follows the conventions of the README's "Conventions" section, with
-// the helpers of the cli_*.go files: addOutputFlag/checkFormat (--output/-o is a
-// format), writeOutput (files, "-" for stdout, special files written in place),
-// openInput ("-" for stdin), usageErrorf/withExit and exitcode.go (exit codes),
-// bytesBar and --progress (cli_progress.go), an Example in every --help. A test
-// (TestHelpConventions) walks the command tree to hold new commands to them.
+// the helpers of internal/cli: AddOutputFlag/CheckFormat (--output/-o is a format),
+// WriteOutput (files, "-" for stdout, special files written in place), OpenInput
+// ("-" for stdin), UsageErrorf/WithExit and the exit codes, BytesBar and --progress,
+// an Example in every --help. A test (TestHelpConventions) walks the command tree to
+// hold new commands to them. copy-home lives in internal/cli/copyhome, which the
+// copy-only binary (cmd/migrator-copy-home) shares.
 package main

@@ -18,8 +18,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/studio-migrator/studio-migrator/internal/awsconfig"
+	"github.com/studio-migrator/studio-migrator/internal/cli"
 	"github.com/studio-migrator/studio-migrator/internal/lccinstall"
-	"github.com/studio-migrator/studio-migrator/internal/location"
 	"github.com/studio-migrator/studio-migrator/internal/studio"
 	"github.com/studio-migrator/studio-migrator/jobs"
 )
@@ -50,7 +50,7 @@ func (o *redisOptions) connOpt() (asynq.RedisConnOpt, error) {
 	}
 	r, err := jobs.ParseRedisURL(u)
 	if err != nil {
-		return nil, &exitError{code: exitUsage, err: fmt.Errorf("--redis: %w", err)}
+		return nil, cli.WithExit(cli.ExitUsage, fmt.Errorf("--redis: %w", err))
 	}
 	return r, nil
 }
@@ -72,7 +72,7 @@ func (o *redisOptions) client() (*jobs.Client, error) {
 func getJob(ctx context.Context, c *jobs.Client, id string) (*jobs.Status, error) {
 	st, err := c.Get(ctx, id)
 	if errors.Is(err, jobs.ErrJobNotFound) {
-		return nil, &exitError{code: exitUsage, err: fmt.Errorf("job %s: %w (see 'migrator jobs list')", id, err)}
+		return nil, cli.WithExit(cli.ExitUsage, fmt.Errorf("job %s: %w (see 'migrator jobs list')", id, err))
 	}
 	if err != nil {
 		return nil, redisHint(err)
@@ -181,15 +181,6 @@ func (f *overrideFlags) overrides() (studio.Overrides, error) {
 	return o, nil
 }
 
-// processLocationOptions completes the SFTP options a command's flags set (see
-// location.Options.AddFlags) with what comes from the process: the SSH agent and the
-// logger. copy-home and worker open locations with it.
-func processLocationOptions(lo location.Options, g *globalOptions) location.Options {
-	lo.UseAgent = os.Getenv("SSH_AUTH_SOCK") != ""
-	lo.Log = g.log
-	return lo
-}
-
 // parseGID reads --gid ("" = keep each entry's group).
 func parseGID(s string) (*uint32, error) {
 	if s == "" {
@@ -197,7 +188,7 @@ func parseGID(s string) (*uint32, error) {
 	}
 	n, err := strconv.ParseUint(s, 10, 32)
 	if err != nil {
-		return nil, usageErrorf("--gid %q: not a number", s)
+		return nil, cli.UsageErrorf("--gid %q: not a number", s)
 	}
 	v := uint32(n)
 	return &v, nil
@@ -221,27 +212,27 @@ func (o *backupFlags) AddFlags(fs *pflag.FlagSet, use string) {
 func (o *backupFlags) target() (*jobs.BackupTarget, error) {
 	if o.bucket == "" {
 		if o.endpoint != "" || o.region != "" {
-			return nil, usageErrorf("--s3-endpoint-url and --s3-region go with --bucket")
+			return nil, cli.UsageErrorf("--s3-endpoint-url and --s3-region go with --bucket")
 		}
 		return nil, nil
 	}
 	prefix := strings.Trim(o.prefix, "/")
 	if prefix == "" {
-		return nil, usageErrorf("--prefix must not be empty (default %s)", lccinstall.DefaultPrefix)
+		return nil, cli.UsageErrorf("--prefix must not be empty (default %s)", lccinstall.DefaultPrefix)
 	}
 	return &jobs.BackupTarget{Bucket: o.bucket, Prefix: prefix, EndpointURL: o.endpoint, Region: o.region}, nil
 }
 
 // red and resetColor colour a line on a terminal, and nothing elsewhere.
 func red(w io.Writer) string {
-	if isTerminal(w) {
+	if cli.IsTerminal(w) {
 		return "\x1b[31m"
 	}
 	return ""
 }
 
 func resetColor(w io.Writer) string {
-	if isTerminal(w) {
+	if cli.IsTerminal(w) {
 		return "\x1b[0m"
 	}
 	return ""

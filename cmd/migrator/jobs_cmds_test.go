@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
+	"github.com/studio-migrator/studio-migrator/internal/cli"
 	"github.com/studio-migrator/studio-migrator/internal/emulator"
 	"github.com/studio-migrator/studio-migrator/internal/logging"
 	"github.com/studio-migrator/studio-migrator/internal/studio"
@@ -153,13 +154,13 @@ func (w *cliWorld) startWorker(t *testing.T, name string) {
 	})
 }
 
-func testGlobals(t *testing.T, stdout, stderr interface{ Write([]byte) (int, error) }) *globalOptions {
+func testGlobals(t *testing.T, stdout, stderr interface{ Write([]byte) (int, error) }) *cli.Globals {
 	t.Helper()
 	log, err := logging.New(stderr, "text", "warn")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &globalOptions{log: log, stdout: stdout, stderr: stderr}
+	return &cli.Globals{Log: log, Stdout: stdout, Stderr: stderr}
 }
 
 // runCLI runs the root command and returns stdout, stderr and the exit code main
@@ -176,7 +177,7 @@ func runCLI(t *testing.T, args ...string) (string, string, int) {
 	if err != nil {
 		fmt.Fprintln(&errOut, "migrator:", err)
 	}
-	return out.String(), errOut.String(), exitCode(ctx, err)
+	return out.String(), errOut.String(), cli.ExitCode(ctx, err)
 }
 
 func listJobs(t *testing.T, c *jobs.Client) []jobs.Summary {
@@ -197,7 +198,7 @@ func lastLine(s string) string {
 func TestMigrateDryRunEnqueuesNothing(t *testing.T) {
 	w := newCLIWorld(t, 2)
 	out, errOut, code := runCLI(t, w.migrateArgs("--dry-run")...)
-	if code != exitOK {
+	if code != cli.ExitOK {
 		t.Fatalf("exit %d, want 0\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
 	for _, want := range []string{"research-v2", "user0", "user1", "vpc-0f9e8d7c6b5a40312"} {
@@ -221,8 +222,8 @@ func TestMigrateDryRunEnqueuesNothing(t *testing.T) {
 func TestMigrateRefusesPlanWithErrors(t *testing.T) {
 	w := newCLIWorld(t, 2)
 	out, errOut, code := runCLI(t, w.migrateArgs("--auth-mode", "SSO")...)
-	if code != exitPlanErrors {
-		t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, exitPlanErrors, out, errOut)
+	if code != cli.ExitPlanErrors {
+		t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, cli.ExitPlanErrors, out, errOut)
 	}
 	if !strings.Contains(errOut, "the plan has") || !strings.Contains(errOut, "nothing was enqueued") {
 		t.Errorf("stderr does not explain the refusal:\n%s", errOut)
@@ -247,8 +248,8 @@ func TestMigrateRunsLivePreflight(t *testing.T) {
 		}
 	}
 	out, errOut, code := runCLI(t, args...)
-	if code != exitPlanErrors {
-		t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, exitPlanErrors, out, errOut)
+	if code != cli.ExitPlanErrors {
+		t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, cli.ExitPlanErrors, out, errOut)
 	}
 	for _, want := range []string{"vpc-0000000000000dead", "subnet-0aaaabbbbccccdddd"} {
 		if !strings.Contains(out, want) {
@@ -276,8 +277,8 @@ func TestMigrateBadInput(t *testing.T) {
 		"mount with s3":     {"migrate", "--redis", w.redis.URL(), "--domain", "d-x", "--copy-from", "s3://bk/p", "--copy-to", "/b", "--copy-to-mount", "/c"},
 	} {
 		_, errOut, code := runCLI(t, args...)
-		if code != exitUsage {
-			t.Errorf("%s: exit %d, want %d; stderr:\n%s", name, code, exitUsage, errOut)
+		if code != cli.ExitUsage {
+			t.Errorf("%s: exit %d, want %d; stderr:\n%s", name, code, cli.ExitUsage, errOut)
 		}
 	}
 	if l := listJobs(t, w.client(t)); len(l) != 0 {
@@ -293,7 +294,7 @@ func TestMigrateWatchStatusUIDMap(t *testing.T) {
 	w := newCLIWorld(t, 3)
 	w.fillHomes(t)
 	out, errOut, code := runCLI(t, w.migrateArgs("--checksum")...)
-	if code != exitOK {
+	if code != cli.ExitOK {
 		t.Fatalf("migrate: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
 	id := lastLine(out)
@@ -303,7 +304,7 @@ func TestMigrateWatchStatusUIDMap(t *testing.T) {
 	w.startWorker(t, "w1")
 
 	out, errOut, code = runCLI(t, "watch", id, "--redis", w.redis.URL(), "--interval", "200ms")
-	if code != exitOK {
+	if code != cli.ExitOK {
 		t.Fatalf("watch: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
 	if !strings.Contains(out, "job "+id+" succeeded") || !strings.Contains(out, "3 of 3 homes moved") {
@@ -314,7 +315,7 @@ func TestMigrateWatchStatusUIDMap(t *testing.T) {
 	}
 
 	out, errOut, code = runCLI(t, "status", id, "--redis", w.redis.URL(), "-o", "json")
-	if code != exitOK {
+	if code != cli.ExitOK {
 		t.Fatalf("status: exit %d: %s", code, errOut)
 	}
 	var st struct {
@@ -339,12 +340,12 @@ func TestMigrateWatchStatusUIDMap(t *testing.T) {
 		}
 	}
 	out, _, code = runCLI(t, "status", id, "--redis", w.redis.URL())
-	if code != exitOK || !strings.Contains(out, "succeeded") || !strings.Contains(out, "user-profile/user0") {
+	if code != cli.ExitOK || !strings.Contains(out, "succeeded") || !strings.Contains(out, "user-profile/user0") {
 		t.Errorf("status text (exit %d):\n%s", code, out)
 	}
 
 	out, errOut, code = runCLI(t, "uid-map", id, "--redis", w.redis.URL(), "-o", "csv")
-	if code != exitOK {
+	if code != cli.ExitOK {
 		t.Fatalf("uid-map: exit %d: %s", code, errOut)
 	}
 	rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
@@ -378,10 +379,10 @@ func TestMigrateWatchStatusUIDMap(t *testing.T) {
 
 	out, _, code = runCLI(t, "jobs", "list", "--redis", w.redis.URL(), "-o", "json")
 	var list []jobs.Summary
-	if code != exitOK || json.Unmarshal([]byte(out), &list) != nil || len(list) != 1 || list[0].ID != id || list[0].State != jobs.StateSucceeded {
+	if code != cli.ExitOK || json.Unmarshal([]byte(out), &list) != nil || len(list) != 1 || list[0].ID != id || list[0].State != jobs.StateSucceeded {
 		t.Errorf("jobs list -o json (exit %d):\n%s", code, out)
 	}
-	if _, errOut, code := runCLI(t, "jobs", "cancel", id, "--redis", w.redis.URL()); code != exitFatal || !strings.Contains(errOut, "already finished") {
+	if _, errOut, code := runCLI(t, "jobs", "cancel", id, "--redis", w.redis.URL()); code != cli.ExitFatal || !strings.Contains(errOut, "already finished") {
 		t.Errorf("cancelling a finished job: exit %d, stderr %s", code, errOut)
 	}
 }
@@ -400,8 +401,8 @@ func TestWatchExitsSixOnFailedJob(t *testing.T) {
 	}
 	w.startWorker(t, "w1")
 	out, errOut, code := runCLI(t, "watch", id, "--redis", w.redis.URL(), "--interval", "200ms")
-	if code != exitJobFailed {
-		t.Fatalf("watch: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, exitJobFailed, out, errOut)
+	if code != cli.ExitJobFailed {
+		t.Fatalf("watch: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, cli.ExitJobFailed, out, errOut)
 	}
 	if !strings.Contains(errOut, "d-doesnotexist0") || !strings.Contains(errOut, "retry") {
 		t.Errorf("watch's error does not say what failed and how to resume:\n%s", errOut)
@@ -411,7 +412,7 @@ func TestWatchExitsSixOnFailedJob(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &st); err != nil || st.State != jobs.StateFailed || !strings.Contains(st.Error, "does not exist") {
 		t.Errorf("status: state %q error %q (%v)", st.State, st.Error, err)
 	}
-	if _, errOut, code := runCLI(t, "watch", "migrate-nosuchjob", "--redis", w.redis.URL()); code != exitUsage || !strings.Contains(errOut, "no such job") {
+	if _, errOut, code := runCLI(t, "watch", "migrate-nosuchjob", "--redis", w.redis.URL()); code != cli.ExitUsage || !strings.Contains(errOut, "no such job") {
 		t.Errorf("watch of an unknown job: exit %d, stderr %s", code, errOut)
 	}
 }
@@ -431,19 +432,19 @@ func TestCleanupConfirmation(t *testing.T) {
 		if err != nil {
 			fmt.Fprintln(&errOut, err)
 		}
-		return out.String() + errOut.String(), exitCode(context.Background(), err)
+		return out.String() + errOut.String(), cli.ExitCode(context.Background(), err)
 	}
-	if out, code := run(dom+"\n", false, false); code != exitUsage || !strings.Contains(out, "--yes") {
-		t.Errorf("no terminal, no --yes: exit %d, want %d:\n%s", code, exitUsage, out)
+	if out, code := run(dom+"\n", false, false); code != cli.ExitUsage || !strings.Contains(out, "--yes") {
+		t.Errorf("no terminal, no --yes: exit %d, want %d:\n%s", code, cli.ExitUsage, out)
 	}
-	if out, code := run("d-other\n", true, false); code != exitFatal || !strings.Contains(out, "nothing was enqueued") {
+	if out, code := run("d-other\n", true, false); code != cli.ExitFatal || !strings.Contains(out, "nothing was enqueued") {
 		t.Errorf("wrong ID typed: exit %d:\n%s", code, out)
 	}
 	if l := listJobs(t, c); len(l) != 0 {
 		t.Fatalf("a refused cleanup enqueued %d jobs", len(l))
 	}
 	out, code := run(dom+"\n", true, false)
-	if code != exitOK {
+	if code != cli.ExitOK {
 		t.Fatalf("confirmed cleanup: exit %d:\n%s", code, out)
 	}
 	l := listJobs(t, c)
@@ -454,13 +455,13 @@ func TestCleanupConfirmation(t *testing.T) {
 	if !strings.Contains(out, id) {
 		t.Errorf("cleanup did not print the job ID %s:\n%s", id, out)
 	}
-	if _, errOut, code := runCLI(t, "jobs", "cancel", id, "--redis", w.redis.URL()); code != exitOK {
+	if _, errOut, code := runCLI(t, "jobs", "cancel", id, "--redis", w.redis.URL()); code != cli.ExitOK {
 		t.Fatalf("jobs cancel: exit %d: %s", code, errOut)
 	}
 	if st, _ := c.Get(context.Background(), id); st == nil || st.State != jobs.StateCancelled {
 		t.Fatalf("after cancel: %+v", st)
 	}
-	if _, errOut, code := runCLI(t, "jobs", "retry", id, "--redis", w.redis.URL()); code != exitOK {
+	if _, errOut, code := runCLI(t, "jobs", "retry", id, "--redis", w.redis.URL()); code != cli.ExitOK {
 		t.Fatalf("jobs retry: exit %d: %s", code, errOut)
 	}
 	if st, _ := c.Get(context.Background(), id); st == nil || jobs.Terminal(st.State) {
@@ -480,8 +481,8 @@ func TestWorkerBadInput(t *testing.T) {
 		"bad retention":   {"worker", "--redis", "redis://127.0.0.1:1/0", "--record-retention", "30d"},
 	} {
 		_, errOut, code := runCLI(t, args...)
-		if code != exitUsage {
-			t.Errorf("%s: exit %d, want %d; stderr:\n%s", name, code, exitUsage, errOut)
+		if code != cli.ExitUsage {
+			t.Errorf("%s: exit %d, want %d; stderr:\n%s", name, code, cli.ExitUsage, errOut)
 		}
 	}
 }

@@ -1,28 +1,14 @@
 package main
 
 import (
-	"io"
-	"log/slog"
-
 	"github.com/spf13/cobra"
 
-	"github.com/studio-migrator/studio-migrator/internal/logging"
+	"github.com/studio-migrator/studio-migrator/internal/cli"
+	"github.com/studio-migrator/studio-migrator/internal/cli/copyhome"
 )
 
-// globalOptions are the flags every subcommand shares.
-type globalOptions struct {
-	logLevel  string
-	logFormat string
-
-	// set in PersistentPreRunE
-	log    *slog.Logger
-	stdin  io.Reader
-	stdout io.Writer
-	stderr io.Writer
-}
-
 func newRootCommand() *cobra.Command {
-	g := &globalOptions{}
+	g := &cli.Globals{}
 	cmd := &cobra.Command{
 		Use:   "migrator",
 		Short: "Rebuild a SageMaker Studio domain and move every home directory to it",
@@ -30,26 +16,8 @@ func newRootCommand() *cobra.Command {
   migrator plan --snapshot snap.json --vpc-id vpc-0f9e8d7c6b5a40312 --subnet-ids subnet-0aaaabbbbccccdddd
   migrator copy-home --from /mnt/old-efs/200001 --to /mnt/new-efs/200007 --uid 200007 --verify
   migrator demo`,
-		SilenceUsage:  true,
-		SilenceErrors: true,
-		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			g.stdin, g.stdout, g.stderr = cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr()
-			log, err := logging.New(g.stderr, g.logFormat, g.logLevel)
-			if err != nil {
-				return withExit(exitUsage, err)
-			}
-			g.log = log
-			// Libraries that log through the default logger (and the AWS SDK's
-			// adapter, see awsconfig) write in the same format, to stderr.
-			slog.SetDefault(log)
-			return nil
-		},
 	}
-	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
-		return &exitError{code: exitUsage, err: err}
-	})
-	cmd.PersistentFlags().StringVar(&g.logLevel, "log-level", "", "debug, info, warn or error (default: $LOG_LEVEL or info)")
-	cmd.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format on stderr: text or json")
+	cli.ConfigureRoot(cmd, g)
 	cmd.AddCommand(
 		newSnapshotCommand(g),
 		newPlanCommand(g),
@@ -57,10 +25,9 @@ func newRootCommand() *cobra.Command {
 		newLCCCommand(g),
 		newBackupCommand(g),
 		newEmulatorCommand(g),
-		newCopyHomeCommand(g),
+		copyhome.NewCommand(g, "migrator copy-home"),
 		newDemoCommand(g),
 		newMigrateCommand(g),
-		newBackupCommand(g),
 		newRestoreCommand(g),
 		newApplyCommand(g),
 		newCleanupCommand(g),

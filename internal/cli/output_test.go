@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -13,13 +13,13 @@ func TestWriteOutput(t *testing.T) {
 	data := []byte("document\n")
 
 	var stdout bytes.Buffer
-	if err := writeOutput(&stdout, "-", data); err != nil || stdout.String() != string(data) {
+	if err := WriteOutput(&stdout, "-", data); err != nil || stdout.String() != string(data) {
 		t.Errorf(`"-": %v, stdout %q`, err, stdout.String())
 	}
 
 	// A new file: created 0644, nothing else left in the directory.
 	fresh := filepath.Join(dir, "new.json")
-	if err := writeOutput(nil, fresh, data); err != nil {
+	if err := WriteOutput(nil, fresh, data); err != nil {
 		t.Fatal(err)
 	}
 	if fi, err := os.Stat(fresh); err != nil || fi.Mode().Perm() != 0o644 {
@@ -31,7 +31,7 @@ func TestWriteOutput(t *testing.T) {
 	if err := os.Symlink("made-through-link.json", link); err != nil {
 		t.Fatal(err)
 	}
-	if err := writeOutput(nil, link, data); err != nil {
+	if err := WriteOutput(nil, link, data); err != nil {
 		t.Fatal(err)
 	}
 	if b, err := os.ReadFile(filepath.Join(dir, "made-through-link.json")); err != nil || string(b) != string(data) {
@@ -42,7 +42,7 @@ func TestWriteOutput(t *testing.T) {
 	}
 
 	// A directory is refused, with its name.
-	if err := writeOutput(nil, dir, data); err == nil || !strings.Contains(err.Error(), "is a directory") {
+	if err := WriteOutput(nil, dir, data); err == nil || !strings.Contains(err.Error(), "is a directory") {
 		t.Errorf("directory: %v", err)
 	}
 
@@ -53,14 +53,14 @@ func TestWriteOutput(t *testing.T) {
 }
 
 func TestCheckFormat(t *testing.T) {
-	if err := checkFormat("json", formatText, formatJSON); err != nil {
+	if err := CheckFormat("json", FormatText, FormatJSON); err != nil {
 		t.Error(err)
 	}
-	err := checkFormat("out/snap.json", formatJSON)
-	if exitCode(t.Context(), err) != exitUsage || !strings.Contains(err.Error(), "use --out-file out/snap.json") {
+	err := CheckFormat("out/snap.json", FormatJSON)
+	if ExitCode(t.Context(), err) != ExitUsage || !strings.Contains(err.Error(), "use --out-file out/snap.json") {
 		t.Errorf("file name as a format: %v", err)
 	}
-	if err := checkFormat("yaml", formatText, formatJSON); err == nil || strings.Contains(err.Error(), "--out-file") ||
+	if err := CheckFormat("yaml", FormatText, FormatJSON); err == nil || strings.Contains(err.Error(), "--out-file") ||
 		!strings.Contains(err.Error(), "want text or json") {
 		t.Errorf("yaml: %v", err)
 	}

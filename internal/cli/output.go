@@ -1,4 +1,4 @@
-package main
+package cli
 
 // The output conventions every command follows (README "Conventions"):
 //   - --output/-o is always a format (text, json, table), never a file;
@@ -19,27 +19,25 @@ import (
 	"strings"
 
 	"github.com/spf13/pflag"
-
-	"github.com/studio-migrator/studio-migrator/internal/awsconfig"
 )
 
 // Output formats.
 const (
-	formatText  = "text"
-	formatJSON  = "json"
-	formatTable = "table"
+	FormatText  = "text"
+	FormatJSON  = "json"
+	FormatTable = "table"
 )
 
 // addOutputFlag registers --output/-o, the output format, with the formats the
 // command can print (the first is the default).
-func addOutputFlag(fs *pflag.FlagSet, p *string, formats ...string) {
+func AddOutputFlag(fs *pflag.FlagSet, p *string, formats ...string) {
 	fs.StringVarP(p, "output", "o", formats[0], "output format: "+strings.Join(formats, " or "))
 }
 
 // checkFormat is the usage error for an --output value the command cannot print. A
 // value that looks like a file name (what -o meant in earlier versions of some
 // commands) says where files go now.
-func checkFormat(value string, formats ...string) error {
+func CheckFormat(value string, formats ...string) error {
 	if slices.Contains(formats, value) {
 		return nil
 	}
@@ -47,11 +45,11 @@ func checkFormat(value string, formats ...string) error {
 	if strings.ContainsAny(value, "./") || value == "-" {
 		hint = fmt.Sprintf("; --output is the format: to write to a file use --out-file %s", value)
 	}
-	return usageErrorf("--output %q: want %s%s", value, strings.Join(formats, " or "), hint)
+	return UsageErrorf("--output %q: want %s%s", value, strings.Join(formats, " or "), hint)
 }
 
 // writeJSON writes v as indented JSON without HTML escaping ("->" stays "->").
-func writeJSON(w io.Writer, v any) error {
+func WriteJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
@@ -59,9 +57,9 @@ func writeJSON(w io.Writer, v any) error {
 }
 
 // marshalJSON is writeJSON into a byte slice.
-func marshalJSON(v any) ([]byte, error) {
+func MarshalJSON(v any) ([]byte, error) {
 	var b strings.Builder
-	if err := writeJSON(&b, v); err != nil {
+	if err := WriteJSON(&b, v); err != nil {
 		return nil, err
 	}
 	return []byte(b.String()), nil
@@ -73,7 +71,7 @@ func marshalJSON(v any) ([]byte, error) {
 // file it points to is replaced, the link stays). Anything else (/dev/null, a FIFO,
 // a terminal, bash's >(cmd)) is written in place: renaming over it would replace a
 // device or a pipe with a regular file.
-func writeOutput(stdout io.Writer, path string, data []byte) error {
+func WriteOutput(stdout io.Writer, path string, data []byte) error {
 	if path == "" || path == "-" {
 		_, err := stdout.Write(data)
 		return err
@@ -85,7 +83,7 @@ func writeOutput(stdout io.Writer, path string, data []byte) error {
 			// A dangling link: create the file it names, through it.
 			return writeInPlace(path, data)
 		}
-		return writeFileAtomic(path, data, 0o644)
+		return WriteFileAtomic(path, data, 0o644)
 	case err != nil:
 		return err
 	case fi.IsDir():
@@ -95,7 +93,7 @@ func writeOutput(stdout io.Writer, path string, data []byte) error {
 		if err != nil {
 			return err
 		}
-		return writeFileAtomic(real, data, fi.Mode().Perm())
+		return WriteFileAtomic(real, data, fi.Mode().Perm())
 	default:
 		return writeInPlace(path, data)
 	}
@@ -115,7 +113,7 @@ func writeInPlace(path string, data []byte) error {
 
 // writeFileAtomic writes data to a temporary file beside path, syncs it and renames
 // it into place, so path never holds a partly written document.
-func writeFileAtomic(path string, data []byte, perm fs.FileMode) (err error) {
+func WriteFileAtomic(path string, data []byte, perm fs.FileMode) (err error) {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
 	if err != nil {
 		return err
@@ -139,20 +137,4 @@ func writeFileAtomic(path string, data []byte, perm fs.FileMode) (err error) {
 		return err
 	}
 	return os.Rename(f.Name(), path)
-}
-
-// errorMessage is what main prints for err. Missing AWS credentials and an
-// unreachable endpoint are said on their own: the SDK's wrapping ("operation error
-// SageMaker: DescribeDomain, get identity: get credentials: ...") adds nothing a
-// user can act on.
-func errorMessage(err error) string {
-	var ce *awsconfig.CredentialsError
-	if errors.As(err, &ce) {
-		return ce.Error()
-	}
-	var ue *awsconfig.UnreachableError
-	if errors.As(err, &ue) {
-		return ue.Error()
-	}
-	return err.Error()
 }

@@ -1,4 +1,4 @@
-package main
+package cli
 
 // Progress conventions (README "Conventions"): progress goes to stderr; a bar only
 // on a terminal (--progress auto), plain log lines otherwise; sizes in IEC units
@@ -17,33 +17,33 @@ import (
 
 // Progress display modes (--progress).
 const (
-	progressAuto = "auto"
-	progressBar  = "bar"
-	progressLog  = "log"
-	progressNone = "none"
+	ProgressAuto = "auto"
+	ProgressBar  = "bar"
+	ProgressLog  = "log"
+	ProgressNone = "none"
 )
 
 // checkProgress is the usage error for a bad --progress value.
-func checkProgress(mode string) error {
+func CheckProgress(mode string) error {
 	switch mode {
-	case progressAuto, progressBar, progressLog, progressNone:
+	case ProgressAuto, ProgressBar, ProgressLog, ProgressNone:
 		return nil
 	}
-	return usageErrorf("--progress %q: want auto, bar, log or none", mode)
+	return UsageErrorf("--progress %q: want auto, bar, log or none", mode)
 }
 
 // resolveProgress turns auto into bar on a terminal and log elsewhere.
-func resolveProgress(mode string, w io.Writer) string {
-	if mode != progressAuto {
+func ResolveProgress(mode string, w io.Writer) string {
+	if mode != ProgressAuto {
 		return mode
 	}
-	if isTerminal(w) {
-		return progressBar
+	if IsTerminal(w) {
+		return ProgressBar
 	}
-	return progressLog
+	return ProgressLog
 }
 
-func isTerminal(w io.Writer) bool {
+func IsTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
 }
@@ -55,7 +55,7 @@ func isTerminal(w io.Writer) bool {
 // moves when work starts (a big file is counted before it is copied) never makes
 // the bar vanish early. Safe for concurrent use; commands that follow a job (watch)
 // drive it the same way from their own progress records.
-type bytesBar struct {
+type BytesBar struct {
 	mu       sync.Mutex
 	w        io.Writer
 	desc     string
@@ -65,13 +65,13 @@ type bytesBar struct {
 	finished bool
 }
 
-func newBytesBar(w io.Writer, desc string) *bytesBar {
-	b := &bytesBar{w: w, desc: desc}
+func NewBytesBar(w io.Writer, desc string) *BytesBar {
+	b := &BytesBar{w: w, desc: desc}
 	b.bar = b.newBar(-1)
 	return b
 }
 
-func (b *bytesBar) newBar(max int64) *progressbar.ProgressBar {
+func (b *BytesBar) newBar(max int64) *progressbar.ProgressBar {
 	return progressbar.NewOptions64(max,
 		progressbar.OptionSetWriter(b.w),
 		progressbar.OptionSetDescription(b.desc),
@@ -95,7 +95,7 @@ func (b *bytesBar) newBar(max int64) *progressbar.ProgressBar {
 }
 
 // SetTotal gives the bar its total once it is known (0: still unknown).
-func (b *bytesBar) SetTotal(total int64) {
+func (b *BytesBar) SetTotal(total int64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.finished || total <= 0 || total == b.total {
@@ -115,7 +115,7 @@ func (b *bytesBar) SetTotal(total int64) {
 }
 
 // Set shows done bytes and status (e.g. "1200/5000 files").
-func (b *bytesBar) Set(done int64, status string) {
+func (b *BytesBar) Set(done int64, status string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.finished {
@@ -129,9 +129,9 @@ func (b *bytesBar) Set(done int64, status string) {
 
 // LogWriter returns a writer for log lines that clears the bar before each write
 // and draws it again after, so logs and the bar share stderr without garbling.
-func (b *bytesBar) LogWriter() io.Writer { return barLogWriter{b} }
+func (b *BytesBar) LogWriter() io.Writer { return barLogWriter{b} }
 
-type barLogWriter struct{ b *bytesBar }
+type barLogWriter struct{ b *BytesBar }
 
 func (lw barLogWriter) Write(p []byte) (int, error) {
 	b := lw.b
@@ -147,7 +147,7 @@ func (lw barLogWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-func (b *bytesBar) setLocked(done int64) {
+func (b *BytesBar) setLocked(done int64) {
 	b.done = done
 	if b.total > 0 && done >= b.total {
 		// Held just below the total: the bar finishes (and clears) at Finish
@@ -162,7 +162,7 @@ func (b *bytesBar) setLocked(done int64) {
 }
 
 // Finish completes and clears the bar, so what follows starts on a clean line.
-func (b *bytesBar) Finish() {
+func (b *BytesBar) Finish() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.finished {
@@ -174,7 +174,7 @@ func (b *bytesBar) Finish() {
 
 // mib formats a byte count in MiB with two decimals, the unit of every summary; a
 // count too small to show that way is given in bytes rather than as "0.00 MiB".
-func mib(n int64) string {
+func MiB(n int64) string {
 	if n > 0 && n < 10<<10 {
 		return fmt.Sprintf("%d B", n)
 	}
@@ -182,4 +182,4 @@ func mib(n int64) string {
 }
 
 // seconds formats a duration in seconds with two decimals.
-func seconds(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
+func Seconds(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }

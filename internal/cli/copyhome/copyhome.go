@@ -1,4 +1,4 @@
-package main
+package copyhome
 
 import (
 	"bufio"
@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/studio-migrator/studio-migrator/internal/cli"
 	"github.com/studio-migrator/studio-migrator/internal/efs"
 	"github.com/studio-migrator/studio-migrator/internal/location"
 	"github.com/studio-migrator/studio-migrator/internal/logging"
@@ -53,15 +54,20 @@ func (o *copyHomeOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.checksum, "checksum", false, "with --verify, also compare SHA-256 of every file")
 	fs.BoolVar(&o.keepSetID, "keep-setid", false, "keep setuid/setgid bits on files (default: strip and report them)")
 	fs.StringVar(&o.report, "report", "", `also write the full report as JSON to this file ("-": standard output, the summary then goes to stderr)`)
-	addOutputFlag(fs, &o.output, formatText, formatJSON)
-	fs.StringVar(&o.progress, "progress", progressAuto, "auto (bar on a terminal, log lines otherwise), bar, log or none; on stderr")
+	cli.AddOutputFlag(fs, &o.output, cli.FormatText, cli.FormatJSON)
+	fs.StringVar(&o.progress, "progress", cli.ProgressAuto, "auto (bar on a terminal, log lines otherwise), bar, log or none; on stderr")
 	o.loc.AddFlags(fs)
 }
 
-func newCopyHomeCommand(g *globalOptions) *cobra.Command {
+// NewCommand is the copy-home command. invocation is how a user runs it, as its
+// examples show it: "migrator copy-home" (a subcommand of migrator) or
+// "migrator-copy-home" (the root of the copy-only binary, which starts without the
+// AWS SDK's initialisation).
+func NewCommand(g *cli.Globals, invocation string) *cobra.Command {
 	opts := &copyHomeOptions{}
+	fields := strings.Fields(invocation)
 	cmd := &cobra.Command{
-		Use:   "copy-home --from SRC --to DST --uid NEW",
+		Use:   fields[len(fields)-1] + " --from SRC --to DST --uid NEW",
 		Short: "Copy one home directory to its new place, re-owning every entry to the new UID",
 		Long: `Copy one Studio home directory (e.g. /mnt/old-efs/200001) to its new place
 (e.g. /mnt/new-efs/200007), making every file, directory and symlink owned by the new
@@ -91,11 +97,11 @@ through --to must appear, same inode, through each) and refused otherwise.
 
 Exit codes: 0 done, 2 bad flags, 4 --verify found differences, 5 some entries
 failed (listed), 130 interrupted (run the same command again to resume).`,
-		Example: `  migrator copy-home --from /mnt/old-efs/200001 --to /mnt/new-efs/200007 --uid 200007 --verify
+		Example: strings.ReplaceAll(`  migrator copy-home --from /mnt/old-efs/200001 --to /mnt/new-efs/200007 --uid 200007 --verify
   migrator copy-home --from sftp://root@10.0.1.5/mnt/old-efs/200001 --to /mnt/new-efs/200007 --uid 200007
   migrator copy-home --from /mnt/old-efs/200001 --to /mnt/new-efs/200007 --uid 200007 -o json > report.json
   migrator copy-home --from /mnt/old-efs/200001 --to /mnt/new-efs/200007 --uid 200007 \
-    --to-mount /mnt/new-efs-2/200007 --to-mount /mnt/new-efs-3/200007 --to-mount /mnt/new-efs-4/200007`,
+    --to-mount /mnt/new-efs-2/200007 --to-mount /mnt/new-efs-3/200007 --to-mount /mnt/new-efs-4/200007`, "migrator copy-home", invocation),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runCopyHome(cmd.Context(), g, opts)
@@ -105,8 +111,8 @@ failed (listed), 130 interrupted (run the same command again to resume).`,
 	return cmd
 }
 
-// copyHomeResult is the JSON report (--output json, --report).
-type copyHomeResult struct {
+// Result is the JSON report (--output json, --report).
+type Result struct {
 	Copy   *copyReport   `json:"copy,omitempty"`
 	Verify *verifyReport `json:"verify,omitempty"`
 	Error  string        `json:"error,omitempty"`
@@ -131,13 +137,13 @@ type verifyReport struct {
 func parseUID(flag, s string, required bool) (*uint32, error) {
 	if s == "" {
 		if required {
-			return nil, usageErrorf("--%s is required", flag)
+			return nil, cli.UsageErrorf("--%s is required", flag)
 		}
 		return nil, nil
 	}
 	n, err := strconv.ParseUint(s, 10, 32)
 	if err != nil {
-		return nil, usageErrorf("--%s %q: not a number", flag, s)
+		return nil, cli.UsageErrorf("--%s %q: not a number", flag, s)
 	}
 	v := uint32(n)
 	return &v, nil
@@ -145,17 +151,17 @@ func parseUID(flag, s string, required bool) (*uint32, error) {
 
 func (o *copyHomeOptions) parseLocation(flag, s string) (location.Location, error) {
 	if s == "" {
-		return location.Location{}, usageErrorf("--%s is required", flag)
+		return location.Location{}, cli.UsageErrorf("--%s is required", flag)
 	}
 	l, err := location.Parse(s)
 	if err != nil {
-		return location.Location{}, withExit(exitUsage, fmt.Errorf("--%s: %w", flag, err))
+		return location.Location{}, cli.WithExit(cli.ExitUsage, fmt.Errorf("--%s: %w", flag, err))
 	}
 	return l, nil
 }
 
-func (o *copyHomeOptions) locationOptions(g *globalOptions) location.Options {
-	return processLocationOptions(o.loc, g)
+func (o *copyHomeOptions) locationOptions(g *cli.Globals) location.Options {
+	return cli.LocationOptions(o.loc, g)
 }
 
 // chownCapabilities are what writing a home owned by another UID takes: CAP_CHOWN to
@@ -185,13 +191,13 @@ func canChown() bool {
 }
 
 // runCopyHome copies --from to --to; tests call it directly.
-func runCopyHome(ctx context.Context, g *globalOptions, opts *copyHomeOptions) (err error) {
+func runCopyHome(ctx context.Context, g *cli.Globals, opts *copyHomeOptions) (err error) {
 	uid, err := parseUID("uid", opts.uid, true)
 	if err != nil {
 		return err
 	}
 	if *uid == 0 {
-		return usageErrorf("--uid 0: refusing to give a home directory to root; use the new profile's UID")
+		return cli.UsageErrorf("--uid 0: refusing to give a home directory to root; use the new profile's UID")
 	}
 	gid, err := parseUID("gid", opts.gid, false)
 	if err != nil {
@@ -206,20 +212,20 @@ func runCopyHome(ctx context.Context, g *globalOptions, opts *copyHomeOptions) (
 		return err
 	}
 	if location.Overlap(from, to) {
-		return usageErrorf("--from %s and --to %s overlap: one must not be inside the other", from, to)
+		return cli.UsageErrorf("--from %s and --to %s overlap: one must not be inside the other", from, to)
 	}
 	toMounts, err := opts.parseToMounts(from, to)
 	if err != nil {
 		return err
 	}
-	if err := checkProgress(opts.progress); err != nil {
+	if err := cli.CheckProgress(opts.progress); err != nil {
 		return err
 	}
-	if err := checkFormat(opts.output, formatText, formatJSON); err != nil {
+	if err := cli.CheckFormat(opts.output, cli.FormatText, cli.FormatJSON); err != nil {
 		return err
 	}
 	if opts.workers <= 0 {
-		return usageErrorf("--workers %d: want at least 1", opts.workers)
+		return cli.UsageErrorf("--workers %d: want at least 1", opts.workers)
 	}
 	// Said before anything is opened or created: without it every entry fails with
 	// "operation not permitted" and an empty mode-0700 home is left behind.
@@ -227,38 +233,38 @@ func runCopyHome(ctx context.Context, g *globalOptions, opts *copyHomeOptions) (
 		return fmt.Errorf("copy-home re-owns every entry to --uid %d, which needs root (or CAP_CHOWN, CAP_FOWNER and CAP_DAC_OVERRIDE): run it with sudo", *uid)
 	}
 	if err := opts.loc.Check(); err != nil {
-		return usageErrorf("%w", err)
+		return cli.UsageErrorf("%w", err)
 	}
 	if opts.loc.Server == efs.SFTPServerStock && (from.IsSFTP() || to.IsSFTP()) {
-		fmt.Fprintln(g.stderr, "WARNING: "+efs.SFTPStockLimitation+".")
+		fmt.Fprintln(g.Stderr, "WARNING: "+efs.SFTPStockLimitation+".")
 	}
 	if opts.loc.InsecureIgnoreHostKey && (from.IsSFTP() || to.IsSFTP()) {
-		fmt.Fprintln(g.stderr, "WARNING: --insecure-ignore-host-key: the SFTP host key is NOT verified; anyone on the network path can impersonate the host and read or change the data.")
+		fmt.Fprintln(g.Stderr, "WARNING: --insecure-ignore-host-key: the SFTP host key is NOT verified; anyone on the network path can impersonate the host and read or change the data.")
 	}
 	if opts.checksum && !opts.verify {
-		g.log.Warn("--checksum has no effect without --verify")
+		g.Log.Warn("--checksum has no effect without --verify")
 	}
 
 	// With JSON on stdout, the human summary goes to stderr.
-	jsonOut := opts.output == formatJSON || opts.report == "-"
-	summary := g.stdout
+	jsonOut := opts.output == cli.FormatJSON || opts.report == "-"
+	summary := g.Stdout
 	if jsonOut {
-		summary = g.stderr
+		summary = g.Stderr
 	}
-	result := &copyHomeResult{}
+	result := &Result{}
 	defer func() {
 		if err != nil {
-			result.Error = errorMessage(err)
+			result.Error = err.Error()
 		}
-		b, jerr := marshalJSON(result)
+		b, jerr := cli.MarshalJSON(result)
 		if jerr != nil {
 			jerr = fmt.Errorf("encoding the report: %w", jerr)
 		}
 		if jerr == nil && jsonOut {
-			_, jerr = g.stdout.Write(b)
+			_, jerr = g.Stdout.Write(b)
 		}
 		if jerr == nil && opts.report != "" && opts.report != "-" {
-			if jerr = writeOutput(g.stdout, opts.report, b); jerr != nil {
+			if jerr = cli.WriteOutput(g.Stdout, opts.report, b); jerr != nil {
 				jerr = fmt.Errorf("writing the report: %w", jerr)
 			}
 		}
@@ -301,7 +307,7 @@ func runCopyHome(ctx context.Context, g *globalOptions, opts *copyHomeOptions) (
 	}
 	defer dst.Close()
 
-	mode := resolveProgress(opts.progress, g.stderr)
+	mode := cli.ResolveProgress(opts.progress, g.Stderr)
 	prog := startCopyProgress(ctx, g, mode, src)
 	rep, cerr := efs.Copy(ctx, src, dst, efs.CopyOptions{
 		UID:       *uid,
@@ -312,7 +318,7 @@ func runCopyHome(ctx context.Context, g *globalOptions, opts *copyHomeOptions) (
 		Progress:  prog,
 		Logger:    prog.log,
 		ProgressInterval: func() time.Duration {
-			if mode == progressLog {
+			if mode == cli.ProgressLog {
 				return 5 * time.Second
 			}
 			return 200 * time.Millisecond
@@ -332,7 +338,7 @@ func runCopyHome(ctx context.Context, g *globalOptions, opts *copyHomeOptions) (
 	}
 	vrep, verr := efs.Verify(ctx, src, dst, efs.VerifyOptions{
 		UID: *uid, GID: gid, KeepSetID: opts.keepSetID, Checksum: opts.checksum,
-		Workers: opts.workers, MaxDifferences: 1000, Logger: g.log,
+		Workers: opts.workers, MaxDifferences: 1000, Logger: g.Log,
 	})
 	if vrep != nil {
 		result.Verify = &verifyReport{VerifyReport: vrep, ElapsedSeconds: vrep.Elapsed.Seconds()}
@@ -378,8 +384,8 @@ func plural(n int64, one, many string) string {
 func printCopySummary(w io.Writer, from, to string, r *efs.CopyReport) {
 	fmt.Fprintf(w, "copy-home %s -> %s: %s, %s, %s, %s in %s; wrote %s (%s), %s made, %d already in place, %d metadata fixed, %d special skipped, %s\n",
 		from, to, plural(r.Files, "file", "files"), plural(r.Dirs, "dir", "dirs"), plural(r.Symlinks, "symlink", "symlinks"),
-		mib(r.Bytes), seconds(r.Elapsed),
-		plural(r.Copied, "file or symlink", "files and symlinks"), mib(r.CopiedBytes),
+		cli.MiB(r.Bytes), cli.Seconds(r.Elapsed),
+		plural(r.Copied, "file or symlink", "files and symlinks"), cli.MiB(r.CopiedBytes),
 		plural(r.Hardlinks, "hardlink", "hardlinks"), r.Unchanged, r.MetadataFixed, r.Specials,
 		plural(r.Errors, "error", "errors"))
 	if r.StrippedSetID > 0 {
@@ -405,7 +411,7 @@ func printCopySummary(w io.Writer, from, to string, r *efs.CopyReport) {
 func printVerifySummary(w io.Writer, r *efs.VerifyReport) {
 	fmt.Fprintf(w, "verify: %s, %s, %s, %s in %s; %d checksummed, %d only in the destination, %s\n",
 		plural(r.Files, "file", "files"), plural(r.Dirs, "dir", "dirs"), plural(r.Symlinks, "symlink", "symlinks"),
-		mib(r.Bytes), seconds(r.Elapsed), r.Checksummed, r.Extra, plural(r.Differences, "difference", "differences"))
+		cli.MiB(r.Bytes), cli.Seconds(r.Elapsed), r.Checksummed, r.Extra, plural(r.Differences, "difference", "differences"))
 	for _, d := range r.List {
 		fmt.Fprintf(w, "  difference: %q %s: want %q, got %q\n", d.Path, d.What, d.Want, d.Got)
 	}
@@ -432,15 +438,15 @@ const countWait = 2 * time.Second
 // that tests can count at once.
 var countDelay = time.Second
 
-func startCopyProgress(ctx context.Context, g *globalOptions, mode string, src efs.FS) *copyProgress {
-	if mode == progressNone {
-		return &copyProgress{Reporter: efs.NopReporter, log: g.log, stop: func() {}}
+func startCopyProgress(ctx context.Context, g *cli.Globals, mode string, src efs.FS) *copyProgress {
+	if mode == cli.ProgressNone {
+		return &copyProgress{Reporter: efs.NopReporter, log: g.Log, stop: func() {}}
 	}
 	var (
 		totals atomic.Pointer[efs.Totals]
 		last   atomic.Pointer[efs.Progress]
-		bar    *bytesBar
-		log    = g.log
+		bar    *cli.BytesBar
+		log    = g.Log
 	)
 	status := func(p efs.Progress) string {
 		if t := totals.Load(); t != nil {
@@ -448,9 +454,9 @@ func startCopyProgress(ctx context.Context, g *globalOptions, mode string, src e
 		}
 		return fmt.Sprintf("%d files", p.Files)
 	}
-	if mode == progressBar {
-		bar = newBytesBar(g.stderr, "copying")
-		if l, err := logging.New(bar.LogWriter(), g.logFormat, g.logLevel); err == nil {
+	if mode == cli.ProgressBar {
+		bar = cli.NewBytesBar(g.Stderr, "copying")
+		if l, err := logging.New(bar.LogWriter(), g.LogFormat, g.LogLevel); err == nil {
 			log = l
 		}
 	}
@@ -527,7 +533,7 @@ func startCopyProgress(ctx context.Context, g *globalOptions, mode string, src e
 				attrs = append(attrs, "eta_seconds", int64(float64(t.Bytes-p.Bytes)/rate))
 			}
 		}
-		g.log.Info("copy progress", attrs...)
+		g.Log.Info("copy progress", attrs...)
 	}), log: log, stop: stop}
 }
 
@@ -538,7 +544,7 @@ func (o *copyHomeOptions) parseToMounts(from, to location.Location) ([]location.
 		return nil, nil
 	}
 	if to.IsSFTP() {
-		return nil, usageErrorf("--to-mount needs a local --to (a mounted EFS); --to is %s", to)
+		return nil, cli.UsageErrorf("--to-mount needs a local --to (a mounted EFS); --to is %s", to)
 	}
 	var ls []location.Location
 	for _, m := range o.toMounts {
@@ -547,17 +553,17 @@ func (o *copyHomeOptions) parseToMounts(from, to location.Location) ([]location.
 			return nil, err
 		}
 		if l.IsSFTP() {
-			return nil, usageErrorf("--to-mount %s: must be a local directory (another mount of the destination volume)", m)
+			return nil, cli.UsageErrorf("--to-mount %s: must be a local directory (another mount of the destination volume)", m)
 		}
 		if filepath.Base(l.Local) != filepath.Base(to.Local) {
-			return nil, usageErrorf("--to-mount %s: must be the destination home %q seen through another mount (e.g. /mnt/new-efs-2/%s)", m, filepath.Base(to.Local), filepath.Base(to.Local))
+			return nil, cli.UsageErrorf("--to-mount %s: must be the destination home %q seen through another mount (e.g. /mnt/new-efs-2/%s)", m, filepath.Base(to.Local), filepath.Base(to.Local))
 		}
 		// By path only: location.Overlap would look the home up through this mount
 		// before it exists, and the mount's negative lookup cache (FUSE's timeout,
 		// NFS's until the directory's attributes are refreshed) would then hide the
 		// home once --to has created it. withToMounts checks Overlap once it exists.
 		if pathsNest(from.Local, l.Local) || pathsNest(resolveParent(from.Local), resolveParent(l.Local)) {
-			return nil, usageErrorf("--from %s and --to-mount %s overlap: one must not be inside the other", from, l)
+			return nil, cli.UsageErrorf("--from %s and --to-mount %s overlap: one must not be inside the other", from, l)
 		}
 		ls = append(ls, l)
 	}
@@ -600,7 +606,7 @@ func openLocals(dirs []string, what string) ([]*efs.Local, error) {
 
 // checkToMountParents checks that the parents of --to and of every --to-mount are
 // the same directory of one volume, before the home is created in it.
-func checkToMountParents(ctx context.Context, g *globalOptions, to location.Location, mounts []location.Location) error {
+func checkToMountParents(ctx context.Context, g *cli.Globals, to location.Location, mounts []location.Location) error {
 	if len(mounts) == 0 {
 		return nil
 	}
@@ -612,19 +618,19 @@ func checkToMountParents(ctx context.Context, g *globalOptions, to location.Loca
 	if err != nil {
 		return err
 	}
-	mm, err := efs.NewMultiMount(ctx, ls, g.log)
+	mm, err := efs.NewMultiMount(ctx, ls, g.Log)
 	if err != nil {
 		for _, l := range ls {
 			l.Close()
 		}
-		return withExit(exitUsage, fmt.Errorf("checking --to-mount: %w", err))
+		return cli.WithExit(cli.ExitUsage, fmt.Errorf("checking --to-mount: %w", err))
 	}
 	return mm.Close()
 }
 
 // withToMounts replaces dst (the Local of --to) by a MultiMount over it and the
 // --to-mount homes; dst is closed either way on error.
-func withToMounts(ctx context.Context, g *globalOptions, from location.Location, dst efs.FS, mounts []location.Location) (efs.FS, error) {
+func withToMounts(ctx context.Context, g *cli.Globals, from location.Location, dst efs.FS, mounts []location.Location) (efs.FS, error) {
 	first, ok := dst.(*efs.Local)
 	if !ok {
 		dst.Close()
@@ -640,19 +646,19 @@ func withToMounts(ctx context.Context, g *globalOptions, from location.Location,
 		return nil, err
 	}
 	ls = append([]*efs.Local{first}, ls...)
-	mm, err := efs.NewMultiMount(ctx, ls, g.log)
+	mm, err := efs.NewMultiMount(ctx, ls, g.Log)
 	if err != nil {
 		for _, l := range ls {
 			l.Close()
 		}
-		return nil, withExit(exitUsage, fmt.Errorf("checking --to-mount: %w", err))
+		return nil, cli.WithExit(cli.ExitUsage, fmt.Errorf("checking --to-mount: %w", err))
 	}
 	for _, m := range mounts {
 		if location.Overlap(from, m) {
 			mm.Close()
-			return nil, usageErrorf("--from %s and --to-mount %s overlap: one must not be inside the other", from, m)
+			return nil, cli.UsageErrorf("--from %s and --to-mount %s overlap: one must not be inside the other", from, m)
 		}
 	}
-	g.log.Info("destination spread over mounts", "mounts", mm.Mounts(), "fs", mm.String())
+	g.Log.Info("destination spread over mounts", "mounts", mm.Mounts(), "fs", mm.String())
 	return mm, nil
 }

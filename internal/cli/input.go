@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"fmt"
@@ -10,12 +10,12 @@ import (
 
 // openInput opens a file flag's value for reading; "-" is standard input (the
 // convention for every file a command reads). name is what to call it in errors.
-func openInput(g *globalOptions, flag, path string) (r io.ReadCloser, name string, err error) {
+func OpenInput(g *Globals, flag, path string) (r io.ReadCloser, name string, err error) {
 	if path == "" {
-		return nil, "", usageErrorf("--%s is required", flag)
+		return nil, "", UsageErrorf("--%s is required", flag)
 	}
 	if path == "-" {
-		return io.NopCloser(g.stdin), "standard input", nil
+		return io.NopCloser(g.Stdin), "standard input", nil
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -26,7 +26,7 @@ func openInput(g *globalOptions, flag, path string) (r io.ReadCloser, name strin
 
 // checkOneStdin is the usage error for two flags (name -> value) that both read
 // standard input.
-func checkOneStdin(flags map[string]string) error {
+func CheckOneStdin(flags map[string]string) error {
 	var dash []string
 	for name, v := range flags {
 		if v == "-" {
@@ -35,7 +35,7 @@ func checkOneStdin(flags map[string]string) error {
 	}
 	if len(dash) > 1 {
 		slices.Sort(dash)
-		return usageErrorf("%s all read standard input (-): give all but one a file", strings.Join(dash, ", "))
+		return UsageErrorf("%s all read standard input (-): give all but one a file", strings.Join(dash, ", "))
 	}
 	return nil
 }

@@ -1,9 +1,12 @@
-package main
+package cli
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -13,73 +16,73 @@ import (
 // Exit codes, documented in the README ("Conventions"). Scripts branch on them, so
 // they never change meaning.
 const (
-	exitOK = 0
+	ExitOK = 0
 	// exitFatal: the command could not do its work (AWS, Redis, I/O, bad data).
-	exitFatal = 1
+	ExitFatal = 1
 	// exitUsage: wrong flags or arguments (unknown, missing, or a bad value);
 	// nothing was done.
-	exitUsage = 2
+	ExitUsage = 2
 	// exitPlanErrors: the plan or the preflight has errors; nothing was created.
-	exitPlanErrors = 3
+	ExitPlanErrors = 3
 	// exitDifferences: verify found differences.
-	exitDifferences = 4
+	ExitDifferences = 4
 	// exitPartial: the work ran to the end but some entries (or homes) failed.
-	exitPartial = 5
+	ExitPartial = 5
 	// exitJobFailed: the job watched or waited for ended failed or cancelled.
-	exitJobFailed = 6
+	ExitJobFailed = 6
 	// exitInterrupted: Ctrl-C or SIGTERM; running the same command again resumes.
-	exitInterrupted = 130
+	ExitInterrupted = 130
 )
 
 // exitError carries an exit code to main.
-type exitError struct {
+type ExitError struct {
 	code int
 	err  error
 }
 
-func (e *exitError) Error() string { return e.err.Error() }
-func (e *exitError) Unwrap() error { return e.err }
+func (e *ExitError) Error() string { return e.err.Error() }
+func (e *ExitError) Unwrap() error { return e.err }
 
 // withExit wraps err so main exits with code; nil stays nil.
-func withExit(code int, err error) error {
+func WithExit(code int, err error) error {
 	if err == nil {
 		return nil
 	}
-	return &exitError{code: code, err: err}
+	return &ExitError{code: code, err: err}
 }
 
 // usageErrorf is a usage error: wrong or missing flags, or a flag value that
 // cannot be right (a format the command does not print, 0 workers, ...).
-func usageErrorf(format string, args ...any) error {
-	return &exitError{code: exitUsage, err: fmt.Errorf(format, args...)}
+func UsageErrorf(format string, args ...any) error {
+	return &ExitError{code: ExitUsage, err: fmt.Errorf(format, args...)}
 }
 
 // exitCode maps an error returned by a command to the process's exit code. A
 // command may say its code with withExit; the efs sentinels are mapped here so every
 // command that copies or verifies gets them right.
-func exitCode(ctx context.Context, err error) int {
+func ExitCode(ctx context.Context, err error) int {
 	if err == nil {
-		return exitOK
+		return ExitOK
 	}
 	if ctx.Err() != nil || errors.Is(err, context.Canceled) {
-		return exitInterrupted
+		return ExitInterrupted
 	}
-	var ee *exitError
+	var ee *ExitError
 	switch {
 	case errors.As(err, &ee):
 		return ee.code
 	case errors.Is(err, efs.ErrDifferences):
-		return exitDifferences
+		return ExitDifferences
 	case errors.Is(err, efs.ErrEntriesFailed):
-		return exitPartial
+		return ExitPartial
 	}
-	return exitFatal
+	return ExitFatal
 }
 
 // execute runs the command line root was given and returns the command that ran,
 // the exit code and the error. An error cobra returns before a command's RunE starts
 // (unknown command or flag, missing required flag, stray arguments) is a usage error.
-func execute(ctx context.Context, root *cobra.Command) (*cobra.Command, int, error) {
+func Execute(ctx context.Context, root *cobra.Command) (*cobra.Command, int, error) {
 	started := false
 	var wrap func(c *cobra.Command)
 	wrap = func(c *cobra.Command) {
@@ -95,9 +98,33 @@ func execute(ctx context.Context, root *cobra.Command) (*cobra.Command, int, err
 	}
 	wrap(root)
 	cmd, err := root.ExecuteContextC(ctx)
-	var ee *exitError
+	var ee *ExitError
 	if err != nil && !started && !errors.As(err, &ee) {
-		err = &exitError{code: exitUsage, err: err}
+		err = &ExitError{code: ExitUsage, err: err}
 	}
-	return cmd, exitCode(ctx, err), err
+	return cmd, ExitCode(ctx, err), err
+}
+
+// Main runs root on the process's arguments and exits with its code. Ctrl-C and
+// SIGTERM cancel the command's context (the command stops cleanly and exits 130).
+// An error is printed once, as message(err) (nil: err.Error()), after the root's
+// name, with a hint that says what to do for a usage error or an interruption.
+func Main(root *cobra.Command, message func(error) string) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	cmd, code, err := Execute(ctx, root)
+	stop()
+	if err != nil {
+		if message == nil {
+			message = error.Error
+		}
+		name := root.Name()
+		fmt.Fprintf(os.Stderr, "%s: %s\n", name, message(err))
+		switch code {
+		case ExitInterrupted:
+			fmt.Fprintf(os.Stderr, "%s: interrupted; run the same command again to resume\n", name)
+		case ExitUsage:
+			fmt.Fprintf(os.Stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
+		}
+	}
+	os.Exit(code)
 }

@@ -1,48 +1,22 @@
-package main
+package copyhome
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
-)
 
-// TestBytesBar: totals, percent, bytes done of the total, rate and ETA, in IEC units;
-// the total may come after the first updates.
-func TestBytesBar(t *testing.T) {
-	var buf bytes.Buffer
-	b := newBytesBar(&buf, "copying")
-	b.Set(1<<20, "10 files")
-	time.Sleep(150 * time.Millisecond) // past the bar's 100 ms throttle
-	b.SetTotal(4 << 20)
-	time.Sleep(150 * time.Millisecond)
-	b.Set(2<<20, "20/40 files")
-	out := buf.String()
-	for _, want := range []string{"copying 20/40 files", "50%", "2.0/4.0 MiB", "MiB/s", ":"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("bar lacks %q:\n%q", want, out)
-		}
-	}
-	if regexp.MustCompile(`\d (kB|MB|GB)`).MatchString(out) {
-		t.Errorf("SI units in the bar:\n%q", out)
-	}
-	// Done bytes equal to the total stay below 100% until Finish: the bar does not
-	// vanish while the last (big) file is still being written.
-	time.Sleep(150 * time.Millisecond)
-	b.Set(4<<20, "40/40 files")
-	if strings.Contains(buf.String(), "100%") {
-		t.Errorf("100%% before Finish:\n%q", buf.String())
-	}
-	b.Finish()
-	b.Set(5<<20, "after") // ignored
-	if strings.Contains(buf.String(), "after") {
-		t.Error("updated after Finish")
-	}
-}
+	"github.com/spf13/cobra"
+	"github.com/studio-migrator/studio-migrator/internal/cli"
+	"github.com/studio-migrator/studio-migrator/internal/testutil"
+)
 
 // TestCopyHomeProgressAndReport: the bar (forced, stderr is not a terminal here)
 // has the counted totals in IEC units; the summary gives MiB and seconds; the JSON
@@ -127,5 +101,49 @@ func TestCopyHomeLogProgressCountDelay(t *testing.T) {
 	}
 	if stderr := run("bar", "200008"); !strings.Contains(stderr, `msg="source counted for progress" files=30 `) {
 		t.Errorf("with a bar the source was not counted (or wrongly):\n%s", stderr)
+	}
+}
+
+// runMigratorIn runs `migrator ARGS...` with copy-home as migrator's only
+// subcommand, the way main does, and returns stdout, stderr, the exit code and the
+// error.
+func runMigratorIn(t *testing.T, ctx context.Context, stdin string, args ...string) (string, string, int, error) {
+	t.Helper()
+	g := &cli.Globals{}
+	root := &cobra.Command{Use: "migrator"}
+	cli.ConfigureRoot(root, g)
+	root.AddCommand(NewCommand(g, "migrator copy-home"))
+	var out, errOut bytes.Buffer
+	root.SetIn(strings.NewReader(stdin))
+	root.SetOut(&out)
+	root.SetErr(&errOut)
+	root.SetArgs(args)
+	_, code, err := cli.Execute(ctx, root)
+	return out.String(), errOut.String(), code, err
+}
+
+// homeTree writes n files in 10 directories and a symlink, owned by UID 200001.
+func homeTree(t *testing.T, dir string, n int) {
+	t.Helper()
+	testutil.RequireRoot(t)
+	for i := range n {
+		p := filepath.Join(dir, fmt.Sprintf("d%02d", i%10), fmt.Sprintf("f%04d", i))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(fmt.Sprint("data ", i)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink("/etc/passwd", filepath.Join(dir, "passwd-link")); err != nil {
+		t.Fatal(err)
+	}
+	if err := filepath.WalkDir(dir, func(p string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, 200001, 1001)
+	}); err != nil {
+		t.Fatal(err)
 	}
 }
