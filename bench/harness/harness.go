@@ -76,8 +76,10 @@ type Config struct {
 	Seed        int64
 	// OldUID:GID own the source; NewUID is the UID every tool must give the copy.
 	OldUID, GID, NewUID uint32
-	// Mover is the migrator binary; "" leaves the mover out. MoverWorkers, if not
-	// zero, is passed as --workers.
+	// Mover is the mover's binary: migrator (run as `migrator copy-home`) or
+	// migrator-copy-home, the same command alone (any binary whose name starts with
+	// "migrator-copy-home"); "" leaves the mover out. MoverWorkers, if not zero, is
+	// passed as --workers.
 	Mover        string
 	MoverWorkers int
 	// StartupRuns is how many times the mover's start-up is timed (see Startup),
@@ -341,3 +343,34 @@ type scenario struct {
 }
 
 func (cfg Config) uidArg() string { return strconv.FormatUint(uint64(cfg.NewUID), 10) }
+
+// moverCopyOnly reports whether cfg.Mover is migrator-copy-home, which is
+// copy-home itself, rather than migrator, whose subcommand it is.
+func (cfg Config) moverCopyOnly() bool {
+	return strings.HasPrefix(filepath.Base(cfg.Mover), "migrator-copy-home")
+}
+
+// moverCommand is the argv that starts the mover's copy-home, before its flags.
+func (cfg Config) moverCommand() []string {
+	if cfg.moverCopyOnly() {
+		return []string{cfg.Mover}
+	}
+	return []string{cfg.Mover, "copy-home"}
+}
+
+// moverVersionCommand is the argv that prints the mover's version: the process
+// start and package initialisation alone.
+func (cfg Config) moverVersionCommand() []string {
+	if cfg.moverCopyOnly() {
+		return []string{cfg.Mover, "--version"}
+	}
+	return []string{cfg.Mover, "version"}
+}
+
+// moverVersionName is how the report names moverVersionCommand.
+func (cfg Config) moverVersionName() string {
+	if cfg.moverCopyOnly() {
+		return "migrator-copy-home --version"
+	}
+	return "migrator version"
+}

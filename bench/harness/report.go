@@ -143,8 +143,8 @@ func printMarkdown(w io.Writer, rep *Report) {
 	}
 	fmt.Fprintln(w, "\nx: the other tool's median time divided by the mover's (above 1: the mover is faster).")
 	if st := rep.MoverStartup; st != nil {
-		fmt.Fprintf(w, "\nMover start-up (median of %d, included in every mover figure and ratio): copy-home of an empty tree %.3f s, `migrator version` %.3f s.\n",
-			st.Runs, st.CopyEmptySeconds, st.VersionSeconds)
+		fmt.Fprintf(w, "\nMover start-up (median of %d, included in every mover figure and ratio): copy-home of an empty tree %.3f s, `%s` %.3f s.\n",
+			st.Runs, st.CopyEmptySeconds, st.VersionCommand, st.VersionSeconds)
 	}
 	fmt.Fprintln(w, "\nTargets (issue 12):")
 	fmt.Fprintln(w)
@@ -247,8 +247,8 @@ func printReport(w io.Writer, rep *Report) {
 		tw.Flush()
 	}
 	if st := rep.MoverStartup; st != nil {
-		fmt.Fprintf(w, "\nmover start-up (median of %d, included in each mover figure): copy-home of an empty tree %.3f s, version %.3f s\n",
-			st.Runs, st.CopyEmptySeconds, st.VersionSeconds)
+		fmt.Fprintf(w, "\nmover start-up (median of %d, included in each mover figure): copy-home of an empty tree %.3f s, %s %.3f s\n",
+			st.Runs, st.CopyEmptySeconds, st.VersionCommand, st.VersionSeconds)
 	}
 	fmt.Fprintln(w, "\nx vs B = B's median time / this tool's (above 1: faster than B). Targets:")
 	for _, t := range rep.Targets {

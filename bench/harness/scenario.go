@@ -72,7 +72,7 @@ func moverMountsTool(cfg Config, mounts []string) tool {
 }
 
 func moverArgv(cfg Config, src, dst string, extra ...string) []string {
-	a := []string{cfg.Mover, "copy-home", "--from", src, "--to", dst, "--uid", cfg.uidArg()}
+	a := append(cfg.moverCommand(), "--from", src, "--to", dst, "--uid", cfg.uidArg())
 	if cfg.MoverWorkers > 0 {
 		a = append(a, "--workers", strconv.Itoa(cfg.MoverWorkers))
 	}

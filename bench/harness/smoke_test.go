@@ -24,7 +24,7 @@ var (
 	moverErr  error
 )
 
-// TestMain removes the migrator the tests built.
+// TestMain removes the mover the tests built.
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if moverDir != "" {
@@ -33,18 +33,18 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// buildMover builds cmd/migrator once for all the tests (a build takes most of
-// their time on a loaded machine).
+// buildMover builds cmd/migrator-copy-home, the mover bench/run.sh times, once for
+// all the tests (a build takes most of their time on a loaded machine).
 func buildMover(t *testing.T, _ string) string {
 	t.Helper()
 	moverOnce.Do(func() {
 		if moverDir, moverErr = os.MkdirTemp("", "homebench-test-"); moverErr != nil {
 			return
 		}
-		moverBin = filepath.Join(moverDir, "migrator")
-		out, err := exec.Command("go", "build", "-o", moverBin, "github.com/studio-migrator/studio-migrator/cmd/migrator").CombinedOutput()
+		moverBin = filepath.Join(moverDir, "migrator-copy-home")
+		out, err := exec.Command("go", "build", "-o", moverBin, "github.com/studio-migrator/studio-migrator/cmd/migrator-copy-home").CombinedOutput()
 		if err != nil {
-			moverErr = fmt.Errorf("building migrator: %v\n%s", err, out)
+			moverErr = fmt.Errorf("building migrator-copy-home: %v\n%s", err, out)
 		}
 	})
 	if moverErr != nil {
@@ -100,7 +100,8 @@ func TestSmoke(t *testing.T) {
 			t.Errorf("%s: not verified: %+v", tool, r)
 		}
 	}
-	if st := rep.MoverStartup; st == nil || st.Runs != cfg.StartupRuns || st.CopyEmptySeconds <= 0 || st.VersionSeconds <= 0 {
+	if st := rep.MoverStartup; st == nil || st.Runs != cfg.StartupRuns || st.CopyEmptySeconds <= 0 || st.VersionSeconds <= 0 ||
+		st.VersionCommand != "migrator-copy-home --version" {
 		t.Errorf("mover start-up = %+v", st)
 	}
 	if len(rep.Scenarios) != 2 || rep.Scenarios[0].Tree.Files != cfg.TmpfsFiles+cfg.LargeFiles ||
@@ -110,7 +111,7 @@ func TestSmoke(t *testing.T) {
 	table := out.String()
 	for _, s := range append([]string{"== tmpfs/home", "== tmpfs/flat", "x vs cp -rp && chown -R", "Targets:",
 		"| tmpfs/flat | 120 files, 2 dirs,", "rerun / first copy", "tmpfs/flat: never slower than cp -a",
-		"start-up share", "mover start-up / its time", "Mover start-up (median of 3"}, want...) {
+		"start-up share", "mover start-up / its time", "Mover start-up (median of 3", "`migrator-copy-home --version`"}, want...) {
 		if !strings.Contains(table, s) {
 			t.Errorf("table lacks %q", s)
 		}

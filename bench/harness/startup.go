@@ -9,17 +9,19 @@ import (
 )
 
 // Startup is the mover's fixed cost per invocation, measured once per report: what
-// every figure of the mover includes before and after its copy (process start, the
-// package initialisation of the AWS SDK it links, flag parsing, opening both
-// locations), so that a reader can tell a short copy's start-up from its copy.
+// every figure of the mover includes before and after its copy (process start,
+// package initialisation (migrator's includes the AWS SDK's; migrator-copy-home links
+// no SDK), flag parsing, opening both locations), so that a reader can tell a short copy's start-up from its copy.
 type Startup struct {
 	Runs int `json:"runs"`
 	// CopyEmptySeconds is the median wall time of copy-home of an empty directory
 	// into a fresh destination: the mover's start-up as every copy pays it.
 	CopyEmptySeconds float64 `json:"copy_empty_seconds"`
-	// VersionSeconds is the median wall time of `migrator version`: the process and
-	// package initialisation alone.
+	// VersionSeconds is the median wall time of VersionCommand (`migrator version`
+	// or `migrator-copy-home --version`): the process and package initialisation
+	// alone.
 	VersionSeconds float64 `json:"version_seconds"`
+	VersionCommand string  `json:"version_command"`
 }
 
 // measureStartup times cfg.Mover runs times each on an empty tree under dir and with
@@ -44,11 +46,11 @@ func measureStartup(ctx context.Context, cfg Config, dir string, runs int) (*Sta
 			return nil, fmt.Errorf("copy-home of an empty tree: %s", s.Error)
 		}
 		copyS = append(copyS, s.Seconds)
-		s = execTimed(ctx, cfg.RunTimeout, []string{cfg.Mover, "version"}, "")
+		s = execTimed(ctx, cfg.RunTimeout, cfg.moverVersionCommand(), "")
 		if s.Error != "" {
-			return nil, fmt.Errorf("migrator version: %s", s.Error)
+			return nil, fmt.Errorf("%s: %s", cfg.moverVersionName(), s.Error)
 		}
 		versionS = append(versionS, s.Seconds)
 	}
-	return &Startup{Runs: runs, CopyEmptySeconds: median(copyS), VersionSeconds: median(versionS)}, nil
+	return &Startup{Runs: runs, CopyEmptySeconds: median(copyS), VersionSeconds: median(versionS), VersionCommand: cfg.moverVersionName()}, nil
 }

@@ -46,7 +46,7 @@ func main() {
 	flag.Int64Var(&cfg.LargeSize, "large-size", cfg.LargeSize, "size of each large file, bytes")
 	flag.Int64Var(&cfg.BigFileSize, "bigfile-size", cfg.BigFileSize, "size of the bigfile scenario's file, bytes")
 	flag.Int64Var(&cfg.Seed, "seed", cfg.Seed, "tree generator seed")
-	flag.StringVar(&cfg.Mover, "mover", cfg.Mover, `migrator binary ("" leaves the mover out)`)
+	flag.StringVar(&cfg.Mover, "mover", cfg.Mover, `the mover: a migrator binary (run as migrator copy-home) or migrator-copy-home ("" leaves the mover out)`)
 	flag.IntVar(&cfg.StartupRuns, "startup-runs", cfg.StartupRuns, "times the mover's start-up is timed (copy-home of an empty tree, version), once per report; 0: not")
 	flag.IntVar(&cfg.MoverWorkers, "mover-workers", cfg.MoverWorkers, "--workers for the mover (0: its default)")
 	flag.DurationVar(&cfg.EFSDelays.Read, "efs-read-delay", cfg.EFSDelays.Read, "emulated EFS delay per lookup/getattr/open/read/readdir")
