@@ -24,6 +24,7 @@ import (
 	"github.com/studio-migrator/studio-migrator/internal/cli"
 	"github.com/studio-migrator/studio-migrator/internal/efs"
 	"github.com/studio-migrator/studio-migrator/internal/studio"
+	"github.com/studio-migrator/studio-migrator/internal/testutil"
 )
 
 // TestHelpConventions walks the whole command tree (commands added later included):
@@ -277,7 +278,7 @@ func TestDashIsStdinAndStdout(t *testing.T) {
 	// no file named "-".
 	base := t.TempDir()
 	src, to := filepath.Join(base, "old", "200001"), filepath.Join(base, "new", "200007")
-	homeTree(t, src, 5)
+	testutil.HomeTree(t, src, 5)
 	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -315,7 +316,7 @@ func TestExitCodes(t *testing.T) {
 	}
 	base := t.TempDir()
 	src := filepath.Join(base, "old", "200001")
-	homeTree(t, src, 3)
+	testutil.HomeTree(t, src, 3)
 	if err := os.MkdirAll(filepath.Join(base, "new"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -365,7 +366,7 @@ func TestExitCodes(t *testing.T) {
 func TestCopyHomeExitCodes(t *testing.T) {
 	base := t.TempDir()
 	src, to := filepath.Join(base, "old", "200001"), filepath.Join(base, "new", "200007")
-	homeTree(t, src, 20)
+	testutil.HomeTree(t, src, 20)
 	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -18,7 +18,7 @@ import (
 func TestCopyHomeToMount(t *testing.T) {
 	base := t.TempDir()
 	src, newEFS := filepath.Join(base, "old", "200001"), filepath.Join(base, "new")
-	homeTree(t, src, 60)
+	testutil.HomeTree(t, src, 60)
 	if err := os.MkdirAll(newEFS, 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/studio-migrator/studio-migrator/internal/efs/sftptest"
+	"github.com/studio-migrator/studio-migrator/internal/testutil"
 )
 
 // TestCopyHomeSFTPDefaultsOverSSHD copies over a real OpenSSH sshd with its default
@@ -20,7 +21,7 @@ func TestCopyHomeSFTPDefaultsOverSSHD(t *testing.T) {
 	sshd := sftptest.NewSSHD(t, sftptest.SSHDOptions{})
 	base := t.TempDir()
 	src := filepath.Join(base, "old", "200001")
-	homeTree(t, src, 300)
+	testutil.HomeTree(t, src, 300)
 	if err := os.MkdirAll(filepath.Join(base, "new"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +86,7 @@ func TestCopyHomeSFTPRemoteMissing(t *testing.T) {
 	sshd := sftptest.NewSSHD(t, sftptest.SSHDOptions{})
 	base := t.TempDir()
 	src := filepath.Join(base, "old", "200001")
-	homeTree(t, src, 3)
+	testutil.HomeTree(t, src, 3)
 	dstParent := filepath.Join(base, "new")
 	if err := os.MkdirAll(dstParent, 0o755); err != nil {
 		t.Fatal(err)

@@ -37,35 +37,6 @@ func copyHome(t *testing.T, args ...string) (string, error) {
 	return out, err
 }
 
-// homeTree writes n files (and a few dirs, a symlink, a fifo) owned by uid 200001.
-func homeTree(t *testing.T, dir string, n int) {
-	t.Helper()
-	testutil.RequireRoot(t)
-	for i := range n {
-		p := filepath.Join(dir, fmt.Sprintf("d%02d", i%10), fmt.Sprintf("f%04d", i))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(fmt.Sprint("data ", i)), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.Symlink("/etc/passwd", filepath.Join(dir, "passwd-link")); err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Mkfifo(filepath.Join(dir, "fifo"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := filepath.WalkDir(dir, func(p string, _ fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		return os.Lchown(p, 200001, 1001)
-	}); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func ownerOf(t *testing.T, p string) uint32 {
 	t.Helper()
 	fi, err := os.Lstat(p)
@@ -89,7 +60,7 @@ func assertTempFree(t *testing.T, dir string) {
 func TestCopyHomeLocal(t *testing.T) {
 	base := t.TempDir()
 	src, to := filepath.Join(base, "old", "200001"), filepath.Join(base, "new", "200007")
-	homeTree(t, src, 50)
+	testutil.HomeTree(t, src, 50)
 	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +109,7 @@ func TestCopyHomeLocal(t *testing.T) {
 func TestCopyHomeRefusesBadInput(t *testing.T) {
 	base := t.TempDir()
 	src := filepath.Join(base, "old", "200001")
-	homeTree(t, src, 3)
+	testutil.HomeTree(t, src, 3)
 	other := filepath.Join(base, "new", "200009")
 	if err := os.MkdirAll(other, 0o755); err != nil {
 		t.Fatal(err)
@@ -202,7 +173,7 @@ func TestCopyHomeUnknownHostKey(t *testing.T) {
 	srv := sftptest.New(t)
 	base := t.TempDir()
 	src := filepath.Join(base, "old", "200001")
-	homeTree(t, src, 3)
+	testutil.HomeTree(t, src, 3)
 	empty := filepath.Join(base, "known_hosts")
 	if err := os.WriteFile(empty, nil, 0o600); err != nil {
 		t.Fatal(err)
@@ -234,7 +205,7 @@ func TestCopyHomeSurvivesSIGKILL(t *testing.T) {
 	base := t.TempDir()
 	src, to := filepath.Join(base, "old", "200001"), filepath.Join(base, "new", "200007")
 	const n = 4000
-	homeTree(t, src, n)
+	testutil.HomeTree(t, src, n)
 	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -282,7 +253,7 @@ func TestCopyHomeSurvivesSIGKILL(t *testing.T) {
 func TestCopyHomeRefusesOverlapThroughSymlink(t *testing.T) {
 	base := t.TempDir()
 	src := filepath.Join(base, "old", "200001")
-	homeTree(t, src, 3)
+	testutil.HomeTree(t, src, 3)
 	if err := os.Symlink(filepath.Join(base, "old"), filepath.Join(base, "alias")); err != nil {
 		t.Fatal(err)
 	}
@@ -352,7 +323,7 @@ func TestCopyHomeNeedsRoot(t *testing.T) {
 		t.Fatal(err)
 	}
 	src := filepath.Join(base, "old", "200001")
-	homeTree(t, src, 3)
+	testutil.HomeTree(t, src, 3)
 	if err := os.Chmod(filepath.Join(base, "old"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -392,13 +363,13 @@ func TestCopyHomeInterrupted(t *testing.T) {
 	}
 }
 
-// copyHomeInterrupted interrupts a copy of homeTree(n) and checks what it says
+// copyHomeInterrupted interrupts a copy of testutil.HomeTree(n) and checks what it says
 // and that a rerun finishes it; false when the copy had finished before the signal.
 func copyHomeInterrupted(t *testing.T, n int) bool {
 	t.Helper()
 	base := t.TempDir()
 	src, to := filepath.Join(base, "old", "200001"), filepath.Join(base, "new", "200007")
-	homeTree(t, src, n)
+	testutil.HomeTree(t, src, n)
 	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
 		t.Fatal(err)
 	}

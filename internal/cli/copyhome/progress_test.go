@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -24,7 +22,7 @@ import (
 func TestCopyHomeProgressAndReport(t *testing.T) {
 	base := t.TempDir()
 	src, to := filepath.Join(base, "old", "200001"), filepath.Join(base, "new", "200007")
-	homeTree(t, src, 10)
+	testutil.HomeTree(t, src, 10)
 	big := bytes.Repeat([]byte("0123456789abcdef"), 3<<16) // 3 MiB
 	if err := os.WriteFile(filepath.Join(src, "big"), big, 0o644); err != nil {
 		t.Fatal(err)
@@ -77,7 +75,7 @@ func TestCopyHomeProgressAndReport(t *testing.T) {
 func TestCopyHomeLogProgressCountDelay(t *testing.T) {
 	base := t.TempDir()
 	src := filepath.Join(base, "old", "200001")
-	homeTree(t, src, 30)
+	testutil.HomeTree(t, src, 30)
 	if err := os.MkdirAll(filepath.Join(base, "new"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -120,30 +118,4 @@ func runMigratorIn(t *testing.T, ctx context.Context, stdin string, args ...stri
 	root.SetArgs(args)
 	_, code, err := cli.Execute(ctx, root)
 	return out.String(), errOut.String(), code, err
-}
-
-// homeTree writes n files in 10 directories and a symlink, owned by UID 200001.
-func homeTree(t *testing.T, dir string, n int) {
-	t.Helper()
-	testutil.RequireRoot(t)
-	for i := range n {
-		p := filepath.Join(dir, fmt.Sprintf("d%02d", i%10), fmt.Sprintf("f%04d", i))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(fmt.Sprint("data ", i)), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.Symlink("/etc/passwd", filepath.Join(dir, "passwd-link")); err != nil {
-		t.Fatal(err)
-	}
-	if err := filepath.WalkDir(dir, func(p string, _ fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		return os.Lchown(p, 200001, 1001)
-	}); err != nil {
-		t.Fatal(err)
-	}
 }
