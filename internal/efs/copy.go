@@ -243,6 +243,9 @@ type dirNode struct {
 	dst     *Info // the destination's entry before this run; nil when created now
 	pending atomic.Int64
 	changed atomic.Bool // something inside was written or removed
+	// permSet: made in this run with its final permission bits (dirCreatePerm), so
+	// finishDir sets only its owner and mtime.
+	permSet bool
 
 	mu      sync.Mutex
 	orphans []string // temporary files whose removal failed; tried again at the end
@@ -595,15 +598,17 @@ func (c *copier) walkDir(ctx context.Context, n *dirNode) {
 			}
 			dst = nil
 		}
+		permSet := false
 		if dst == nil {
-			// 0700 while its content is written; the real mode comes at the end.
-			if err := c.retry(ctx, func() error { return dstErr(c.dst.Mkdir(ctx, sd.name, 0o700)) }); err != nil {
+			perm, exact := dirCreatePerm(permBits(sd.e.Mode))
+			if err := c.retry(ctx, func() error { return dstErr(c.dst.Mkdir(ctx, sd.name, perm)) }); err != nil {
 				c.fail(ctx, sd.name, "making directory", err)
 				return nil
 			}
 			n.changed.Store(true)
+			permSet = exact
 		}
-		return &dirNode{name: sd.name, parent: n, src: sd.e, dst: dst}
+		return &dirNode{name: sd.name, parent: n, src: sd.e, dst: dst, permSet: permSet}
 	})
 	var jobs []job
 	for _, e := range entries {
@@ -669,6 +674,29 @@ func (c *copier) makeSubdirs(ctx context.Context, n *dirNode, count int, mk func
 		c.sched.addWalks(child)
 		return nil
 	})
+}
+
+// dirCreatePerm is the mode a missing directory is made with, and whether it is
+// already the final one (want, the source's bits), so that finishDir need not
+// chmod it: one round trip fewer per directory (each a write-class request on
+// EFS; 693 on the bench's home tree).
+//
+// While its content is written a directory must let this process write into it
+// and must not let anyone do more with it than the final one will: until
+// finishDir it is owned by this process (root) and its group, not the new owner
+// and the source's group. So the final mode is used only when it gives the owner
+// rwx and has no setuid, setgid or sticky bit (setgid would make its new entries
+// inherit the group of this process; sticky changes who may remove them), and
+// then with the group and the other bits both reduced to what both have in common
+// (as createMode does for files): nobody but the owner gains anything from the
+// interim owner. Anything else is made 0700, as before, and chmod-ed at the end.
+func dirCreatePerm(want fs.FileMode) (perm fs.FileMode, exact bool) {
+	if want&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky) != 0 || want&0o700 != 0o700 {
+		return 0o700, false
+	}
+	common := want >> 3 & want & 0o7
+	perm = 0o700 | common<<3 | common
+	return perm, perm == want
 }
 
 // unchangedFile counts a regular source file whose destination already matches in
@@ -768,10 +796,15 @@ func (c *copier) finishDir(ctx context.Context, n *dirNode) {
 		return
 	}
 	// Extended attributes and ACLs before the mode (which sets an ACL's mask).
-	if !c.copyDirXattrs(ctx, n.name) {
+	ok, wroteX := c.copyDirXattrs(ctx, n.name)
+	if !ok {
 		return
 	}
-	if err := c.retry(ctx, func() error { return dstErr(c.dst.Setattr(ctx, n.name, want, SetAll)) }); err != nil {
+	mask := SetAll
+	if n.permSet && !wroteX {
+		mask = SetOwner | SetTimes // one round trip fewer per directory on EFS
+	}
+	if err := c.retry(ctx, func() error { return dstErr(c.dst.Setattr(ctx, n.name, want, mask)) }); err != nil {
 		c.fail(ctx, n.name, "setting directory attributes", err)
 	}
 }

@@ -142,33 +142,34 @@ func (c *copier) xattrsFor(x map[string][]byte) map[string][]byte {
 	return out
 }
 
-// copyDirXattrs gives directory name the source's kept attributes; it reports
-// false when it failed (recorded).
-func (c *copier) copyDirXattrs(ctx context.Context, name string) bool {
+// copyDirXattrs gives directory name the source's kept attributes; ok is false
+// when it failed (recorded), wrote says that it set some (an ACL among them may
+// have changed the directory's mode bits).
+func (c *copier) copyDirXattrs(ctx context.Context, name string) (ok, wrote bool) {
 	if c.sx == nil {
-		return true
+		return true, false
 	}
 	x, err := c.sx.Xattrs(ctx, name)
 	if err != nil {
 		c.fail(ctx, name, "reading extended attributes", err)
-		return false
+		return false, false
 	}
 	xs := c.xattrsFor(x)
 	if xs == nil {
-		return true
+		return true, false
 	}
 	if c.dx == nil {
 		c.limitation(limitNoXattrs)
-		return true
+		return true, false
 	}
 	err = c.retry(ctx, func() error { return c.dx.SetXattrs(ctx, name, xs) })
 	if errors.Is(err, ErrNotSupported) {
 		c.limitation(limitNoXattrs)
-		return true
+		return true, false
 	}
 	if err != nil {
 		c.fail(ctx, name, "setting extended attributes", dstErr(err))
-		return false
+		return false, false
 	}
-	return true
+	return true, true
 }

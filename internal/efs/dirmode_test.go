@@ -1,0 +1,119 @@
+package efs_test
+
+import (
+	"context"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/studio-migrator/studio-migrator/internal/efs"
+	"github.com/studio-migrator/studio-migrator/internal/testutil"
+)
+
+// setattrSpy records the mask of every Setattr, by name.
+type setattrSpy struct {
+	efs.FS
+	mu    sync.Mutex
+	masks map[string][]efs.SetMask
+}
+
+func (s *setattrSpy) Setattr(ctx context.Context, name string, attr efs.Attr, mask efs.SetMask) error {
+	s.mu.Lock()
+	s.masks[name] = append(s.masks[name], mask)
+	s.mu.Unlock()
+	return s.FS.Setattr(ctx, name, attr, mask)
+}
+
+// TestCopyMakesDirectoriesWithTheirFinalMode: a directory whose mode gives its
+// owner rwx and has no special bit is made with that mode (group and other bits
+// reduced to what both have in common while it is still owned by this process),
+// so that finishing it sets only its owner and mtime: one round trip fewer per
+// directory on EFS. Every other directory is made 0700 and chmod-ed at the end.
+// The final modes, owners and mtimes are exact either way, and a rerun changes
+// nothing.
+func TestCopyMakesDirectoriesWithTheirFinalMode(t *testing.T) {
+	testutil.RequireRoot(t)
+	base := t.TempDir()
+	srcDir, dstDir := filepath.Join(base, "src"), filepath.Join(base, "dst")
+	must(t, os.Mkdir(srcDir, 0o755))
+	must(t, os.Mkdir(dstDir, 0o700))
+	cases := []struct {
+		name      string
+		mode      fs.FileMode
+		interim   fs.FileMode // while its file is written
+		chmodLast bool        // finishDir sets its mode too
+	}{
+		{"d755", 0o755, 0o755, false},
+		{"d700", 0o700, 0o700, false},
+		{"d711", 0o711, 0o711, false},
+		{"d775", 0o775, 0o755, true}, // group bits above other's: not while root's group owns it
+		{"d750", 0o750, 0o700, true},
+		{"d555", 0o555, 0o700, true}, // not writable by its owner: made writable, fixed last
+		{"d2775", 0o775 | fs.ModeSetgid, 0o700, true},
+		{"d1777", 0o777 | fs.ModeSticky, 0o700, true},
+	}
+	mtime := time.Date(2024, 3, 4, 5, 6, 7, 0, time.UTC)
+	for _, c := range cases {
+		d := filepath.Join(srcDir, c.name)
+		must(t, os.Mkdir(d, 0o700))
+		must(t, os.WriteFile(filepath.Join(d, "f"), []byte(c.name), 0o644))
+		must(t, os.Chmod(d, c.mode))
+		must(t, os.Chtimes(d, mtime, mtime))
+	}
+
+	var (
+		mu      sync.Mutex
+		interim = map[string]fs.FileMode{}
+	)
+	efs.SetWriteHook(t, func(point, name string) {
+		if point != "create" {
+			return
+		}
+		fi, err := os.Lstat(filepath.Join(dstDir, path.Dir(name)))
+		if err != nil {
+			t.Errorf("lstat of %s's directory while it is written: %v", name, err)
+			return
+		}
+		mu.Lock()
+		interim[path.Dir(name)] = fi.Mode() & (fs.ModePerm | fs.ModeSetgid | fs.ModeSticky)
+		mu.Unlock()
+	})
+	ctx := context.Background()
+	src := newLocalFS(t, srcDir)
+	dst := &setattrSpy{FS: newLocalFS(t, dstDir), masks: map[string][]efs.SetMask{}}
+	rep, err := efs.Copy(ctx, src, dst, copyOpts())
+	must(t, err)
+
+	for _, c := range cases {
+		if got := interim[c.name]; got != c.interim {
+			t.Errorf("%s (%v) was %v while its file was written, want %v", c.name, c.mode, got, c.interim)
+		}
+		want := efs.SetOwner | efs.SetTimes
+		if c.chmodLast {
+			want = efs.SetAll
+		}
+		if got := dst.masks[c.name]; len(got) != 1 || got[0] != want {
+			t.Errorf("%s (%v): Setattr masks %v, want one %v", c.name, c.mode, got, want)
+		}
+		fi, err := os.Lstat(filepath.Join(dstDir, c.name))
+		must(t, err)
+		st := fi.Sys().(*syscall.Stat_t)
+		if fi.Mode()&(fs.ModePerm|fs.ModeSetgid|fs.ModeSticky) != c.mode || st.Uid != newUID || !fi.ModTime().Equal(mtime) {
+			t.Errorf("%s: mode %v uid %d mtime %v, want %v %d %v", c.name, fi.Mode(), st.Uid, fi.ModTime(), c.mode, newUID, mtime)
+		}
+	}
+	checkTree(t, srcDir, dstDir, checkOpts{gran: time.Nanosecond, hardlinks: true, linkOwner: true, linkTimes: true})
+
+	// A rerun finds every directory as it should be and sets nothing.
+	dst.masks = map[string][]efs.SetMask{}
+	rep2, err := efs.Copy(ctx, src, dst, copyOpts())
+	must(t, err)
+	if len(dst.masks) != 0 || rep2.Copied != 0 || rep2.Unchanged != rep.Files+rep.Dirs {
+		t.Errorf("rerun: setattrs %v, copied %d, unchanged %d (want %d)", dst.masks, rep2.Copied, rep2.Unchanged, rep.Files+rep.Dirs)
+	}
+}
