@@ -180,6 +180,9 @@ func Copy(ctx context.Context, src, dst FS, opts CopyOptions) (*CopyReport, erro
 	}
 	c.hardlinks = sf.Inodes && df.Hardlinks
 	c.sx, _ = src.(XattrFS)
+	if c.sx != nil {
+		c.sxl, _ = src.(dirXattrLister)
+	}
 	c.dx, _ = dst.(XattrFS)
 	c.inPlace, _ = dst.(InPlaceCreator)
 	rep, err := c.run(ctx)
@@ -212,6 +215,7 @@ type copier struct {
 	gran      time.Duration
 	hardlinks bool
 	sx, dx    XattrFS        // nil where the backend has no extended attributes
+	sxl       dirXattrLister // the source's, when it has one and sx is set
 	inPlace   InPlaceCreator // nil where new files go through temp+rename
 	xp        xattrPolicy
 	log       *slog.Logger
@@ -246,6 +250,10 @@ type dirNode struct {
 	// permSet: made in this run with its final permission bits (dirCreatePerm), so
 	// finishDir sets only its owner and mtime.
 	permSet bool
+	// srcX are the source directory's extended attributes, read with its listing
+	// when srcXRead (see dirXattrLister); otherwise finishDir reads them.
+	srcX     map[string][]byte
+	srcXRead bool
 
 	mu      sync.Mutex
 	orphans []string // temporary files whose removal failed; tried again at the end
@@ -549,6 +557,13 @@ func (c *copier) walkDir(ctx context.Context, n *dirNode) {
 	}
 	var entries []Info
 	err := c.retry(ctx, func() (err error) {
+		if c.sxl != nil && n.dst == nil {
+			// A new directory is always finished with its attributes: read the
+			// source's with the listing, on the descriptor it lists.
+			entries, n.srcX, err = c.sxl.readDirXattrs(ctx, n.name)
+			n.srcXRead = err == nil
+			return err
+		}
 		entries, err = c.src.ReadDir(ctx, n.name)
 		return err
 	})
@@ -796,7 +811,7 @@ func (c *copier) finishDir(ctx context.Context, n *dirNode) {
 		return
 	}
 	// Extended attributes and ACLs before the mode (which sets an ACL's mask).
-	ok, wroteX := c.copyDirXattrs(ctx, n.name)
+	ok, wroteX := c.copyDirXattrs(ctx, n)
 	if !ok {
 		return
 	}

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/studio-migrator/studio-migrator/internal/efs"
 	"github.com/studio-migrator/studio-migrator/internal/testutil"
 )
@@ -116,4 +118,68 @@ func TestCopyMakesDirectoriesWithTheirFinalMode(t *testing.T) {
 	if len(dst.masks) != 0 || rep2.Copied != 0 || rep2.Unchanged != rep.Files+rep.Dirs {
 		t.Errorf("rerun: setattrs %v, copied %d, unchanged %d (want %d)", dst.masks, rep2.Copied, rep2.Unchanged, rep.Files+rep.Dirs)
 	}
+}
+
+// xattrCallSpy is a source that counts Xattrs calls by name. It embeds *efs.Local,
+// so Local's other abilities (listing a directory with its attributes) are kept.
+type xattrCallSpy struct {
+	*efs.Local
+	mu    sync.Mutex
+	calls map[string]int
+}
+
+func (s *xattrCallSpy) Xattrs(ctx context.Context, name string) (map[string][]byte, error) {
+	s.mu.Lock()
+	s.calls[name]++
+	s.mu.Unlock()
+	return s.Local.Xattrs(ctx, name)
+}
+
+// TestCopyReadsNewDirectoryXattrsWithItsListing: a directory the destination does
+// not have yet gets the source's extended attributes read on the descriptor its
+// listing opened, not by opening it again when it is finished (a round trip per
+// directory on EFS). A directory the destination already has is read when it is
+// finished, as before; either way the attributes arrive.
+func TestCopyReadsNewDirectoryXattrsWithItsListing(t *testing.T) {
+	testutil.RequireRoot(t)
+	base := t.TempDir()
+	srcDir, dstDir := filepath.Join(base, "src"), filepath.Join(base, "dst")
+	must(t, os.MkdirAll(filepath.Join(srcDir, "a", "b"), 0o755))
+	must(t, os.Mkdir(dstDir, 0o700))
+	must(t, os.WriteFile(filepath.Join(srcDir, "a", "b", "f"), []byte("f"), 0o644))
+	must(t, unix.Lsetxattr(filepath.Join(srcDir, "a"), "user.project", []byte("p1"), 0))
+	must(t, unix.Lsetxattr(filepath.Join(srcDir, "a", "b"), "user.part", []byte("p2"), 0))
+
+	ctx := context.Background()
+	src := &xattrCallSpy{Local: newLocalFS(t, srcDir), calls: map[string]int{}}
+	dst := newLocalFS(t, dstDir)
+	_, err := efs.Copy(ctx, src, dst, copyOpts())
+	must(t, err)
+	for _, d := range []string{"a", "a/b"} {
+		if n := src.calls[d]; n != 0 {
+			t.Errorf("source directory %s opened %d more times for its extended attributes", d, n)
+		}
+	}
+	check := func(name, attr, want string) {
+		t.Helper()
+		if v, err := getxattr(t, filepath.Join(dstDir, name), attr); err != nil || string(v) != want {
+			t.Errorf("%s %s: %q, %v; want %q", name, attr, v, err, want)
+		}
+	}
+	check("a", "user.project", "p1")
+	check("a/b", "user.part", "p2")
+
+	// A new subdirectory in a directory the destination has: the new one's
+	// attributes come with its listing, the existing one (changed: it gets a new
+	// entry) has them read when it is finished.
+	must(t, os.Mkdir(filepath.Join(srcDir, "a", "c"), 0o755))
+	must(t, unix.Lsetxattr(filepath.Join(srcDir, "a", "c"), "user.part", []byte("p3"), 0))
+	src.calls = map[string]int{}
+	_, err = efs.Copy(ctx, src, dst, copyOpts())
+	must(t, err)
+	if src.calls["a/c"] != 0 || src.calls["a"] != 1 {
+		t.Errorf("rerun: Xattrs calls %v, want none for a/c and one for a", src.calls)
+	}
+	check("a/c", "user.part", "p3")
+	check("a", "user.project", "p1")
 }

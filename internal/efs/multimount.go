@@ -60,6 +60,7 @@ var (
 	_ XattrFS        = (*MultiMount)(nil)
 	_ InPlaceCreator = (*MultiMount)(nil)
 	_ lockLanes      = (*MultiMount)(nil) // Copy's per-directory cap is per mount
+	_ dirXattrLister = (*MultiMount)(nil)
 )
 
 // ErrNotSameVolume is returned by NewMultiMount when the roots are not one directory
@@ -211,6 +212,12 @@ func (m *MultiMount) Lstat(ctx context.Context, name string) (Info, error) {
 
 func (m *MultiMount) ReadDir(ctx context.Context, name string) ([]Info, error) {
 	return m.dirMount(name).ReadDir(ctx, name)
+}
+
+// readDirXattrs lists dir and reads its own extended attributes through the
+// mount that lists it (dirXattrLister).
+func (m *MultiMount) readDirXattrs(ctx context.Context, name string) ([]Info, map[string][]byte, error) {
+	return m.dirMount(name).readDirXattrs(ctx, name)
 }
 
 func (m *MultiMount) Readlink(ctx context.Context, name string) (string, error) {
