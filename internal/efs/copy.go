@@ -1,6 +1,7 @@
 package efs
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -604,6 +606,11 @@ func (c *copier) walkDir(ctx context.Context, n *dirNode) {
 		c.entries.Add(1)
 		c.dirs.Add(1)
 	}
+	// Widest first here too (the walks' order, see scheduler): the kernel makes
+	// them one at a time, and a directory with many subdirectories (.git, whose
+	// objects/ is the longest chain of a home) should not wait for its siblings'
+	// mkdirs before its own walk can start.
+	slices.SortStableFunc(subdirs, func(a, b subdir) int { return cmp.Compare(b.e.Nlink, a.e.Nlink) })
 	c.makeSubdirs(ctx, n, len(subdirs), func(i int) *dirNode {
 		sd := subdirs[i]
 		dst := sd.dst

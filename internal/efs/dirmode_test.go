@@ -2,10 +2,12 @@ package efs_test
 
 import (
 	"context"
+	"fmt"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -182,4 +184,51 @@ func TestCopyReadsNewDirectoryXattrsWithItsListing(t *testing.T) {
 	}
 	check("a/c", "user.part", "p3")
 	check("a", "user.project", "p1")
+}
+
+// mkdirOrder records the order of Mkdir calls.
+type mkdirOrder struct {
+	efs.FS
+	mu    sync.Mutex
+	names []string
+}
+
+func (m *mkdirOrder) Mkdir(ctx context.Context, name string, perm fs.FileMode) error {
+	m.mu.Lock()
+	m.names = append(m.names, name)
+	m.mu.Unlock()
+	return m.FS.Mkdir(ctx, name, perm)
+}
+
+// TestCopyMakesWidestSubdirectoriesFirst: the kernel makes a directory's
+// subdirectories one at a time, so the ones with the most subdirectories of their
+// own (by link count) are made first and their walks start soonest, whatever
+// order the listing had.
+func TestCopyMakesWidestSubdirectoriesFirst(t *testing.T) {
+	testutil.RequireRoot(t)
+	base := t.TempDir()
+	srcDir, dstDir := filepath.Join(base, "src"), filepath.Join(base, "dst")
+	must(t, os.Mkdir(dstDir, 0o700))
+	for i := range 10 {
+		must(t, os.MkdirAll(filepath.Join(srcDir, fmt.Sprintf("narrow%d", i)), 0o755))
+	}
+	for i := range 5 {
+		must(t, os.MkdirAll(filepath.Join(srcDir, "wide", fmt.Sprintf("s%d", i)), 0o755))
+	}
+	for i := range 2 {
+		must(t, os.MkdirAll(filepath.Join(srcDir, "mid", fmt.Sprintf("s%d", i)), 0o755))
+	}
+	dst := &mkdirOrder{FS: newLocalFS(t, dstDir)}
+	// One mkdir at a time in a directory, so the order is the copier's own.
+	_, err := efs.Copy(context.Background(), newLocalFS(t, srcDir), dst, efs.CopyOptions{UID: newUID, Workers: 4, PerDirectory: 1})
+	must(t, err)
+	var top []string
+	for _, n := range dst.names {
+		if !strings.Contains(n, "/") {
+			top = append(top, n)
+		}
+	}
+	if len(top) != 12 || top[0] != "wide" || top[1] != "mid" {
+		t.Errorf("top-level mkdirs in order %v, want wide, mid, then the others", top)
+	}
 }
