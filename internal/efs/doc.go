@@ -21,9 +21,12 @@
 //     included), so a scheduler keeps a queue of files per directory and hands them
 //     to the workers round-robin over the directories that have work, at most
 //     CopyOptions.PerDirectory (8) in flight in one directory. At most Workers/4
-//     walkers list directories (source and destination at once), each making its
-//     directory's missing subdirectories first, back to back (a wide level such as
-//     .git/objects is the longest chain of a copy on EFS), then queuing its
+//     walkers list directories (source and destination at once), widest first (by
+//     link count), each making its directory's missing subdirectories first, the
+//     widest first and a few at once (a wide level such as .git/objects is the
+//     longest chain of a copy on EFS; a new directory is made with its final mode
+//     where that is safe, see dirCreatePerm, and its extended attributes are read
+//     with its listing), then queuing its
 //     subdirectories and files without waiting; a walk starts only while few files
 //     are queued, or when none of them can start, so memory stays bounded. A
 //     directory stays in memory only while it has unfinished children (a counter);

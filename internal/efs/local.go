@@ -74,6 +74,7 @@ type Local struct {
 var (
 	_ FS             = (*Local)(nil)
 	_ InPlaceCreator = (*Local)(nil)
+	_ dirXattrLister = (*Local)(nil)
 )
 
 // NewLocal returns an FS rooted at the directory root. Symlinks in root itself are
@@ -355,9 +356,20 @@ func fstatat(dirfd int, name string, st *unix.Stat_t) error {
 // ReadDir lists name; each entry is described with fstatat relative to the open
 // directory, so no entry is looked up through a path again.
 func (l *Local) ReadDir(ctx context.Context, name string) ([]Info, error) {
+	out, _, err := l.readDir(ctx, name, false)
+	return out, err
+}
+
+// readDirXattrs is ReadDir that also reads the directory's own extended
+// attributes, with flistxattr on the descriptor it lists (see dirXattrLister).
+func (l *Local) readDirXattrs(ctx context.Context, name string) ([]Info, map[string][]byte, error) {
+	return l.readDir(ctx, name, true)
+}
+
+func (l *Local) readDir(ctx context.Context, name string, xattrs bool) ([]Info, map[string][]byte, error) {
 	const op = "reading directory"
 	if err := l.begin(ctx, op, name); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer l.mu.RUnlock()
 	var fd int
@@ -368,9 +380,15 @@ func (l *Local) ReadDir(ctx context.Context, name string) ([]Info, error) {
 		fd, err = l.openFile(name, unix.O_RDONLY|unix.O_DIRECTORY, 0)
 	}
 	if err != nil {
-		return nil, l.opErr(op, name, err)
+		return nil, nil, l.opErr(op, name, err)
 	}
 	defer unix.Close(fd)
+	var x map[string][]byte
+	if xattrs {
+		if x, err = (xattrOps{fd}).all(); err != nil {
+			return nil, nil, l.opErr(op, name, err)
+		}
+	}
 	bp := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(bp)
 	buf := *bp
@@ -381,7 +399,7 @@ func (l *Local) ReadDir(ctx context.Context, name string) ([]Info, error) {
 			continue
 		}
 		if err != nil {
-			return nil, l.opErr(op, name, err)
+			return nil, nil, l.opErr(op, name, err)
 		}
 		if n <= 0 {
 			break
@@ -390,9 +408,9 @@ func (l *Local) ReadDir(ctx context.Context, name string) ([]Info, error) {
 	}
 	out, err := statEntries(fd, names)
 	if err != nil {
-		return nil, l.opErr(op, name, err)
+		return nil, nil, l.opErr(op, name, err)
 	}
-	return out, nil
+	return out, x, nil
 }
 
 // statSlow is the mean lstat time above which statEntries goes parallel (a

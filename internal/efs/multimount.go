@@ -35,7 +35,13 @@ import (
 // Routing: every operation on an entry goes through the mount picked by a hash of
 // its directory and its name (MountFor): Create, Mkdir, Symlink, Remove, Setattr,
 // Lstat, Readlink, Open and the xattr calls of that entry; a Link or Rename through
-// the new name's mount; ReadDir of a directory through the directory's own mount.
+// the new name's mount. Every ReadDir goes through the first mount, whatever the
+// directory: a walk lists a directory right after its parent, and that listing
+// has just refreshed the first mount's cached entries of the whole path, so
+// opening it costs no lookup. Through a hashed mount, each directory's path was
+// looked up again on a mount whose cache of it had expired: measured on the
+// emulated EFS, a rerun of the home tree through 4 mounts made ~700 LOOKUP round
+// trips more than through one (0.60 s against 0.48 s).
 // A temporary name of the copier (.studio-migrator.<name>.<random>.tmp) hashes as
 // <name>, so a file's temporary and final names share a mount and its rename stays
 // within one superblock. The assumption, which the copier keeps, is that each
@@ -60,6 +66,7 @@ var (
 	_ XattrFS        = (*MultiMount)(nil)
 	_ InPlaceCreator = (*MultiMount)(nil)
 	_ lockLanes      = (*MultiMount)(nil) // Copy's per-directory cap is per mount
+	_ dirXattrLister = (*MultiMount)(nil)
 )
 
 // ErrNotSameVolume is returned by NewMultiMount when the roots are not one directory
@@ -196,8 +203,11 @@ func entryKey(base string) string {
 // (absolute, "..") is still refused: routing only picks which Local refuses it.
 func (m *MultiMount) entryMount(name string) *Local { return m.mounts[m.MountFor(name)] }
 
-// dirMount is the mount that lists directory dir: the one that handles dir itself.
-func (m *MultiMount) dirMount(dir string) *Local { return m.entryMount(dir) }
+// dirMount is the mount that lists directory dir: always the first (see
+// MultiMount). A listing writes nothing, so each entry is still written through
+// its one mount; it sees the directory as the server has it (NFS revalidates a
+// directory when it is opened), as it would through any other mount.
+func (m *MultiMount) dirMount(string) *Local { return m.mounts[0] }
 
 // String names the first mount and the count.
 func (m *MultiMount) String() string { return m.name }
@@ -211,6 +221,12 @@ func (m *MultiMount) Lstat(ctx context.Context, name string) (Info, error) {
 
 func (m *MultiMount) ReadDir(ctx context.Context, name string) ([]Info, error) {
 	return m.dirMount(name).ReadDir(ctx, name)
+}
+
+// readDirXattrs lists dir and reads its own extended attributes through the
+// mount that lists it (dirXattrLister).
+func (m *MultiMount) readDirXattrs(ctx context.Context, name string) ([]Info, map[string][]byte, error) {
+	return m.dirMount(name).readDirXattrs(ctx, name)
 }
 
 func (m *MultiMount) Readlink(ctx context.Context, name string) (string, error) {

@@ -196,6 +196,55 @@ func TestMultiMountRouting(t *testing.T) {
 	}
 }
 
+// TestMultiMountListsThroughFirstMount: every directory, at any depth, is listed
+// through the first mount (the one whose cache the parent's listing refreshed),
+// never through the mount its name hashes to: with the other mounts closed, every
+// listing still works.
+func TestMultiMountListsThroughFirstMount(t *testing.T) {
+	dir := t.TempDir()
+	var names []string
+	for i := range 6 {
+		for _, n := range []string{fmt.Sprintf("d%d", i), fmt.Sprintf("d%d/e", i), fmt.Sprintf("d%d/e/f%d", i, i)} {
+			must(t, os.MkdirAll(filepath.Join(dir, n), 0o755))
+			names = append(names, n)
+		}
+	}
+	must(t, os.WriteFile(filepath.Join(dir, "d0/e/file"), []byte("x"), 0o644))
+	roots := []string{dir, bindMount(t, dir, false), bindMount(t, dir, false)}
+	ls := make([]*efs.Local, len(roots))
+	for i, r := range roots {
+		l, err := efs.NewLocal(r)
+		must(t, err)
+		ls[i] = l
+	}
+	m, err := efs.NewMultiMount(context.Background(), ls, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	elsewhere := 0
+	for _, n := range names {
+		if m.MountFor(n) != 0 {
+			elsewhere++
+		}
+	}
+	if elsewhere == 0 {
+		t.Fatalf("every test directory hashes to the first mount: the test proves nothing")
+	}
+	must(t, ls[1].Close())
+	must(t, ls[2].Close())
+	ctx := context.Background()
+	for _, n := range append([]string{"."}, names...) {
+		if _, err := m.ReadDir(ctx, n); err != nil {
+			t.Errorf("ReadDir %s (its entries' mount: %d): %v", n, m.MountFor(n), err)
+		}
+	}
+	ents, err := m.ReadDir(ctx, "d0/e")
+	if err != nil || len(ents) != 2 {
+		t.Errorf("ReadDir d0/e: %v, %v; want f0 and file", ents, err)
+	}
+}
+
 // TestMultiMountRefusesOtherVolume: two different directories are refused with a
 // clear error, and the probe file is gone from both.
 func TestMultiMountRefusesOtherVolume(t *testing.T) {
