@@ -319,7 +319,7 @@ func runCopyHome(ctx context.Context, g *cli.Globals, opts *copyHomeOptions) (er
 		Logger:    prog.log,
 		ProgressInterval: func() time.Duration {
 			if mode == cli.ProgressLog {
-				return 5 * time.Second
+				return logInterval
 			}
 			return 200 * time.Millisecond
 		}(),
@@ -431,12 +431,19 @@ type copyProgress struct {
 // start; a huge tree starts copying after it and gets its totals when the count ends.
 const countWait = 2 * time.Second
 
+// logInterval is how often a copy reporting in log lines writes one.
+const logInterval = 5 * time.Second
+
 // countDelay is how long a copy reporting in log lines runs before it counts the
-// source: its first line is 5 s away, and a count running beside a copy that ends
-// sooner only competes with it (one more listing and lstat per entry: on tmpfs, the
-// bench's 2,000- and 20,000-file trees, about a tenth of the copy's CPU). A var so
-// that tests can count at once.
-var countDelay = time.Second
+// source: just before its first line, which no copy shorter than logInterval
+// writes. A count beside a copy that ends sooner only competes with it: it lists
+// and stats the whole source a second time (on the emulated EFS ~2,000 requests
+// and ~10% of the mover's CPU for the bench's 1,000-file home, which copies in
+// ~2.5 s; a tenth of the copy's CPU on tmpfs). A copy that runs longer gets its
+// totals (percent, ETA) from the line after the count ends: the first line has
+// them only when the count takes under a second. A var so that tests can count at
+// once.
+var countDelay = logInterval - time.Second
 
 func startCopyProgress(ctx context.Context, g *cli.Globals, mode string, src efs.FS) *copyProgress {
 	if mode == cli.ProgressNone {
