@@ -52,7 +52,7 @@ args=()
 for a in "$@"; do
   if [ "$a" = --table ]; then
     args+=(-scenarios "tmpfs,efs,bigfile" -tmpfs-shapes "home,tiny,flat,dirs100" -efs-shapes "home,flat,dirs100"
-      -efs-mounts 4 -runs 3 -efs-runs 3 -efs-baseline-runs 1 -bigfile-runs 5 -markdown)
+      -efs-mounts 4 -runs 5 -efs-runs 3 -efs-baseline-runs 1 -bigfile-runs 5 -markdown)
   else
     args+=("$a")
   fi
