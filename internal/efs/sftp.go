@@ -413,6 +413,7 @@ func (p *sftpPool) dial(ctx context.Context, n int, first bool) (*sftpConn, erro
 		cleanup()
 		return nil, dialErr(where, err, first)
 	}
+	nc = newCoalescingConn(nc)
 	stopWatch := context.AfterFunc(ctx, func() { nc.SetDeadline(time.Now()) })
 	sc, chans, reqs, err := ssh.NewClientConn(nc, cfg.Addr, sshCfg)
 	stopWatch()

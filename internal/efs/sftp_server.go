@@ -1,6 +1,7 @@
 package efs
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -55,8 +56,14 @@ const (
 // nil when the client closed the stream.
 func ServeSFTP(rw io.ReadWriteCloser, l *Local) error {
 	h := &sftpHandler{l: l, created: map[string][2]uint64{}}
-	srv := sftp.NewRequestServer(rw, sftp.Handlers{FileGet: h, FilePut: h, FileCmd: h, FileList: h},
-		sftp.WithRSMaxTxPacket(sftpOursPacket))
+	// The allocator reuses each request's buffer once it is answered (every handler
+	// is done with the data by then: writes are synchronous pwrites), instead of a
+	// fresh 255 KiB per WRITE: measured, a 1 GiB upload spent 0.7 s of the server's
+	// 3.6 s CPU in the garbage collector. The buffered reader takes the 4-byte
+	// length of each request from memory instead of a read of its own.
+	srv := sftp.NewRequestServer(bufferedRWC{bufio.NewReaderSize(rw, sftpServerReadBuffer), rw},
+		sftp.Handlers{FileGet: h, FilePut: h, FileCmd: h, FileList: h},
+		sftp.WithRSMaxTxPacket(sftpOursPacket), sftp.WithRSAllocator())
 	err := srv.Serve()
 	srv.Close()
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
@@ -64,6 +71,20 @@ func ServeSFTP(rw io.ReadWriteCloser, l *Local) error {
 	}
 	return err
 }
+
+// sftpServerReadBuffer is the server's read buffer: a pipe from sshd hands over
+// at most 64 KiB per read, so a bigger buffer would not save reads.
+const sftpServerReadBuffer = 64 << 10
+
+// bufferedRWC reads through r and writes to and closes rwc.
+type bufferedRWC struct {
+	r   *bufio.Reader
+	rwc io.ReadWriteCloser
+}
+
+func (b bufferedRWC) Read(p []byte) (int, error)  { return b.r.Read(p) }
+func (b bufferedRWC) Write(p []byte) (int, error) { return b.rwc.Write(p) }
+func (b bufferedRWC) Close() error                { return b.rwc.Close() }
 
 type sftpHandler struct {
 	l *Local
