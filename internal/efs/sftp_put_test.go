@@ -5,11 +5,13 @@ package efs
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -161,4 +163,86 @@ func TestServeSFTPPutRefusesSwapped(t *testing.T) {
 			t.Errorf("existing file changed: %v, %v", st, err)
 		}
 	})
+}
+
+// TestServeSFTPConcurrentBigWrites: the server reuses each request's buffer once it
+// is answered (sftp.WithRSAllocator). Files written and read back at once, each
+// with many requests in flight, with puts of small files in between, hold exactly
+// their own bytes: no request saw another's reused buffer.
+func TestServeSFTPConcurrentBigWrites(t *testing.T) {
+	dir := t.TempDir()
+	l, err := NewLocal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	cr, sw := io.Pipe()
+	sr, cw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- ServeSFTP(struct {
+			io.Reader
+			io.WriteCloser
+		}{sr, sw}, l)
+	}()
+	c, err := sftp.NewClientPipe(cr, cw, sftp.MaxPacketUnchecked(sftpOursPacket),
+		sftp.MaxConcurrentRequestsPerFile(16), sftp.UseConcurrentWrites(true), sftp.UseConcurrentReads(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		c.Close()
+		cw.Close()
+		<-done
+	}()
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			data := make([]byte, 6<<20+1000*i)
+			for j := range data {
+				data[j] = byte(j*31 + i*7 + j>>12)
+			}
+			name := fmt.Sprintf("/big%d", i)
+			f, err := c.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if _, err := f.ReadFromWithConcurrency(bytes.NewReader(data), 16); err != nil {
+				t.Error(err)
+			}
+			f.Close()
+			// A small file put between the big writes.
+			small := bytes.Repeat([]byte{byte('a' + i)}, 5000)
+			sname := fmt.Sprintf("/small%d", i)
+			if err := c.SetExtendedData(sname, []sftp.StatExtended{{ExtType: sftpCreateExt}}); err != nil {
+				t.Error(err)
+				return
+			}
+			attr := Attr{UID: uint32(os.Getuid()), GID: uint32(os.Getgid()), Perm: 0o644, ModTime: time.Unix(1.6e9, 0)}
+			if err := c.SetExtendedData(sname, putExt(attr, small)); err != nil {
+				t.Error(err)
+			}
+			got, err := os.ReadFile(filepath.Join(dir, name))
+			if err != nil || !bytes.Equal(got, data) {
+				t.Errorf("%s on disk: %d bytes (want %d), equal %v, %v", name, len(got), len(data), bytes.Equal(got, data), err)
+			}
+			if got, err := os.ReadFile(filepath.Join(dir, sname)); err != nil || !bytes.Equal(got, small) {
+				t.Errorf("%s on disk: %q..., %v", sname, got[:min(len(got), 8)], err)
+			}
+			r, err := c.Open(name)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer r.Close()
+			var back bytes.Buffer
+			if _, err := r.WriteTo(&back); err != nil || !bytes.Equal(back.Bytes(), data) {
+				t.Errorf("%s read back: %d bytes (want %d), %v", name, back.Len(), len(data), err)
+			}
+		}()
+	}
+	wg.Wait()
 }
