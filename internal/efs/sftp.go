@@ -165,12 +165,18 @@ type dialCall struct {
 type sftpConn struct {
 	gen      uint64
 	ssh      *ssh.Client
-	slots    []*sftpSlot
-	ext      *extClient // stock mode with lsetstat: one per connection
+	slotsMu  sync.Mutex
+	slots    []*sftpSlot                 // guarded by slotsMu; grows while sessions open
+	live     atomic.Pointer[[]*sftpSlot] // slots as of the last session opened
+	ext      *extClient                  // stock mode with lsetstat: one per connection
 	next     atomic.Uint32
 	dead     chan struct{}
 	deadOnce sync.Once
 	cleanup  func()
+
+	// lateLog, when set, lets openSessions return after the first session and
+	// logs the others' failures.
+	lateLog *slog.Logger
 
 	// What this connection learned about the server.
 	feat      Features
@@ -444,20 +450,18 @@ func (p *sftpPool) dial(ctx context.Context, n int, first bool) (*sftpConn, erro
 	if err != nil {
 		return fail("opening sftp sessions", err)
 	}
-	for _, s := range c.slots {
-		go func() { s.c.Wait(); c.markDead() }()
-	}
 	go func() { client.Wait(); c.markDead() }()
 	go c.keepalive()
 
 	if c.ours {
 		c.root = "/"
 	} else {
-		root, err := c.slots[0].c.RealPath(cfg.Root)
+		s0 := (*c.live.Load())[0]
+		root, err := s0.c.RealPath(cfg.Root)
 		if err != nil {
 			return fail("resolving root "+cfg.Root, err)
 		}
-		fi, err := c.slots[0].c.Lstat(root)
+		fi, err := s0.c.Lstat(root)
 		if err != nil {
 			return fail("checking root "+root, err)
 		}
@@ -521,6 +525,10 @@ func (p *sftpPool) openOurs(c *sftpConn, n int) error {
 	c.feat = Features{Inodes: true, Hardlinks: true, SymlinkOwner: true, SymlinkTimes: true, TimeGranularity: time.Nanosecond}
 	cmd := p.cfg.RemoteCommand + " --root " + shellQuote(p.cfg.Root)
 	var rootMu sync.Mutex
+	// Each session is a process started through the login shell on the host (about
+	// 70 ms of CPU for this program's start, against ~0 for OpenSSH's C server):
+	// the first one is enough to start copying, the others join as they come.
+	c.lateLog = p.log
 	return c.openSessions(n, func() (*sftp.Client, *ssh.Session, error) {
 		sc, sess, err := startRemote(c.ssh, cmd, c.clientOpts())
 		if errors.Is(err, ErrRemoteCommand) {
@@ -537,7 +545,9 @@ func (p *sftpPool) openOurs(c *sftpConn, n int) error {
 				ErrRemoteCommand, p.cfg.RemoteCommand, p.cfg.Addr, reply, err, remoteInstallHint(p.cfg))
 		}
 		rootMu.Lock()
-		c.shownRoot = strings.TrimPrefix(reply, sftpHelloReply)
+		if c.shownRoot == "" { // the first session, before openSessions returns: DialSFTP reads it unlocked
+			c.shownRoot = strings.TrimPrefix(reply, sftpHelloReply)
+		}
 		rootMu.Unlock()
 		return sc, sess, nil
 	})
@@ -552,8 +562,30 @@ func (c *sftpConn) clientOpts() []sftp.ClientOption {
 	}
 }
 
-// openSessions opens n sessions at once with open.
+// openSessions opens n sessions at once with open. With c.lateLog set, it
+// returns once the first one is open (its error is the result) and the others are
+// added as they open; one that fails is logged and left out.
 func (c *sftpConn) openSessions(n int, open func() (*sftp.Client, *ssh.Session, error)) error {
+	if c.lateLog != nil && n > 1 {
+		sc, sess, err := open()
+		if err != nil {
+			return err
+		}
+		c.addSlot(&sftpSlot{conn: c, c: sc, ext: c.ext, sess: sess})
+		for range n - 1 {
+			go func() {
+				sc, sess, err := open()
+				if err != nil {
+					if !c.isDead() {
+						c.lateLog.Warn("sftp: opening a session failed; going on with fewer", "err", err)
+					}
+					return
+				}
+				c.addSlot(&sftpSlot{conn: c, c: sc, ext: c.ext, sess: sess})
+			}()
+		}
+		return nil
+	}
 	slots := make([]*sftpSlot, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
@@ -572,7 +604,7 @@ func (c *sftpConn) openSessions(n int, open func() (*sftp.Client, *ssh.Session, 
 	wg.Wait()
 	for _, s := range slots {
 		if s != nil {
-			c.slots = append(c.slots, s)
+			c.addSlot(s)
 		}
 	}
 	for _, err := range errs {
@@ -733,9 +765,33 @@ func (f *SFTP) conn(ctx context.Context) (*sftpConn, error) {
 	}
 }
 
+// addSlot makes s one of the sessions requests go to; a session that opened after
+// the connection was closed is closed.
+func (c *sftpConn) addSlot(s *sftpSlot) {
+	c.slotsMu.Lock()
+	if c.isDead() {
+		c.slotsMu.Unlock()
+		s.close()
+		return
+	}
+	c.slots = append(c.slots, s)
+	live := slices.Clone(c.slots)
+	c.live.Store(&live)
+	c.slotsMu.Unlock()
+	go func() { s.c.Wait(); c.markDead() }()
+}
+
+func (s *sftpSlot) close() {
+	s.c.Close()
+	if s.sess != nil {
+		s.sess.Close()
+	}
+}
+
 func (c *sftpConn) slot() *sftpSlot {
 	n := c.next.Add(1)
-	return c.slots[int(n)%len(c.slots)]
+	live := *c.live.Load()
+	return live[int(n)%len(live)]
 }
 
 func (c *sftpConn) isDead() bool {
@@ -756,11 +812,11 @@ func (c *sftpConn) markDead() {
 
 func (c *sftpConn) close() {
 	c.markDead()
-	for _, s := range c.slots {
-		s.c.Close()
-		if s.sess != nil {
-			s.sess.Close()
-		}
+	c.slotsMu.Lock()
+	slots := c.slots
+	c.slotsMu.Unlock()
+	for _, s := range slots {
+		s.close()
 	}
 	if c.ext != nil {
 		c.ext.Close()

@@ -77,3 +77,82 @@ func TestSFTPOursKeepsInodesAndNanoseconds(t *testing.T) {
 		t.Errorf("no hardlink kept from an SFTP source: %+v", rep)
 	}
 }
+
+// serverProcs counts the running `sftp-server --root root` processes on this host.
+func serverProcs(t *testing.T, root string) int {
+	t.Helper()
+	dirs, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, d := range dirs {
+		b, err := os.ReadFile(filepath.Join("/proc", d.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		args := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
+		if len(args) >= 4 && args[1] == "sftp-server" && args[2] == "--root" && args[3] == root {
+			n++
+		}
+	}
+	return n
+}
+
+// waitProcs waits (30 s at most) until want server processes serve root.
+func waitProcs(t *testing.T, root string, want int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		n := serverProcs(t, root)
+		if n == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d sftp-server processes serve %s after 30 s, want %d", n, root, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestSFTPOursSessionsJoinAfterDial: in the recommended mode DialSFTP returns once
+// each connection has one session, and the others (one server process each on the
+// host) join while the copy runs: all of them start and serve, and closing the FS,
+// even before they all started, leaves no server process behind.
+func TestSFTPOursSessionsJoinAfterDial(t *testing.T) {
+	sshd := sftptest.NewSSHD(t, sftptest.SSHDOptions{})
+	root := t.TempDir()
+	for i := range 60 {
+		must(t, os.WriteFile(filepath.Join(root, fmt.Sprint("f", i)), []byte("x"), 0o644))
+	}
+	cfg := sshdConfig(t, sshd, root, efs.SFTPServerMigrator)
+	cfg.Concurrency, cfg.Connections = 6, 2
+
+	f, err := efs.DialSFTP(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitProcs(t, root, 6)
+	var wg sync.WaitGroup
+	for i := range 60 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if inf, err := f.Lstat(context.Background(), fmt.Sprint("f", i)); err != nil || inf.Size != 1 {
+				t.Errorf("Lstat f%d: %+v, %v", i, inf, err)
+			}
+		}()
+	}
+	wg.Wait()
+	f.Close()
+	waitProcs(t, root, 0)
+
+	// Closed at once, while sessions are still starting: none is left running.
+	f, err = efs.DialSFTP(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	time.Sleep(500 * time.Millisecond) // let any late session finish starting
+	waitProcs(t, root, 0)
+}
