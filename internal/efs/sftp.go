@@ -60,7 +60,9 @@ type SFTPConfig struct {
 	// metadata request at a time, so on EFS, where each costs milliseconds, more
 	// sessions mean more operations in flight. A connection carries at most
 	// SFTPMaxChannels channels (OpenSSH's MaxSessions defaults to 10): more
-	// sessions than that make more connections.
+	// sessions than that make more connections. With SFTPServerMigrator, DialSFTP
+	// returns once each connection has one session; the others join as their
+	// server processes start.
 	Concurrency int
 	// Log receives connection events; nil discards them.
 	Log *slog.Logger
