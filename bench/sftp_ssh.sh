@@ -6,7 +6,9 @@
 #   - one big file (default 1 GiB): the same vs OpenSSH `sftp put`.
 # Prints the median of RUNS runs (default 3) of each, the ratios and the load.
 # Usage: bash bench/sftp_ssh.sh [FILES] [BIG_MIB] [RUNS]
-# BASE_BIN=/path/to/older/migrator also times that build, interleaved (before/after).
+# BASE_BIN=/path/to/older/migrator also times that build, interleaved (before/after);
+# a BASE_BIN named migrator-copy-home* is run as copy-home itself, and as its own far
+# end (migrator-copy-home sftp-server).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FILES=${1:-5000}
@@ -62,9 +64,11 @@ echo "[127.0.0.1]:$PORT $(cut -d' ' -f1,2 "$W/hostkey.pub")" >"$W/known_hosts"
 SSH="ssh -F /dev/null -p $PORT -i $W/id -o IdentitiesOnly=yes -o BatchMode=yes -o UserKnownHostsFile=$W/known_hosts -o GlobalKnownHostsFile=/dev/null"
 t0=$(date +%s.%N); $SSH root@127.0.0.1 true; t1=$(date +%s.%N)
 echo "   one SSH login running true: $(python3 -c "print(f'{$t1-$t0:.2f}s')")"
-mover() { # binary, copy-home arguments...
+mover() { # binary, copy-home arguments... (migrator, or migrator-copy-home: no subcommand)
   local bin=$1; shift
-  "$bin" copy-home --uid 200007 --progress none --known-hosts "$W/known_hosts" --identity "$W/id" \
+  local sub=(copy-home)
+  case "$(basename "$bin")" in migrator-copy-home*) sub=() ;; esac
+  "$bin" "${sub[@]}" --uid 200007 --progress none --known-hosts "$W/known_hosts" --identity "$W/id" \
     --ssh-config none --sftp-remote-command "$bin sftp-server" "$@"
 }
 

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/studio-migrator/studio-migrator/internal/efs/sftptest"
 	"github.com/studio-migrator/studio-migrator/internal/testutil"
 )
 
@@ -125,5 +126,34 @@ func TestCopyHome(t *testing.T) {
 	}
 	if stdout, _, code := run(t, "--help"); code != 0 || !strings.Contains(stdout, "  migrator-copy-home --from /mnt/old-efs/200001") {
 		t.Errorf("--help: exit %d, examples not in this binary's name:\n%s", code, stdout)
+	}
+}
+
+// TestSFTPBothEnds: the copy-only binary is also the far end of an sftp://
+// location (its hidden sftp-server), so one small binary serves both ends: a copy
+// through a real OpenSSH sshd, with this binary started there over SSH, lands
+// re-owned, byte for byte, and verifies.
+func TestSFTPBothEnds(t *testing.T) {
+	sshd := sftptest.NewSSHD(t, sftptest.SSHDOptions{})
+	base := t.TempDir()
+	src, to := filepath.Join(base, "old", "200001"), filepath.Join(base, "new", "200007")
+	testutil.HomeTree(t, src, 40)
+	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	remote := "env MIGRATOR_COPY_HOME_TEST_RUN_MAIN=1 " + os.Args[0] + " sftp-server"
+	stdout, stderr, code := run(t, "--from", src, "--to", "sftp://root@"+sshd.Addr()+to, "--uid", "200007",
+		"--verify", "--checksum", "--progress", "none", "--known-hosts", sshd.KnownHostsFile(),
+		"--identity", sshd.ClientKeyFile(), "--sftp-remote-command", remote)
+	if code != 0 || !strings.Contains(stdout, "40 files") || !strings.Contains(stdout, " 0 differences") {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	p := filepath.Join(to, "d03", "f0013")
+	b, err := os.ReadFile(p)
+	if err != nil || string(b) != "data 13" {
+		t.Fatalf("%s: %q, %v", p, b, err)
+	}
+	if fi, err := os.Lstat(p); err != nil || fi.Sys().(*syscall.Stat_t).Uid != 200007 {
+		t.Errorf("%s not owned by 200007 (%v)", p, err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/studio-migrator/studio-migrator/internal/cli"
 	"github.com/studio-migrator/studio-migrator/internal/cli/copyhome"
+	"github.com/studio-migrator/studio-migrator/internal/cli/sftpserver"
 )
 
 func newRootCommand() *cobra.Command {
@@ -37,7 +38,7 @@ func newRootCommand() *cobra.Command {
 		newJobsCommand(g),
 		newUIDMapCommand(g),
 		newVersionCommand(g),
-		newSFTPServerCommand(g),
+		sftpserver.NewCommand(g, "migrator sftp-server"),
 	)
 	return cmd
 }

@@ -1,9 +1,11 @@
-package main
+package sftpserver
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -12,7 +14,7 @@ import (
 	"github.com/studio-migrator/studio-migrator/internal/efs"
 )
 
-// sftpServerOptions are the flags of `migrator sftp-server`.
+// sftpServerOptions are the flags of sftp-server.
 type sftpServerOptions struct {
 	root string
 }
@@ -22,10 +24,12 @@ func (o *sftpServerOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.root, "root", "", "directory served as the SFTP root; nothing outside it, and no symlink anywhere below it, is ever followed (required)")
 }
 
-// newSFTPServerCommand is the far end of an sftp:// location: copy-home runs it on
-// the SFTP host over SSH (`ssh host migrator sftp-server --root DIR`), as rsync runs
-// itself, and speaks SFTP with it on stdin/stdout. Hidden: people do not run it.
-func newSFTPServerCommand(g *cli.Globals) *cobra.Command {
+// NewCommand is the far end of an sftp:// location: copy-home runs it on the SFTP
+// host over SSH (`ssh host migrator sftp-server --root DIR`, or
+// `migrator-copy-home sftp-server`), as rsync runs itself, and speaks SFTP with it
+// on stdin/stdout. invocation is how it is run, as its examples show it. Hidden:
+// people do not run it.
+func NewCommand(g *cli.Globals, invocation string) *cobra.Command {
 	opts := &sftpServerOptions{}
 	cmd := &cobra.Command{
 		Use:   "sftp-server --root DIR",
@@ -34,8 +38,8 @@ func newSFTPServerCommand(g *cli.Globals) *cobra.Command {
 machine: it runs this command on the SFTP host over SSH. Every name is resolved with
 openat2(RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS), so a directory swapped for a symlink while
 a copy runs is refused, never followed. Logs go to stderr.`,
-		Example: `  migrator sftp-server --root /mnt/efs   # what copy-home runs on the host, over SSH
-  # install it there first: scp ./migrator root@host:/usr/local/bin/migrator`,
+		Example: fmt.Sprintf("  %[1]s --root /mnt/efs   # what copy-home runs on the host, over SSH\n"+
+			"  # install it there first: scp ./%[2]s root@host:/usr/local/bin/%[2]s", invocation, strings.Fields(invocation)[0]),
 		Hidden: true,
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
