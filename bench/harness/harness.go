@@ -367,10 +367,9 @@ func (cfg Config) moverVersionCommand() []string {
 	return []string{cfg.Mover, "version"}
 }
 
-// moverVersionName is how the report names moverVersionCommand.
+// moverVersionName is how the report names moverVersionCommand: the binary's
+// name and its arguments.
 func (cfg Config) moverVersionName() string {
-	if cfg.moverCopyOnly() {
-		return "migrator-copy-home --version"
-	}
-	return "migrator version"
+	argv := cfg.moverVersionCommand()
+	return strings.Join(append([]string{filepath.Base(argv[0])}, argv[1:]...), " ")
 }

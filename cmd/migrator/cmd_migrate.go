@@ -142,7 +142,7 @@ func runMigrate(ctx context.Context, g *cli.Globals, opts *migrateOptions) error
 			return cli.WithExit(cli.ExitUsage, fmt.Errorf("--%w", err))
 		}
 	}
-	gid, err := parseGID(opts.gid)
+	gid, err := cli.ParseID("gid", opts.gid, false)
 	if err != nil {
 		return err
 	}

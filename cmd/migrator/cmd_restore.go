@@ -99,7 +99,7 @@ func runRestore(ctx context.Context, g *cli.Globals, opts *restoreOptions) error
 	if err := checkEFSRoot("to", to); err != nil {
 		return err
 	}
-	gid, err := parseGID(opts.gid)
+	gid, err := cli.ParseID("gid", opts.gid, false)
 	if err != nil {
 		return err
 	}

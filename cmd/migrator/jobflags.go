@@ -10,7 +10,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"strconv"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -179,19 +178,6 @@ func (f *overrideFlags) overrides() (studio.Overrides, error) {
 		o.UserMapping = m
 	}
 	return o, nil
-}
-
-// parseGID reads --gid ("" = keep each entry's group).
-func parseGID(s string) (*uint32, error) {
-	if s == "" {
-		return nil, nil
-	}
-	n, err := strconv.ParseUint(s, 10, 32)
-	if err != nil {
-		return nil, cli.UsageErrorf("--gid %q: not a number", s)
-	}
-	v := uint32(n)
-	return &v, nil
 }
 
 // backupFlags are --bucket, --prefix, --s3-endpoint-url and --s3-region: the S3

@@ -17,24 +17,24 @@ import (
 // they never change meaning.
 const (
 	ExitOK = 0
-	// exitFatal: the command could not do its work (AWS, Redis, I/O, bad data).
+	// ExitFatal: the command could not do its work (AWS, Redis, I/O, bad data).
 	ExitFatal = 1
-	// exitUsage: wrong flags or arguments (unknown, missing, or a bad value);
+	// ExitUsage: wrong flags or arguments (unknown, missing, or a bad value);
 	// nothing was done.
 	ExitUsage = 2
-	// exitPlanErrors: the plan or the preflight has errors; nothing was created.
+	// ExitPlanErrors: the plan or the preflight has errors; nothing was created.
 	ExitPlanErrors = 3
-	// exitDifferences: verify found differences.
+	// ExitDifferences: verify found differences.
 	ExitDifferences = 4
-	// exitPartial: the work ran to the end but some entries (or homes) failed.
+	// ExitPartial: the work ran to the end but some entries (or homes) failed.
 	ExitPartial = 5
-	// exitJobFailed: the job watched or waited for ended failed or cancelled.
+	// ExitJobFailed: the job watched or waited for ended failed or cancelled.
 	ExitJobFailed = 6
-	// exitInterrupted: Ctrl-C or SIGTERM; running the same command again resumes.
+	// ExitInterrupted: Ctrl-C or SIGTERM; running the same command again resumes.
 	ExitInterrupted = 130
 )
 
-// exitError carries an exit code to main.
+// ExitError carries an exit code to main.
 type ExitError struct {
 	code int
 	err  error
@@ -43,7 +43,7 @@ type ExitError struct {
 func (e *ExitError) Error() string { return e.err.Error() }
 func (e *ExitError) Unwrap() error { return e.err }
 
-// withExit wraps err so main exits with code; nil stays nil.
+// WithExit wraps err so main exits with code; nil stays nil.
 func WithExit(code int, err error) error {
 	if err == nil {
 		return nil
@@ -51,14 +51,14 @@ func WithExit(code int, err error) error {
 	return &ExitError{code: code, err: err}
 }
 
-// usageErrorf is a usage error: wrong or missing flags, or a flag value that
+// UsageErrorf is a usage error: wrong or missing flags, or a flag value that
 // cannot be right (a format the command does not print, 0 workers, ...).
 func UsageErrorf(format string, args ...any) error {
 	return &ExitError{code: ExitUsage, err: fmt.Errorf(format, args...)}
 }
 
-// exitCode maps an error returned by a command to the process's exit code. A
-// command may say its code with withExit; the efs sentinels are mapped here so every
+// ExitCode maps an error returned by a command to the process's exit code. A
+// command may say its code with WithExit; the efs sentinels are mapped here so every
 // command that copies or verifies gets them right.
 func ExitCode(ctx context.Context, err error) int {
 	if err == nil {
@@ -79,7 +79,7 @@ func ExitCode(ctx context.Context, err error) int {
 	return ExitFatal
 }
 
-// execute runs the command line root was given and returns the command that ran,
+// Execute runs the command line root was given and returns the command that ran,
 // the exit code and the error. An error cobra returns before a command's RunE starts
 // (unknown command or flag, missing required flag, stray arguments) is a usage error.
 func Execute(ctx context.Context, root *cobra.Command) (*cobra.Command, int, error) {

@@ -4,6 +4,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -68,4 +69,21 @@ func ConfigureRoot(cmd *cobra.Command, g *Globals) {
 		return WithExit(ExitUsage, err)
 	})
 	g.AddFlags(cmd.PersistentFlags())
+}
+
+// ParseID reads a UID or GID flag's value: nil for "" (a usage error when the
+// flag is required), else the number, or a usage error naming the flag.
+func ParseID(flag, s string, required bool) (*uint32, error) {
+	if s == "" {
+		if required {
+			return nil, UsageErrorf("--%s is required", flag)
+		}
+		return nil, nil
+	}
+	n, err := strconv.ParseUint(s, 10, 32)
+	if err != nil {
+		return nil, UsageErrorf("--%s %q: not a number", flag, s)
+	}
+	v := uint32(n)
+	return &v, nil
 }

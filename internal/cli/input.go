@@ -8,7 +8,7 @@ import (
 	"strings"
 )
 
-// openInput opens a file flag's value for reading; "-" is standard input (the
+// OpenInput opens a file flag's value for reading; "-" is standard input (the
 // convention for every file a command reads). name is what to call it in errors.
 func OpenInput(g *Globals, flag, path string) (r io.ReadCloser, name string, err error) {
 	if path == "" {
@@ -24,7 +24,7 @@ func OpenInput(g *Globals, flag, path string) (r io.ReadCloser, name string, err
 	return f, path, nil
 }
 
-// checkOneStdin is the usage error for two flags (name -> value) that both read
+// CheckOneStdin is the usage error for two flags (name -> value) that both read
 // standard input.
 func CheckOneStdin(flags map[string]string) error {
 	var dash []string

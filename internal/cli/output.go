@@ -28,13 +28,13 @@ const (
 	FormatTable = "table"
 )
 
-// addOutputFlag registers --output/-o, the output format, with the formats the
+// AddOutputFlag registers --output/-o, the output format, with the formats the
 // command can print (the first is the default).
 func AddOutputFlag(fs *pflag.FlagSet, p *string, formats ...string) {
 	fs.StringVarP(p, "output", "o", formats[0], "output format: "+strings.Join(formats, " or "))
 }
 
-// checkFormat is the usage error for an --output value the command cannot print. A
+// CheckFormat is the usage error for an --output value the command cannot print. A
 // value that looks like a file name (what -o meant in earlier versions of some
 // commands) says where files go now.
 func CheckFormat(value string, formats ...string) error {
@@ -48,7 +48,7 @@ func CheckFormat(value string, formats ...string) error {
 	return UsageErrorf("--output %q: want %s%s", value, strings.Join(formats, " or "), hint)
 }
 
-// writeJSON writes v as indented JSON without HTML escaping ("->" stays "->").
+// WriteJSON writes v as indented JSON without HTML escaping ("->" stays "->").
 func WriteJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
@@ -56,7 +56,7 @@ func WriteJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-// marshalJSON is writeJSON into a byte slice.
+// MarshalJSON is WriteJSON into a byte slice.
 func MarshalJSON(v any) ([]byte, error) {
 	var b strings.Builder
 	if err := WriteJSON(&b, v); err != nil {
@@ -65,7 +65,7 @@ func MarshalJSON(v any) ([]byte, error) {
 	return []byte(b.String()), nil
 }
 
-// writeOutput writes data to path: "-" or "" is stdout. A regular file (or a new
+// WriteOutput writes data to path: "-" or "" is stdout. A regular file (or a new
 // one) is replaced atomically (temporary file beside it, renamed into place), so an
 // interrupted run leaves the previous content; a symlink is written through (the
 // file it points to is replaced, the link stays). Anything else (/dev/null, a FIFO,
@@ -111,7 +111,7 @@ func writeInPlace(path string, data []byte) error {
 	return err
 }
 
-// writeFileAtomic writes data to a temporary file beside path, syncs it and renames
+// WriteFileAtomic writes data to a temporary file beside path, syncs it and renames
 // it into place, so path never holds a partly written document.
 func WriteFileAtomic(path string, data []byte, perm fs.FileMode) (err error) {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")

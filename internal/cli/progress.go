@@ -23,7 +23,7 @@ const (
 	ProgressNone = "none"
 )
 
-// checkProgress is the usage error for a bad --progress value.
+// CheckProgress is the usage error for a bad --progress value.
 func CheckProgress(mode string) error {
 	switch mode {
 	case ProgressAuto, ProgressBar, ProgressLog, ProgressNone:
@@ -32,7 +32,7 @@ func CheckProgress(mode string) error {
 	return UsageErrorf("--progress %q: want auto, bar, log or none", mode)
 }
 
-// resolveProgress turns auto into bar on a terminal and log elsewhere.
+// ResolveProgress turns auto into bar on a terminal and log elsewhere.
 func ResolveProgress(mode string, w io.Writer) string {
 	if mode != ProgressAuto {
 		return mode
@@ -48,7 +48,7 @@ func IsTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-// bytesBar is a one-line progress display in the style of rclone -P: bytes done of
+// BytesBar is a one-line progress display in the style of rclone -P: bytes done of
 // the total, percent, rate and ETA in IEC units, plus a status text (file counts).
 // The total may arrive late, counted alongside the work: until then the line shows
 // the bytes done and the rate. It reaches 100% only at Finish, so a count that
@@ -172,7 +172,7 @@ func (b *BytesBar) Finish() {
 	_ = b.bar.Finish()
 }
 
-// mib formats a byte count in MiB with two decimals, the unit of every summary; a
+// MiB formats a byte count in MiB with two decimals, the unit of every summary; a
 // count too small to show that way is given in bytes rather than as "0.00 MiB".
 func MiB(n int64) string {
 	if n > 0 && n < 10<<10 {
@@ -181,5 +181,5 @@ func MiB(n int64) string {
 	return fmt.Sprintf("%.2f MiB", float64(n)/(1<<20))
 }
 
-// seconds formats a duration in seconds with two decimals.
+// Seconds formats a duration in seconds with two decimals.
 func Seconds(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }

@@ -134,21 +134,6 @@ type verifyReport struct {
 	ElapsedSeconds float64   `json:"elapsedSeconds"`
 }
 
-func parseUID(flag, s string, required bool) (*uint32, error) {
-	if s == "" {
-		if required {
-			return nil, cli.UsageErrorf("--%s is required", flag)
-		}
-		return nil, nil
-	}
-	n, err := strconv.ParseUint(s, 10, 32)
-	if err != nil {
-		return nil, cli.UsageErrorf("--%s %q: not a number", flag, s)
-	}
-	v := uint32(n)
-	return &v, nil
-}
-
 func (o *copyHomeOptions) parseLocation(flag, s string) (location.Location, error) {
 	if s == "" {
 		return location.Location{}, cli.UsageErrorf("--%s is required", flag)
@@ -192,14 +177,14 @@ func canChown() bool {
 
 // runCopyHome copies --from to --to; tests call it directly.
 func runCopyHome(ctx context.Context, g *cli.Globals, opts *copyHomeOptions) (err error) {
-	uid, err := parseUID("uid", opts.uid, true)
+	uid, err := cli.ParseID("uid", opts.uid, true)
 	if err != nil {
 		return err
 	}
 	if *uid == 0 {
 		return cli.UsageErrorf("--uid 0: refusing to give a home directory to root; use the new profile's UID")
 	}
-	gid, err := parseUID("gid", opts.gid, false)
+	gid, err := cli.ParseID("gid", opts.gid, false)
 	if err != nil {
 		return err
 	}
