@@ -26,4 +26,7 @@
 // Runs are interleaved (run 1 of every tool, then run 2 of every tool, ...), so
 // background load from other processes spreads over the tools instead of landing on
 // one of them.
+//
+// Linux only (tmpfs and FUSE mounts, wait4 rusage, setpgid, the mover itself):
+// every file but this one carries the linux build tag.
 package harness

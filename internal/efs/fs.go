@@ -21,6 +21,10 @@ var ErrConnectionLost = errors.New("connection lost")
 // or an empty component: names must stay below the FS root.
 var ErrUnsafePath = errors.New("unsafe path")
 
+// ErrNotSameVolume is returned by NewMultiMount when the roots are not one directory
+// of one volume.
+var ErrNotSameVolume = errors.New("not mounts of the same directory")
+
 // Info describes one directory entry, never following a symlink (lstat semantics).
 type Info struct {
 	// Name is the entry's base name (from ReadDir) or the name asked for (Lstat).

@@ -69,10 +69,6 @@ var (
 	_ dirXattrLister = (*MultiMount)(nil)
 )
 
-// ErrNotSameVolume is returned by NewMultiMount when the roots are not one directory
-// of one volume.
-var ErrNotSameVolume = errors.New("not mounts of the same directory")
-
 // NewMultiMount checks that mounts are the same directory of one volume and returns
 // an FS that spreads their entries over them. The check writes a probe file (a name
 // of the copier's temporary-file shape, so a later copy into that directory removes

@@ -7,14 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -277,8 +275,8 @@ func (e *Emulator) prepareLCC(d *domain, a *app, l *studioLCC) (LCCRun, string, 
 		return LCCRun{}, "", fmt.Errorf("reading the home folder: %w", err)
 	}
 	uid, gid := -1, -1
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok && os.Geteuid() == 0 {
-		uid, gid = int(st.Uid), int(st.Gid)
+	if o, g, ok := ownerOf(fi); ok && os.Geteuid() == 0 {
+		uid, gid = o, g
 	}
 	if e.lcc.dir == "" {
 		dir, err := os.MkdirTemp("", "emulator-lcc-")
@@ -420,35 +418,6 @@ func (e *Emulator) runLCC(ctx context.Context, a *app, p *lccProc, timeout time.
 	if res.Finished.After(a.settleAt) {
 		a.settleAt = res.Finished
 	}
-}
-
-// bashLCC runs the script with bash as the home's owner, its output into logFile,
-// in a process group of its own that is killed when ctx ends. Work the script left
-// in the background (nohup) outlives it unless ctx ends first.
-func bashLCC(ctx context.Context, run LCCRun, logFile string) error {
-	out, err := os.OpenFile(logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return fmt.Errorf("opening the log: %w", err)
-	}
-	defer out.Close()
-	cmd := exec.CommandContext(ctx, "/bin/bash", filepath.Join(filepath.Dir(run.MetadataFile), "on-start.sh"))
-	cmd.Dir = run.Home
-	cmd.Env = run.Env
-	// Files, not pipes: a background child keeping them open cannot hold Wait.
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if run.UID >= 0 {
-		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(run.UID), Gid: uint32(run.GID)}
-	}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 5 * time.Second
-	if err := cmd.Run(); err != nil {
-		if errors.Is(err, fs.ErrPermission) && run.UID >= 0 {
-			return fmt.Errorf("running %s as %d:%d in %s (every folder above the home must be open to others, mode o+x): %w", run.LCCName, run.UID, run.GID, run.Home, err)
-		}
-		return fmt.Errorf("running %s: %w", run.LCCName, err)
-	}
-	return nil
 }
 
 func tailOf(file string) string {

@@ -1,11 +1,8 @@
 package emulator
 
-import (
-	"os"
-	"syscall"
-)
+import "os"
 
 func fileOwner(fi os.FileInfo) (uid, gid int) {
-	st := fi.Sys().(*syscall.Stat_t)
-	return int(st.Uid), int(st.Gid)
+	uid, gid, _ = ownerOf(fi)
+	return uid, gid
 }

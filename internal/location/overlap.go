@@ -1,10 +1,8 @@
 package location
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 )
 
 // Overlap reports whether two local locations are the same directory or one is
@@ -51,19 +49,6 @@ func within(x, dir string) bool {
 }
 
 type fileID struct{ dev, ino uint64 }
-
-// devIno stats p (following symlinks, as NewLocal does for its root).
-func devIno(p string) (fileID, bool) {
-	fi, err := os.Stat(p)
-	if err != nil {
-		return fileID{}, false
-	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return fileID{}, false
-	}
-	return fileID{uint64(st.Dev), uint64(st.Ino)}, true
-}
 
 // resolvePath resolves symlinks in p as efs.NewLocal will. p itself, and any
 // number of its parents, may not exist yet: the nearest existing ancestor is

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package backuptest holds what tests of several packages need around backups: a
 // home with every kind of entry a backup must keep, a description of a tree to
 // compare a restore against, and a runner for the real lifecycle scripts
