@@ -130,6 +130,9 @@ func runWorker(ctx context.Context, g *cli.Globals, opts *workerOptions) error {
 	if err != nil {
 		return err
 	}
+	if err := checkWorkerPlatform(queues); err != nil {
+		return err
+	}
 	r, err := opts.redis.connOpt()
 	if err != nil {
 		return err

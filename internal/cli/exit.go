@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -75,6 +76,9 @@ func ExitCode(ctx context.Context, err error) int {
 		return ExitDifferences
 	case errors.Is(err, efs.ErrEntriesFailed):
 		return ExitPartial
+	case errors.Is(err, efs.ErrUnsupportedPlatform):
+		// Refused before anything was opened or created, like a plan with errors.
+		return ExitPlanErrors
 	}
 	return ExitFatal
 }
@@ -114,17 +118,34 @@ func Main(root *cobra.Command, message func(error) string) {
 	cmd, code, err := Execute(ctx, root)
 	stop()
 	if err != nil {
-		if message == nil {
-			message = error.Error
-		}
-		name := root.Name()
-		fmt.Fprintf(os.Stderr, "%s: %s\n", name, message(err))
-		switch code {
-		case ExitInterrupted:
-			fmt.Fprintf(os.Stderr, "%s: interrupted; run the same command again to resume\n", name)
-		case ExitUsage:
-			fmt.Fprintf(os.Stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
-		}
+		printError(os.Stderr, root.Name(), cmd.CommandPath(), code, err, message)
 	}
 	os.Exit(code)
+}
+
+// printError prints err once, as message(err) (nil: err.Error()), after name, and
+// a line that says what to do for a usage error, an interruption or a platform
+// that cannot open a local home.
+func printError(w io.Writer, name, cmdPath string, code int, err error, message func(error) string) {
+	if message == nil {
+		message = error.Error
+	}
+	fmt.Fprintf(w, "%s: %s\n", name, message(err))
+	switch {
+	case code == ExitInterrupted:
+		fmt.Fprintf(w, "%s: interrupted; run the same command again to resume\n", name)
+	case code == ExitUsage:
+		fmt.Fprintf(w, "Run '%s --help' for usage.\n", cmdPath)
+	case errors.Is(err, efs.ErrUnsupportedPlatform):
+		fmt.Fprintf(w, "%s: %s\n", name, PlatformAdvice(cmdPath))
+	}
+}
+
+// PlatformAdvice says what to do when cmdPath met efs.ErrUnsupportedPlatform: the
+// home-directory mover runs on Linux only, while the control-plane commands run
+// anywhere.
+func PlatformAdvice(cmdPath string) string {
+	return fmt.Sprintf("nothing was done: '%s' reads or writes home directories on a local file system, which needs Linux (openat2); "+
+		"run it on a Linux host: the EFS host, or the worker container (docker compose run --rm worker ...). "+
+		"From this machine, migrate, status, watch and jobs enqueue and follow the work that Linux workers do.", cmdPath)
 }

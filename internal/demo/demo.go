@@ -111,6 +111,9 @@ var (
 // Run performs the demo migration through the queue and returns its report. It
 // needs root: homes are re-owned to UIDs that are not this process's.
 func Run(ctx context.Context, o Options) (*Report, error) {
+	if err := efs.CheckLocal(); err != nil {
+		return nil, fmt.Errorf("the demo copies homes between local folders: %w", err)
+	}
 	if os.Geteuid() != 0 {
 		return nil, errors.New("the demo re-owns files to the new profiles' UIDs, which needs root: run it as root (e.g. sudo go run ./cmd/migrator demo)")
 	}

@@ -93,6 +93,13 @@ func Parse(s string) (Location, error) {
 		if strings.Contains(s, "://") {
 			return Location{}, fmt.Errorf("location %q: unknown scheme; want a directory, sftp://[user@]host[:port]/path or [user@]host:/path", s)
 		}
+		if strings.HasPrefix(s, "/") {
+			// Already absolute on the Linux host that opens it (a worker, the EFS
+			// host): kept with forward slashes even by a CLI on Windows, whose
+			// filepath.Abs would make /mnt/efs C:\mnt\efs. Elsewhere this is what
+			// filepath.Abs returns.
+			return Location{Local: path.Clean(s)}, nil
+		}
 		abs, err := filepath.Abs(s)
 		if err != nil {
 			return Location{}, fmt.Errorf("location %q: %w", s, err)
@@ -184,10 +191,33 @@ func (l Location) Parent() (Location, string) {
 	return p, path.Base(l.Path)
 }
 
+// checkLocal is efs.CheckLocal; a test swaps it to see the refusal on Linux.
+var checkLocal = efs.CheckLocal
+
+// CheckPlatform refuses the local locations among ls when this platform cannot
+// open a home on a local file system (efs.ErrUnsupportedPlatform: anything but
+// Linux); SFTP locations are opened by the far end and pass. It is the one check
+// every command makes, first, so that a command fails before it opens or creates
+// anything; Open makes it too.
+func CheckPlatform(ls ...Location) error {
+	for _, l := range ls {
+		if l.IsSFTP() {
+			continue
+		}
+		if err := checkLocal(); err != nil {
+			return fmt.Errorf("local location %s: %w", l, err)
+		}
+	}
+	return nil
+}
+
 // Open opens l as an FS rooted at it.
 func Open(ctx context.Context, l Location, o Options) (efs.FS, error) {
 	if !l.IsSFTP() {
-		return efs.NewLocal(l.Local)
+		if err := CheckPlatform(l); err != nil {
+			return nil, err
+		}
+		return efs.OpenLocal(l.Local)
 	}
 	cfg, err := SFTPConfig(l, o)
 	if err != nil {

@@ -203,6 +203,11 @@ func runCopyHome(ctx context.Context, g *cli.Globals, opts *copyHomeOptions) (er
 	if err != nil {
 		return err
 	}
+	// First, before the root check and before anything is opened or written: a
+	// local home on a platform that cannot open one (macOS, Windows).
+	if err := location.CheckPlatform(append([]location.Location{from, to}, toMounts...)...); err != nil {
+		return err
+	}
 	if err := cli.CheckProgress(opts.progress); err != nil {
 		return err
 	}
