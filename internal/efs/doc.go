@@ -62,6 +62,12 @@
 //     XattrReader / XattrWriter interfaces; which namespaces are kept is decided
 //     once, in xattr.go. Sparse files (local.go): SEEK_DATA/SEEK_HOLE, zero blocks.
 //   - Progress (progress.go): snapshots pushed to a Reporter; drawing is cmd's job.
+//   - Platforms (platform.go): Local, MultiMount and ServeSFTP are Linux only
+//     (local.go, multimount.go, sftp_server.go carry the linux build tag); the rest,
+//     the SFTP client and its wire protocol (sftp_proto.go) included, builds
+//     everywhere, so the CLI's control-plane commands run on macOS and Windows. There
+//     local_other.go's constructors and CheckLocal return ErrUnsupportedPlatform,
+//     which internal/location checks before a command opens anything.
 //
 // Safety rules (see DESIGN.md): symlinks are copied as links and never followed; no
 // name may leave the FS root; nothing is chowned outside the destination root.

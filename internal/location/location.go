@@ -122,7 +122,9 @@ func Parse(s string) (Location, error) {
 // parseSCP reads [user@]host:/path ([user@][v6addr]:/path). ok is false when s is
 // not in that form (no colon before the first slash).
 func parseSCP(s string) (Location, bool, error) {
-	if strings.Contains(s, "://") {
+	// A Windows drive (C:\homes) is a local path, not host C; elsewhere there are
+	// no drives.
+	if strings.Contains(s, "://") || filepath.VolumeName(s) != "" {
 		return Location{}, false, nil
 	}
 	colon := -1
