@@ -10,17 +10,16 @@ import (
 // CheckLocal, NewMultiMount, ServeSFTP). Local confines every name below its root
 // with openat2(RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS), re-owns with fchownat and
 // holds O_PATH descriptors: Linux calls with no safe equivalent elsewhere, and a
-// mover that might follow a symlink out of a home is not one we ship. The CLI maps
-// it to its own exit code and advice (internal/cli); the worker fails the home
-// without retrying.
+// mover that might follow a symlink out of a home is not one we ship. Commands
+// meet it before they open anything (location.CheckPlatform; a worker of the copy
+// queue and the demo at start), and the CLI maps it to its exit code and advice
+// (internal/cli).
 var ErrUnsupportedPlatform = fmt.Errorf("home directories on a local file system can only be read or written on Linux (openat2 with RESOLVE_BENEATH, so that no symlink is followed out of a home); this is %s/%s", runtime.GOOS, runtime.GOARCH)
 
-// OpenLocal is NewLocal as an FS: the constructor for code that needs no more
-// than the FS interface (internal/location), and the one that builds everywhere.
+// OpenLocal is NewLocal as an FS, for code that needs no more than the FS
+// interface (internal/location). Off Linux it fails with ErrUnsupportedPlatform,
+// as NewLocal does.
 func OpenLocal(root string) (FS, error) {
-	if err := CheckLocal(); err != nil {
-		return nil, fmt.Errorf("opening local directory %s: %w", root, err)
-	}
 	l, err := NewLocal(root)
 	if err != nil {
 		// Not a nil *Local in a non-nil FS.
