@@ -302,39 +302,25 @@ func (c *copier) run(ctx context.Context) (*CopyReport, error) {
 		c.pushProgress(progDone)
 	}()
 
+	// Workers and walkers start as work appears (see scheduler), not all at once:
+	// an empty or small tree needs a few, and each costs a stack.
+	var wg sync.WaitGroup
+	c.sched.startGoroutines(func() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.work(ctx)
+		}()
+	}, func() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.walk(ctx)
+		}()
+	})
 	root := &dirNode{name: ".", src: rootSrc, dst: &rootDst}
 	root.pending.Store(1)
-	c.sched.addWalks(root)
-	var wg sync.WaitGroup
-	for range walkers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				n, ok := c.sched.nextWalk()
-				if !ok {
-					return
-				}
-				c.walkDir(ctx, n)
-				c.sched.walkDone()
-			}
-		}()
-	}
-	for range c.opts.Workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				j, ok := c.sched.nextFile()
-				if !ok {
-					return
-				}
-				dir := j.dir
-				c.doJob(ctx, j)
-				c.sched.fileDone(dir)
-			}
-		}()
-	}
+	c.sched.addWalks(root) // starts the first walker
 	wg.Wait()
 	close(progDone)
 	<-progExited // Update is never called concurrently
@@ -352,6 +338,32 @@ func (c *copier) run(ctx context.Context) (*CopyReport, error) {
 		return rep, fmt.Errorf("copy %s -> %s: %d entries: %w", c.src, c.dst, rep.Errors, ErrEntriesFailed)
 	}
 	return rep, nil
+}
+
+// walk lists the directories the scheduler hands out until the copy has no work left.
+func (c *copier) walk(ctx context.Context) {
+	for {
+		n, ok := c.sched.nextWalk()
+		if !ok {
+			return
+		}
+		c.walkDir(ctx, n)
+		c.sched.walkDone()
+	}
+}
+
+// work copies the files and symlinks the scheduler hands out until the copy has no
+// work left.
+func (c *copier) work(ctx context.Context) {
+	for {
+		j, ok := c.sched.nextFile()
+		if !ok {
+			return
+		}
+		dir := j.dir
+		c.doJob(ctx, j)
+		c.sched.fileDone(dir)
+	}
 }
 
 func (c *copier) report() *CopyReport {
