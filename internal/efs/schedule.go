@@ -68,6 +68,9 @@ type scheduler struct {
 	// Waiting in nextFile / nextWalk and not yet signalled: a signal takes one
 	// off at once, so that two signals in a row do not count one waiter twice.
 	workersIdle, walkersIdle int
+	// Signals decided under the lock and sent by unlock, after it is released: a
+	// goroutine woken while the lock is held would only block on it again.
+	fileSignals, walkSignals int
 }
 
 // dirQueue is a directory's part of the scheduler, guarded by scheduler.mu.
@@ -103,7 +106,7 @@ func (s *scheduler) fileReady() bool {
 func (s *scheduler) wakeWorker() {
 	if s.workersIdle > 0 {
 		s.workersIdle--
-		s.fileCond.Signal()
+		s.fileSignals++
 		return
 	}
 	if s.startWorker != nil && s.workersUp < s.workers {
@@ -116,12 +119,27 @@ func (s *scheduler) wakeWorker() {
 func (s *scheduler) wakeWalker() {
 	if s.walkersIdle > 0 {
 		s.walkersIdle--
-		s.walkCond.Signal()
+		s.walkSignals++
 		return
 	}
 	if s.startWalker != nil && s.walkersUp < s.maxWalks {
 		s.walkersUp++
 		s.startWalker()
+	}
+}
+
+// unlock releases the lock, then sends the signals wakeWorker and wakeWalker
+// decided (each wakes a goroutine counted idle: it is on the condition's wait list
+// since before the lock was last released).
+func (s *scheduler) unlock() {
+	f, w := s.fileSignals, s.walkSignals
+	s.fileSignals, s.walkSignals = 0, 0
+	s.mu.Unlock()
+	for range f {
+		s.fileCond.Signal()
+	}
+	for range w {
+		s.walkCond.Signal()
 	}
 }
 
@@ -143,7 +161,7 @@ func (s *scheduler) addWalks(ns ...*dirNode) {
 		}
 		s.wakeWalker()
 	}
-	s.mu.Unlock()
+	s.unlock()
 }
 
 // addFiles queues files of directory n (every job's dir is n).
@@ -163,7 +181,7 @@ func (s *scheduler) addFiles(n *dirNode, jobs []job) {
 			s.wakeWorker()
 		}
 	}
-	s.mu.Unlock()
+	s.unlock()
 }
 
 // markReady puts n in the ring if it has files waiting and room for one more.
@@ -189,7 +207,7 @@ func (s *scheduler) idle() bool {
 // nextWalk waits for a directory to list; false once the copy has no work left.
 func (s *scheduler) nextWalk() (*dirNode, bool) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	for {
 		if s.done {
 			return nil, false
@@ -221,7 +239,7 @@ func (s *scheduler) walkDone() {
 // copy has no work left.
 func (s *scheduler) nextFile() (job, bool) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	for {
 		if s.done {
 			return job{}, false
@@ -274,7 +292,7 @@ func (s *scheduler) fileDone(n *dirNode) {
 	if s.canWalk() {
 		s.wakeWalker()
 	}
-	s.mu.Unlock()
+	s.unlock()
 }
 
 // finishIfIdle ends the copy's work once nothing is left: every goroutine waiting
