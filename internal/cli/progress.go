@@ -8,10 +8,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 )
 
@@ -51,47 +51,40 @@ func IsTerminal(w io.Writer) bool {
 // BytesBar is a one-line progress display in the style of rclone -P: bytes done of
 // the total, percent, rate and ETA in IEC units, plus a status text (file counts).
 // The total may arrive late, counted alongside the work: until then the line shows
-// the bytes done and the rate. It reaches 100% only at Finish, so a count that
-// moves when work starts (a big file is counted before it is copied) never makes
-// the bar vanish early. Safe for concurrent use; commands that follow a job (watch)
-// drive it the same way from their own progress records.
+// a spinner, the bytes done and the rate. It reaches 100% only at Finish, so a
+// count that moves when work starts (a big file is counted before it is copied)
+// never makes the bar vanish early. Safe for concurrent use.
+//
+// Drawn here rather than by a progress bar library: the one used before linked
+// net/http, crypto/tls, compress/gzip and a regexp-compiling colour package into
+// every binary with a bar, whose package initialisation was ~8% of the start-up
+// of migrator-copy-home (which starts once per home, and at the far end of every
+// sftp:// session).
 type BytesBar struct {
 	mu       sync.Mutex
 	w        io.Writer
 	desc     string
-	bar      *progressbar.ProgressBar
+	status   string
+	start    time.Time
 	total    int64 // 0 until known
 	done     int64
+	spin     int
+	drawn    bool // a line is on the terminal (Clear has something to clear)
 	finished bool
 }
 
-func NewBytesBar(w io.Writer, desc string) *BytesBar {
-	b := &BytesBar{w: w, desc: desc}
-	b.bar = b.newBar(-1)
-	return b
-}
+// barWidth is the bar's width in cells.
+const barWidth = 24
 
-func (b *BytesBar) newBar(max int64) *progressbar.ProgressBar {
-	return progressbar.NewOptions64(max,
-		progressbar.OptionSetWriter(b.w),
-		progressbar.OptionSetDescription(b.desc),
-		progressbar.OptionShowBytes(true),
-		progressbar.OptionUseIECUnits(true),
-		progressbar.OptionShowTotalBytes(true),
-		progressbar.OptionShowCount(),
-		progressbar.OptionSetPredictTime(true),
-		progressbar.OptionSetElapsedTime(true),
-		progressbar.OptionSetWidth(24),
-		progressbar.OptionSpinnerType(14),
-		// The spinner turns on each update: its own ticker goroutine would write
-		// to w behind LogWriter's back.
-		progressbar.OptionSetSpinnerChangeInterval(0),
-		// No throttle: Set renders the new status and bytes together (with one,
-		// the second of two quick renders is dropped and the line lags a tick).
-		// Callers update a few times a second.
-		progressbar.OptionThrottle(0),
-		progressbar.OptionClearOnFinish(),
-	)
+// spinner turns one step per update while the total is unknown.
+var spinner = []string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"}
+
+func NewBytesBar(w io.Writer, desc string) *BytesBar {
+	b := &BytesBar{w: w, desc: desc, start: time.Now()}
+	b.mu.Lock()
+	b.drawLocked()
+	b.mu.Unlock()
+	return b
 }
 
 // SetTotal gives the bar its total once it is known (0: still unknown).
@@ -101,16 +94,7 @@ func (b *BytesBar) SetTotal(total int64) {
 	if b.finished || total <= 0 || total == b.total {
 		return
 	}
-	if b.total == 0 {
-		// From a spinner to a bar: a new bar, or percent and ETA stay off.
-		_ = b.bar.Finish() // clears it (OptionClearOnFinish)
-		b.bar = b.newBar(total)
-		b.total = total
-		b.setLocked(b.done)
-		return
-	}
 	b.total = total
-	b.bar.ChangeMax64(total)
 	b.setLocked(b.done)
 }
 
@@ -122,7 +106,7 @@ func (b *BytesBar) Set(done int64, status string) {
 		return
 	}
 	if status != "" {
-		b.bar.Describe(b.desc + " " + status)
+		b.status = status
 	}
 	b.setLocked(done)
 }
@@ -137,31 +121,25 @@ func (lw barLogWriter) Write(p []byte) (int, error) {
 	b := lw.b
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if !b.finished {
-		_ = b.bar.Clear()
-	}
+	b.clearLocked()
 	n, err := b.w.Write(p)
 	if !b.finished {
-		_ = b.bar.Add64(0) // redraw
+		b.drawLocked()
 	}
 	return n, err
 }
 
 func (b *BytesBar) setLocked(done int64) {
 	b.done = done
-	if b.total > 0 && done >= b.total {
-		// Held just below the total: the bar finishes (and clears) at Finish
-		// only. More than counted (files grew or appeared) widens it.
-		if done > b.total {
-			b.total = done
-			b.bar.ChangeMax64(done)
-		}
-		done = b.total - 1
+	if b.total > 0 && done > b.total {
+		// More than counted (files grew or appeared): the bar widens.
+		b.total = done
 	}
-	_ = b.bar.Set64(done)
+	b.drawLocked()
 }
 
-// Finish completes and clears the bar, so what follows starts on a clean line.
+// Finish clears the bar, so what follows starts on a clean line. Later updates are
+// ignored.
 func (b *BytesBar) Finish() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -169,8 +147,74 @@ func (b *BytesBar) Finish() {
 		return
 	}
 	b.finished = true
-	_ = b.bar.Finish()
+	b.clearLocked()
 }
+
+func (b *BytesBar) clearLocked() {
+	if b.drawn {
+		io.WriteString(b.w, "\r\x1b[K")
+		b.drawn = false
+	}
+}
+
+// drawLocked redraws the line: "desc status  50% |████    | (2.0/4.0 MiB, 10.0
+// MiB/s) [3s:3s]" once the total is known, "⠋ desc status (1.0 MiB, 5.0 MiB/s)
+// [3s]" before.
+func (b *BytesBar) drawLocked() {
+	elapsed := time.Since(b.start)
+	rate := 0.0
+	if secs := elapsed.Seconds(); secs > 0 {
+		rate = float64(b.done) / secs
+	}
+	text := b.desc
+	if b.status != "" {
+		text += " " + b.status
+	}
+	var line string
+	if b.total <= 0 {
+		b.spin = (b.spin + 1) % len(spinner)
+		line = fmt.Sprintf("%s %s (%s, %s/s) [%s]", spinner[b.spin], text, iecBytes(b.done), iecBytes(int64(rate)), roundSeconds(elapsed))
+	} else {
+		// Held just below the total until Finish: the last (big) file may still
+		// be in flight when the counts say everything is done.
+		done := min(b.done, b.total-1)
+		frac := float64(done) / float64(b.total)
+		cells := int(frac * barWidth)
+		eta := "?"
+		if rate > 0 {
+			eta = roundSeconds(time.Duration(float64(b.total-done) / rate * float64(time.Second)))
+		}
+		unit, div := iecUnit(b.total)
+		line = fmt.Sprintf("%s %3d%% |%s%s| (%.1f/%.1f %s, %s/s) [%s:%s]", text, int(frac*100),
+			strings.Repeat("█", cells), strings.Repeat(" ", barWidth-cells),
+			float64(done)/div, float64(b.total)/div, unit, iecBytes(int64(rate)), roundSeconds(elapsed), eta)
+	}
+	io.WriteString(b.w, "\r"+line+"\x1b[K")
+	b.drawn = true
+}
+
+// iecUnit is the IEC unit n is best shown in, and its size.
+func iecUnit(n int64) (string, float64) {
+	units := []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB"}
+	i, div := 0, 1.0
+	for float64(n) >= div*1024 && i < len(units)-1 {
+		div *= 1024
+		i++
+	}
+	return units[i], div
+}
+
+// iecBytes formats n in IEC units with one decimal: "1.5 MiB".
+func iecBytes(n int64) string {
+	unit, div := iecUnit(n)
+	if unit == "B" {
+		return fmt.Sprintf("%d B", n)
+	}
+	return fmt.Sprintf("%.1f %s", float64(n)/div, unit)
+}
+
+// roundSeconds formats d to whole seconds: "3s", "1m5s".
+func roundSeconds(d time.Duration) string { return d.Round(time.Second).String() }
 
 // MiB formats a byte count in MiB with two decimals, the unit of every summary; a
 // count too small to show that way is given in bytes rather than as "0.00 MiB".

@@ -302,39 +302,25 @@ func (c *copier) run(ctx context.Context) (*CopyReport, error) {
 		c.pushProgress(progDone)
 	}()
 
+	// Workers and walkers start as work appears (see scheduler), not all at once:
+	// an empty or small tree needs a few, and each costs a stack.
+	var wg sync.WaitGroup
+	c.sched.startGoroutines(func() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.work(ctx)
+		}()
+	}, func() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.walk(ctx)
+		}()
+	})
 	root := &dirNode{name: ".", src: rootSrc, dst: &rootDst}
 	root.pending.Store(1)
-	c.sched.addWalks(root)
-	var wg sync.WaitGroup
-	for range walkers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				n, ok := c.sched.nextWalk()
-				if !ok {
-					return
-				}
-				c.walkDir(ctx, n)
-				c.sched.walkDone()
-			}
-		}()
-	}
-	for range c.opts.Workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				j, ok := c.sched.nextFile()
-				if !ok {
-					return
-				}
-				dir := j.dir
-				c.doJob(ctx, j)
-				c.sched.fileDone(dir)
-			}
-		}()
-	}
+	c.sched.addWalks(root) // starts the first walker
 	wg.Wait()
 	close(progDone)
 	<-progExited // Update is never called concurrently
@@ -352,6 +338,32 @@ func (c *copier) run(ctx context.Context) (*CopyReport, error) {
 		return rep, fmt.Errorf("copy %s -> %s: %d entries: %w", c.src, c.dst, rep.Errors, ErrEntriesFailed)
 	}
 	return rep, nil
+}
+
+// walk lists the directories the scheduler hands out until the copy has no work left.
+func (c *copier) walk(ctx context.Context) {
+	for {
+		n, ok := c.sched.nextWalk()
+		if !ok {
+			return
+		}
+		c.walkDir(ctx, n)
+		c.sched.walkDone()
+	}
+}
+
+// work copies the files and symlinks the scheduler hands out until the copy has no
+// work left.
+func (c *copier) work(ctx context.Context) {
+	for {
+		j, ok := c.sched.nextFile()
+		if !ok {
+			return
+		}
+		dir := j.dir
+		c.doJob(ctx, j)
+		c.sched.fileDone(dir)
+	}
 }
 
 func (c *copier) report() *CopyReport {
@@ -576,15 +588,18 @@ func (c *copier) walkDir(ctx context.Context, n *dirNode) {
 		c.fail(ctx, n.name, "reading source directory", err)
 		return
 	}
-	var dstEntries map[string]Info
+	// By name, pointing into dstList: a map of pointers is a quarter of the size
+	// of one of Infos, and a claimed entry needs no copy of its own (on a rerun,
+	// which is mostly listings, both were most of the walk's allocations).
+	var dstEntries map[string]*Info
 	if n.dst != nil {
 		if listErr != nil {
 			c.fail(ctx, n.name, "reading destination directory", listErr)
 			return
 		}
-		dstEntries = make(map[string]Info, len(dstList))
-		for _, d := range dstList {
-			dstEntries[d.Name] = d
+		dstEntries = make(map[string]*Info, len(dstList))
+		for i := range dstList {
+			dstEntries[dstList[i].Name] = &dstList[i]
 		}
 	}
 	// Subdirectories first, each walk queued as soon as its directory exists.
@@ -666,7 +681,7 @@ func (c *copier) walkDir(ctx context.Context, n *dirNode) {
 		return
 	}
 	for _, d := range dstEntries {
-		c.leftover(ctx, n, join(n.name, d.Name), d)
+		c.leftover(ctx, n, join(n.name, d.Name), *d)
 	}
 }
 
@@ -1341,11 +1356,11 @@ func (c *copier) linkTo(ctx context.Context, g *linkGroup, j job) {
 // claim takes name's entry out of a directory's destination listing and returns it
 // (nil when the destination has none), so that what is left once every source entry
 // has claimed its own is what only the destination has.
-func claim(dstEntries map[string]Info, name string) *Info {
+func claim(dstEntries map[string]*Info, name string) *Info {
 	d, ok := dstEntries[name]
 	if !ok {
 		return nil
 	}
 	delete(dstEntries, name)
-	return &d
+	return d
 }

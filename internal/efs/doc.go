@@ -28,7 +28,9 @@
 //     where that is safe, see dirCreatePerm, and its extended attributes are read
 //     with its listing), then queuing its
 //     subdirectories and files without waiting; a walk starts only while few files
-//     are queued, or when none of them can start, so memory stays bounded. A
+//     are queued, or when none of them can start, so memory stays bounded. Workers
+//     and walkers start as work appears, up to their bounds (an empty tree starts
+//     one walker; a wide one reaches the whole pool within its first listings). A
 //     directory stays in memory only while it has unfinished children (a counter);
 //     the last child applies its owner, mode and mtime, after everything written
 //     into it.

@@ -32,6 +32,14 @@ import (
 // starts while fewer than highWater files are queued, or when no queued file can
 // start (every directory with files waiting is at its cap), where listing another
 // directory is the only way to give idle workers something to do.
+//
+// Goroutines start on demand (see startGoroutines): a worker or walker is started
+// when work is ready and none of those started is idle, up to workers and walkers.
+// A copy of an empty or small tree starts a few, not 128 + 32 (each a stack to
+// allocate, page by page, before anything is copied: on the empty tree most of
+// the process's run time), and a big tree still reaches the full pool within its
+// first listings: every taken file or walk that leaves more ready behind starts
+// one more.
 type scheduler struct {
 	mu sync.Mutex
 	// Two conditions, so that a finished file wakes one worker and not every
@@ -52,6 +60,17 @@ type scheduler struct {
 	running int // files in flight
 	walking int // walks in flight
 	done    bool
+
+	// Set by startGoroutines (nil: the caller runs nextFile and nextWalk itself,
+	// as the unit tests do): start one more worker or walker goroutine.
+	startWorker, startWalker func()
+	workersUp, walkersUp     int // started so far
+	// Waiting in nextFile / nextWalk and not yet signalled: a signal takes one
+	// off at once, so that two signals in a row do not count one waiter twice.
+	workersIdle, walkersIdle int
+	// Signals decided under the lock and sent by unlock, after it is released: a
+	// goroutine woken while the lock is held would only block on it again.
+	fileSignals, walkSignals int
 }
 
 // dirQueue is a directory's part of the scheduler, guarded by scheduler.mu.
@@ -67,6 +86,63 @@ func newScheduler(workers, walkers, perDir int) *scheduler {
 	return s
 }
 
+// startGoroutines makes the scheduler start its workers and walkers on demand:
+// worker and walker each start one goroutine that runs nextFile or nextWalk until
+// it returns false. They are called with the scheduler's lock held, so they must
+// only start the goroutine (and count it in a WaitGroup).
+func (s *scheduler) startGoroutines(worker, walker func()) {
+	s.mu.Lock()
+	s.startWorker, s.startWalker = worker, walker
+	s.mu.Unlock()
+}
+
+// fileReady: a queued file may start now.
+func (s *scheduler) fileReady() bool {
+	return s.head < len(s.ready) && s.running < s.workers
+}
+
+// wakeWorker gives a ready file a worker: an idle one if any, else a new one while
+// fewer than workers are started. Called with the lock held.
+func (s *scheduler) wakeWorker() {
+	if s.workersIdle > 0 {
+		s.workersIdle--
+		s.fileSignals++
+		return
+	}
+	if s.startWorker != nil && s.workersUp < s.workers {
+		s.workersUp++
+		s.startWorker()
+	}
+}
+
+// wakeWalker is wakeWorker for a walk that may start. Called with the lock held.
+func (s *scheduler) wakeWalker() {
+	if s.walkersIdle > 0 {
+		s.walkersIdle--
+		s.walkSignals++
+		return
+	}
+	if s.startWalker != nil && s.walkersUp < s.maxWalks {
+		s.walkersUp++
+		s.startWalker()
+	}
+}
+
+// unlock releases the lock, then sends the signals wakeWorker and wakeWalker
+// decided (each wakes a goroutine counted idle: it is on the condition's wait list
+// since before the lock was last released).
+func (s *scheduler) unlock() {
+	f, w := s.fileSignals, s.walkSignals
+	s.fileSignals, s.walkSignals = 0, 0
+	s.mu.Unlock()
+	for range f {
+		s.fileCond.Signal()
+	}
+	for range w {
+		s.walkCond.Signal()
+	}
+}
+
 // addWalks queues directories to be listed.
 func (s *scheduler) addWalks(ns ...*dirNode) {
 	if len(ns) == 0 {
@@ -78,8 +154,14 @@ func (s *scheduler) addWalks(ns ...*dirNode) {
 		n.walkSeq = s.seq
 		heap.Push(&s.walks, n)
 	}
-	s.mu.Unlock()
-	s.walkCond.Broadcast()
+	// One walker per walk that may start now: idle ones first, then new ones.
+	for range min(len(ns), s.maxWalks-s.walking) {
+		if !s.canWalk() {
+			break
+		}
+		s.wakeWalker()
+	}
+	s.unlock()
 }
 
 // addFiles queues files of directory n (every job's dir is n).
@@ -92,8 +174,14 @@ func (s *scheduler) addFiles(n *dirNode, jobs []job) {
 	q.jobs = append(q.jobs, jobs...)
 	s.queued += len(jobs)
 	s.markReady(n)
-	s.mu.Unlock()
-	s.fileCond.Broadcast()
+	// As many workers as this directory can run at once (the taken files start
+	// more, see nextFile); idle ones first.
+	if s.fileReady() {
+		for range min(len(jobs), s.perDir, s.workers-s.running) {
+			s.wakeWorker()
+		}
+	}
+	s.unlock()
 }
 
 // markReady puts n in the ring if it has files waiting and room for one more.
@@ -119,7 +207,7 @@ func (s *scheduler) idle() bool {
 // nextWalk waits for a directory to list; false once the copy has no work left.
 func (s *scheduler) nextWalk() (*dirNode, bool) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	for {
 		if s.done {
 			return nil, false
@@ -127,8 +215,12 @@ func (s *scheduler) nextWalk() (*dirNode, bool) {
 		if s.canWalk() {
 			n := heap.Pop(&s.walks).(*dirNode)
 			s.walking++
+			if s.canWalk() {
+				s.wakeWalker() // more to list: one more walker
+			}
 			return n, true
 		}
+		s.walkersIdle++ // taken off by the signal that wakes it (wakeWalker)
 		s.walkCond.Wait()
 	}
 }
@@ -138,8 +230,8 @@ func (s *scheduler) walkDone() {
 	s.mu.Lock()
 	s.walking--
 	s.finishIfIdle()
+	// The free walk slot needs no signal: this walker calls nextWalk again.
 	s.mu.Unlock()
-	s.walkCond.Signal() // a walk slot is free
 }
 
 // nextFile waits for a file to copy: from the directory at the head of the ring,
@@ -147,12 +239,12 @@ func (s *scheduler) walkDone() {
 // copy has no work left.
 func (s *scheduler) nextFile() (job, bool) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	for {
 		if s.done {
 			return job{}, false
 		}
-		if s.head < len(s.ready) && s.running < s.workers {
+		if s.fileReady() {
 			n := s.ready[s.head]
 			s.ready[s.head] = nil
 			s.head++
@@ -172,11 +264,15 @@ func (s *scheduler) nextFile() (job, bool) {
 			s.markReady(n)
 			s.queued--
 			s.running++
+			if s.fileReady() {
+				s.wakeWorker() // more can start: one more worker
+			}
 			if s.canWalk() {
-				s.walkCond.Signal()
+				s.wakeWalker()
 			}
 			return j, true
 		}
+		s.workersIdle++ // taken off by the signal that wakes it (wakeWorker)
 		s.fileCond.Wait()
 	}
 }
@@ -188,12 +284,15 @@ func (s *scheduler) fileDone(n *dirNode) {
 	s.running--
 	s.markReady(n)
 	s.finishIfIdle()
-	walk := s.canWalk()
-	s.mu.Unlock()
-	s.fileCond.Signal() // one more file may start
-	if walk {
-		s.walkCond.Signal()
+	if s.fileReady() && s.workersIdle > 0 {
+		// One more file may start: this worker takes it itself when it calls
+		// nextFile again, but an idle one can start it sooner.
+		s.wakeWorker()
 	}
+	if s.canWalk() {
+		s.wakeWalker()
+	}
+	s.unlock()
 }
 
 // finishIfIdle ends the copy's work once nothing is left: every goroutine waiting
@@ -201,6 +300,7 @@ func (s *scheduler) fileDone(n *dirNode) {
 func (s *scheduler) finishIfIdle() {
 	if !s.done && s.idle() {
 		s.done = true
+		s.workersIdle, s.walkersIdle = 0, 0
 		s.walkCond.Broadcast()
 		s.fileCond.Broadcast()
 	}

@@ -7,7 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // The widest directory's walk goes first (it makes the most subdirectories, one at
@@ -77,5 +80,140 @@ func TestStatEntriesParallel(t *testing.T) {
 	}
 	if _, err := statEntries(int(fd.Fd()), []string{"f000", "f001/x"}); err == nil {
 		t.Fatal("an lstat error was not returned")
+	}
+}
+
+// fakeCopy drives s as the copier does, with real goroutines started on demand:
+// walking a directory queues its subdirectories (subdirs[name]) and its files
+// (files[name] of them); each file runs work. It returns once the scheduler has
+// no work left.
+func fakeCopy(s *scheduler, subdirs map[string][]string, files map[string]int, work func()) {
+	var wg sync.WaitGroup
+	s.startGoroutines(func() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				j, ok := s.nextFile()
+				if !ok {
+					return
+				}
+				work()
+				s.fileDone(j.dir)
+			}
+		}()
+	}, func() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				n, ok := s.nextWalk()
+				if !ok {
+					return
+				}
+				var kids []*dirNode
+				for _, d := range subdirs[n.name] {
+					kids = append(kids, &dirNode{name: d})
+				}
+				s.addWalks(kids...)
+				var jobs []job
+				for i := range files[n.name] {
+					jobs = append(jobs, job{dir: n, name: fmt.Sprintf("%s/f%d", n.name, i)})
+				}
+				s.addFiles(n, jobs)
+				s.walkDone()
+			}
+		}()
+	})
+	s.addWalks(&dirNode{name: "."})
+	wg.Wait()
+}
+
+// Workers and walkers start as work appears: an empty tree starts one walker and
+// no worker, a one-file tree one of each, however big the pool may grow (each
+// goroutine is a stack to allocate: most of an empty copy's start-up when all
+// 128 + 32 started at once).
+func TestSchedulerStartsGoroutinesOnDemand(t *testing.T) {
+	for _, tc := range []struct {
+		name                   string
+		files                  map[string]int
+		subdirs                map[string][]string
+		maxWorkers, maxWalkers int
+	}{
+		{name: "empty", maxWorkers: 0, maxWalkers: 1},
+		{name: "one file", files: map[string]int{".": 1}, maxWorkers: 1, maxWalkers: 1},
+		{name: "one subdirectory", subdirs: map[string][]string{".": {"a"}}, maxWorkers: 0, maxWalkers: 2},
+	} {
+		s := newScheduler(128, 32, 8)
+		var ran atomic.Int64
+		fakeCopy(s, tc.subdirs, tc.files, func() { ran.Add(1) })
+		want := 0
+		for _, n := range tc.files {
+			want += n
+		}
+		if ran.Load() != int64(want) {
+			t.Errorf("%s: %d files copied, want %d", tc.name, ran.Load(), want)
+		}
+		if s.workersUp > tc.maxWorkers || s.walkersUp > tc.maxWalkers {
+			t.Errorf("%s: %d workers and %d walkers started, want at most %d and %d",
+				tc.name, s.workersUp, s.walkersUp, tc.maxWorkers, tc.maxWalkers)
+		}
+	}
+}
+
+// On a wide tree, and in one flat directory, the pool still grows to every
+// worker: each file waits until all 16 are in flight at once, which only a full
+// pool reaches (one short, and the copy would hang until the deadline below).
+func TestSchedulerOnDemandReachesFullPool(t *testing.T) {
+	const workers = 16
+	wide := map[string][]string{}
+	wideFiles := map[string]int{".": 3}
+	for i := range 40 {
+		d := fmt.Sprintf("d%02d", i)
+		wide["."] = append(wide["."], d)
+		wideFiles[d] = 10
+	}
+	for _, tc := range []struct {
+		name    string
+		subdirs map[string][]string
+		files   map[string]int
+		perDir  int
+	}{
+		{"wide", wide, wideFiles, 2},
+		{"flat", nil, map[string]int{".": 200}, workers},
+	} {
+		s := newScheduler(workers, 4, tc.perDir)
+		var (
+			inFlight, peak atomic.Int64
+			full           = make(chan struct{})
+			once           sync.Once
+			deadline       = time.After(30 * time.Second)
+			timedOut       atomic.Bool
+		)
+		fakeCopy(s, tc.subdirs, tc.files, func() {
+			n := inFlight.Add(1)
+			for {
+				p := peak.Load()
+				if n <= p || peak.CompareAndSwap(p, n) {
+					break
+				}
+			}
+			if n == workers {
+				once.Do(func() { close(full) })
+			}
+			select {
+			case <-full:
+			case <-deadline:
+				timedOut.Store(true)
+				once.Do(func() { close(full) })
+			}
+			inFlight.Add(-1)
+		})
+		if timedOut.Load() || peak.Load() != workers {
+			t.Fatalf("%s: at most %d files in flight (timed out: %v), want %d", tc.name, peak.Load(), timedOut.Load(), workers)
+		}
+		if s.workersUp != workers || s.walkersUp > 4 {
+			t.Errorf("%s: %d workers and %d walkers started, want %d and at most 4", tc.name, s.workersUp, s.walkersUp, workers)
+		}
 	}
 }

@@ -121,12 +121,20 @@ func Verify(ctx context.Context, src, dst FS, opts VerifyOptions) (*VerifyReport
 	}
 	v.hashes = make(chan hashJob, opts.Workers*2)
 	v.walkers = make(chan struct{}, max(2, opts.Workers/4))
+	// Hashers start as files to hash appear (see queueHash): none without
+	// Checksum, a few for a small tree.
 	var hashWG sync.WaitGroup
-	for range opts.Workers {
+	v.startHasher = func() {
 		hashWG.Add(1)
 		go func() {
 			defer hashWG.Done()
-			for j := range v.hashes {
+			for {
+				v.hashIdle.Add(1)
+				j, ok := <-v.hashes
+				v.hashIdle.Add(-1)
+				if !ok {
+					return
+				}
 				v.compareContent(ctx, j)
 			}
 		}()
@@ -157,6 +165,25 @@ func Verify(ctx context.Context, src, dst FS, opts VerifyOptions) (*VerifyReport
 
 type hashJob struct{ name string }
 
+// queueHash hands j to a hasher, starting one more when none is waiting (up to
+// Workers); false when ctx is done first. Called by walks only, before Verify
+// waits for the hashers.
+func (v *verifier) queueHash(ctx context.Context, j hashJob) bool {
+	if v.hashIdle.Load() == 0 {
+		if n := v.hashersUp.Add(1); n <= int64(v.opts.Workers) {
+			v.startHasher()
+		} else {
+			v.hashersUp.Add(-1)
+		}
+	}
+	select {
+	case v.hashes <- j:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
 type verifier struct {
 	src, dst FS
 	opts     VerifyOptions
@@ -169,6 +196,10 @@ type verifier struct {
 	walkers chan struct{}
 	walkWG  sync.WaitGroup
 	hashes  chan hashJob
+	// startHasher starts one more goroutine hashing from hashes; hashersUp count
+	// them, hashIdle those waiting for a file.
+	startHasher         func()
+	hashersUp, hashIdle atomic.Int64
 
 	mu        sync.Mutex // guards rep's lists and the hardlink maps
 	rep       VerifyReport
@@ -243,9 +274,7 @@ func (v *verifier) walkDir(ctx context.Context, name string) {
 				v.walkDir(ctx, p)
 			}
 		} else if s.Mode.IsRegular() && v.opts.Checksum && s.Size == d.Size {
-			select {
-			case v.hashes <- hashJob{name: p}:
-			case <-ctx.Done():
+			if !v.queueHash(ctx, hashJob{name: p}) {
 				return
 			}
 		}
