@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -19,6 +20,7 @@ import (
 	"github.com/studio-migrator/studio-migrator/internal/backup/backuptest"
 	"github.com/studio-migrator/studio-migrator/internal/backup/s3test"
 	"github.com/studio-migrator/studio-migrator/internal/cli"
+	"github.com/studio-migrator/studio-migrator/internal/efs"
 	"github.com/studio-migrator/studio-migrator/internal/emulator"
 	"github.com/studio-migrator/studio-migrator/internal/lccinstall"
 	"github.com/studio-migrator/studio-migrator/internal/studio"
@@ -211,6 +213,43 @@ func TestBackupRestoreCommandsBadInput(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(file); string(b) != "x" {
 		t.Errorf("the file given as an EFS root changed: %q", b)
+	}
+}
+
+// TestBackupFromLaptop: on a machine that cannot be a worker host (a macOS or
+// Windows laptop), --from and --to are the workers' paths: backup and restore
+// enqueue them as given, without looking for them on this machine; on a Linux
+// host the same missing root is refused (TestBackupRestoreCommandsBadInput).
+func TestBackupFromLaptop(t *testing.T) {
+	w := newCLIWorld(t, 1)
+	srv := s3test.Start(t, "backups")
+	c := w.client(t)
+	localEFSHost = func() error { return efs.ErrUnsupportedPlatform }
+	t.Cleanup(func() { localEFSHost = efs.CheckLocal })
+	missing := filepath.Join(w.efsRoot, "only-on-the-workers")
+	args := w.backupArgs(srv.URL)
+	for i := range args {
+		if args[i] == "--from" {
+			args[i+1] = missing
+		}
+	}
+	out, errOut, code := runCLI(t, args...)
+	if code != cli.ExitOK {
+		t.Fatalf("backup --from %s on a laptop: exit %d, want 0\nstderr:\n%s", missing, code, errOut)
+	}
+	l := listJobs(t, c)
+	if len(l) != 1 || l[0].ID != lastLine(out) {
+		t.Fatalf("want the one job %q enqueued, have %+v", lastLine(out), l)
+	}
+	st, err := c.Get(context.Background(), l[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Spec.CopyFrom != missing {
+		t.Errorf("job %s reads homes from %q, want the path as given, %q", st.ID, st.Spec.CopyFrom, missing)
+	}
+	if _, err := os.Stat(missing); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the CLI created or touched %s: %v", missing, err)
 	}
 }
 
