@@ -15,7 +15,6 @@ import (
 	"github.com/studio-migrator/studio-migrator/internal/awsconfig"
 	"github.com/studio-migrator/studio-migrator/internal/backup"
 	"github.com/studio-migrator/studio-migrator/internal/cli"
-	"github.com/studio-migrator/studio-migrator/internal/efs"
 	"github.com/studio-migrator/studio-migrator/internal/location"
 	"github.com/studio-migrator/studio-migrator/internal/studio"
 	"github.com/studio-migrator/studio-migrator/jobs"
@@ -65,10 +64,6 @@ func openBackupStore(ctx context.Context, a awsconfig.Options, t *jobs.BackupTar
 	}
 	return st, nil
 }
-
-// localEFSHost is efs.CheckLocal: nil where this machine can be a worker host
-// (Linux). A test swaps it to play a macOS or Windows laptop.
-var localEFSHost = efs.CheckLocal
 
 // checkEFSRoot refuses a local EFS root that is not a directory (an SFTP one is
 // the workers' to open). On a machine that cannot be a worker host (a macOS or

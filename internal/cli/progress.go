@@ -43,6 +43,7 @@ func ResolveProgress(mode string, w io.Writer) string {
 	return ProgressLog
 }
 
+// IsTerminal reports whether w is a terminal (a bar can be drawn on it).
 func IsTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
@@ -79,6 +80,7 @@ const barWidth = 24
 // spinner turns one step per update while the total is unknown.
 var spinner = []string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"}
 
+// NewBytesBar draws a bar labelled desc on w, its total still unknown.
 func NewBytesBar(w io.Writer, desc string) *BytesBar {
 	b := &BytesBar{w: w, desc: desc, start: time.Now()}
 	b.mu.Lock()
